@@ -1,0 +1,3 @@
+from actor_trainer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Everything below the GUI: models, stores, services. Never imports Qt."""

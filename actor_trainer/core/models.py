@@ -1,0 +1,359 @@
+"""Domain models of the data library (the seed's record shapes, kept key for key).
+
+Every record allows extra fields and keeps them on a load/save round trip: other studio tools
+share these files, and a field we do not know is theirs, not ours to drop.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from actor_trainer.core.errors import InvalidTransitionError
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Record(BaseModel):
+    """A JSON record that preserves unknown fields and omits unset optional ones when written."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=True)
+
+    #: Keys written even when their value is None (the seed's shapes show them as null).
+    _always_written: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        for name, field in type(self).model_fields.items():
+            key = field.alias or name
+            if (
+                key in data
+                and data[key] is None
+                and name not in self.model_fields_set
+                and key not in self._always_written
+            ):
+                del data[key]
+        return data
+
+
+# --- actors -------------------------------------------------------------------------------------
+
+
+class ValidatedLoraModel(Record):
+    version_id: str
+    version_name: str
+    lora_url: str
+    marked_at: datetime
+
+
+class Actor(Record):
+    """One entry of `actors.json`."""
+
+    id: int = Field(ge=0, le=9999)
+    name: str = Field(min_length=1)
+    description: str | None = None
+    sex: str | None = None
+    ethnicity: str | None = None
+    age: int | None = Field(default=None, ge=0, le=150)
+    validated_lora_model: ValidatedLoraModel | None = None
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.id:04d}"
+
+    @property
+    def meta_line(self) -> str:
+        """"age • sex • ethnicity", as the seed's actor button showed it."""
+        parts = [str(self.age) if self.age is not None else None, self.sex, self.ethnicity]
+        return " • ".join(p for p in parts if p)
+
+
+class ActorRegistry(BaseModel):
+    """`actors.json`: a list of actor records (the seed's format is a bare JSON list)."""
+
+    actors: list[Actor]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ActorRegistry:
+        seen: set[int] = set()
+        for actor in self.actors:
+            if actor.id in seen:
+                raise ValueError(f"actor id {actor.id} appears more than once")
+            seen.add(actor.id)
+        return self
+
+
+# --- training parameters ------------------------------------------------------------------------
+
+# Allowed values of the FluxTrainer nodes (case-sensitive); see flux-training-workflow.md.
+OptimizerType = Literal[
+    "adamw8bit",
+    "adamw",
+    "prodigy",
+    "CAME",
+    "Lion8bit",
+    "Lion",
+    "adamwschedulefree",
+    "sgdschedulefree",
+    "AdEMAMix8bit",
+    "PagedAdEMAMix8bit",
+    "ProdigyPlusScheduleFree",
+]
+LrScheduler = Literal["constant", "cosine", "cosine_with_restarts", "polynomial", "constant_with_warmup"]
+GradientDtype = Literal["fp32", "fp16", "bf16"]
+SaveDtype = Literal["fp32", "fp16", "bf16", "fp8_e4m3fn", "fp8_e5m2"]
+
+OPTIMIZER_TYPES: tuple[str, ...] = OptimizerType.__args__  # type: ignore[attr-defined]
+LR_SCHEDULERS: tuple[str, ...] = LrScheduler.__args__  # type: ignore[attr-defined]
+GRADIENT_DTYPES: tuple[str, ...] = GradientDtype.__args__  # type: ignore[attr-defined]
+SAVE_DTYPES: tuple[str, ...] = SaveDtype.__args__  # type: ignore[attr-defined]
+
+
+class TrainingParameters(Record):
+    """What the user sets for one run. Sent to the worker exactly as set.
+
+    Defaults are the seed's (lr 0.0004, 2000 steps, dim 8). network_alpha 1 pairs with that rate:
+    the update scales with alpha/dim, and FluxTrainer's own default pairs alpha 1 with 4e-4.
+    """
+
+    learning_rate: float = Field(default=0.0004, gt=0, le=10)
+    max_train_steps: int = Field(default=2000, ge=1, le=100_000)
+    network_dim: int = Field(default=8, ge=1, le=100_000)
+    network_alpha: float = Field(default=1.0, ge=0, le=2048)
+    #: class_tokens of the dataset; None means "the actor's name".
+    trigger: str | None = None
+    num_repeats: int = Field(default=1, ge=1, le=10_000)
+    batch_size: int = Field(default=1, ge=1, le=256)
+    lr_scheduler: LrScheduler = "constant"
+    lr_warmup_steps: int = Field(default=0, ge=0, le=100_000)
+    optimizer_type: OptimizerType = "adamw8bit"
+    gradient_dtype: GradientDtype = "bf16"
+    save_dtype: SaveDtype = "bf16"
+    resolution: int = Field(default=512, ge=64, le=4096)
+
+    @field_validator("trigger")
+    @classmethod
+    def _strip_trigger(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    @model_validator(mode="after")
+    def _warmup_within_steps(self) -> TrainingParameters:
+        if self.lr_warmup_steps > self.max_train_steps:
+            raise ValueError(
+                f"lr_warmup_steps ({self.lr_warmup_steps}) exceeds max_train_steps ({self.max_train_steps})"
+            )
+        return self
+
+    def trigger_for(self, actor: Actor) -> str:
+        return self.trigger or actor.name
+
+
+def steps_per_epoch(image_count: int, num_repeats: int, batch_size: int) -> int:
+    """kohya's definition: one epoch sees every image `num_repeats` times."""
+    return max(1, math.ceil(max(image_count, 1) * num_repeats / batch_size))
+
+
+def derived_epochs(image_count: int, params: TrainingParameters) -> int:
+    """`epochs = ceil(steps / ceil(images × repeats / batch_size))` (flux-training-workflow.md)."""
+    return math.ceil(params.max_train_steps / steps_per_epoch(image_count, params.num_repeats, params.batch_size))
+
+
+def steps_per_image(image_count: int, params: TrainingParameters) -> float:
+    """How many times each image is seen, counting the batch: the number artists reason with."""
+    if image_count <= 0:
+        return 0.0
+    return params.max_train_steps * params.batch_size / image_count
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+class VersionStatus(StrEnum):
+    PENDING = "pending"  # written before /run is called
+    QUEUED = "queued"  # RunPod IN_QUEUE
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    EXPIRED = "expired"  # RunPod forgot the job and no LoRA was found at output_url
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        VersionStatus.COMPLETED,
+        VersionStatus.FAILED,
+        VersionStatus.CANCELLED,
+        VersionStatus.TIMED_OUT,
+        VersionStatus.EXPIRED,
+    }
+)
+_RANK = {VersionStatus.PENDING: 0, VersionStatus.QUEUED: 1, VersionStatus.IN_PROGRESS: 2}
+
+# Names other tools (and the seed's web app) wrote for the same states.
+_STATUS_ALIASES = {"training": "in_progress", "running": "in_progress", "in_queue": "queued"}
+
+
+def can_transition(old: VersionStatus, new: VersionStatus) -> bool:
+    """The version lifecycle, in one place: states only move forward.
+
+    pending → queued → in_progress → completed | failed | cancelled | timed_out | expired.
+    A terminal state is final, with one exception: `expired` means "RunPod forgot the job and
+    no LoRA was found yet", so finding the LoRA (or the worker's failure) later resolves it.
+    """
+    if old == new:
+        return True
+    if old.is_terminal:
+        return old is VersionStatus.EXPIRED and new in (VersionStatus.COMPLETED, VersionStatus.FAILED)
+    if new.is_terminal:
+        return True
+    return _RANK[new] > _RANK[old]
+
+
+class VersionError(Record):
+    message: str
+    details: Any = None
+
+
+class Progress(Record):
+    """The latest progress the worker reported (worker-contract.md), as the app saw it."""
+
+    phase: str | None = None
+    step: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=0)
+    loss: float | None = None
+    message: str | None = None
+    updatedAt: datetime | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        if self.step is None or not self.total:
+            return None
+        return min(1.0, self.step / self.total)
+
+
+class TrainingVersion(Record):
+    """One training run of an actor: V1, V2, …
+
+    `id` is the RunPod job id exactly as `/run` returned it. Before the job exists (the version is
+    written *before* `/run` is called) it holds the app-made `requestId`.
+    """
+
+    _always_written = frozenset({"loraUrl", "isGood"})
+
+    id: str = Field(min_length=1)
+    name: str = Field(pattern=r"^V[1-9][0-9]*$")
+    status: VersionStatus = VersionStatus.PENDING
+    loraUrl: str | None = None
+    parameters: TrainingParameters = Field(default_factory=TrainingParameters)
+    timestamp: datetime = Field(default_factory=utc_now)
+    imageCount: int = Field(default=0, ge=0)
+    isGood: bool = False
+    description: str | None = None
+    completedAt: datetime | None = None
+    failedAt: datetime | None = None
+    error: VersionError | None = None
+    progress: Progress | None = None
+    # Bookkeeping of this app (not in the seed, preserved by others as extra fields).
+    requestId: str | None = None
+    endpoint: str | None = None  # "sandbox" or the RunPod endpoint id the job was sent to
+    outputUrl: str | None = None
+    webhookTokenHash: str | None = None  # sha256 of the per-job token; the token is never stored
+    runpodStatus: str | None = None
+    lastCheckedAt: datetime | None = None
+    output: Any = None  # the worker's final output, as received
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return _STATUS_ALIASES.get(lowered, lowered)
+        return value
+
+    @property
+    def number(self) -> int:
+        return int(self.name[1:])
+
+    @property
+    def job_id(self) -> str | None:
+        """The RunPod job id, or None while the job has not been created."""
+        if self.requestId is not None and self.id == self.requestId:
+            return None
+        return self.id
+
+    def move_to(self, new: VersionStatus) -> None:
+        """Change the status, refusing any move backwards. Sets completedAt/failedAt."""
+        if not can_transition(self.status, new):
+            raise InvalidTransitionError(
+                f"{self.name} cannot go from {self.status.label} back to {new.label}.",
+                "States only move forward; the newer information was kept.",
+            )
+        if new == self.status:
+            return
+        self.status = new
+        if new is VersionStatus.COMPLETED:
+            self.completedAt = utc_now()
+            self.failedAt = None
+        elif new.is_terminal:
+            self.failedAt = utc_now()
+
+
+class VersionsFile(BaseModel):
+    """`actor_training_versions/NNNN.json`: `{"versions": [...]}`, newest first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    versions: list[TrainingVersion] = Field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.model_dump(mode="json", exclude={"versions"})
+        data["versions"] = [v.to_json() for v in self.versions]
+        return data
+
+
+# --- RunPod -------------------------------------------------------------------------------------
+
+
+class JobState(StrEnum):
+    """RunPod Serverless job states (runpod.md)."""
+
+    IN_QUEUE = "IN_QUEUE"
+    IN_PROGRESS = "IN_PROGRESS"
+    RUNNING = "RUNNING"  # listed in the docs; treated as in progress
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT)
+
+    def to_version_status(self) -> VersionStatus:
+        return {
+            JobState.IN_QUEUE: VersionStatus.QUEUED,
+            JobState.IN_PROGRESS: VersionStatus.IN_PROGRESS,
+            JobState.RUNNING: VersionStatus.IN_PROGRESS,
+            JobState.COMPLETED: VersionStatus.COMPLETED,
+            JobState.FAILED: VersionStatus.FAILED,
+            JobState.CANCELLED: VersionStatus.CANCELLED,
+            JobState.TIMED_OUT: VersionStatus.TIMED_OUT,
+        }[self]

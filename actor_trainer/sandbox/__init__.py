@@ -1,0 +1,1 @@
+"""A local RunPod-compatible endpoint and a simulated worker. Never imports Qt."""

@@ -1,0 +1,37 @@
+"""Widget tests: a qasync event loop installed as the running asyncio loop, never exec()'d.
+
+qtbot's waits process Qt events, and with them asyncio callbacks, tasks, httpx calls and executor
+results (testing-notes.md, "Async Qt in tests"). Never call loop.stop() or QApplication.exit():
+that would make every later exec() return at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    # A plain bounded pool, as the app uses (qasync's own QThreadExecutor outlives the test).
+    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="test-worker")
+    loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        deadline = loop.time() + 5.0
+        while any(not t.done() for t in pending) and loop.time() < deadline:
+            qapp.processEvents()
+        executor.shutdown(wait=True, cancel_futures=True)
+        asyncio.events._set_running_loop(None)
+        asyncio.set_event_loop(None)
