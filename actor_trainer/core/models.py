@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,7 +26,7 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=True)
 
     #: Keys written even when their value is None (the seed's shapes show them as null).
-    _always_written: frozenset[str] = frozenset()
+    _always_written: ClassVar[frozenset[str]] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
@@ -256,7 +256,7 @@ class TrainingVersion(Record):
     written *before* `/run` is called) it holds the app-made `requestId`.
     """
 
-    _always_written = frozenset({"loraUrl", "isGood"})
+    _always_written: ClassVar[frozenset[str]] = frozenset({"loraUrl", "isGood"})
 
     id: str = Field(min_length=1)
     name: str = Field(pattern=r"^V[1-9][0-9]*$")
@@ -311,7 +311,6 @@ class TrainingVersion(Record):
         self.status = new
         if new is VersionStatus.COMPLETED:
             self.completedAt = utc_now()
-            self.failedAt = None
         elif new.is_terminal:
             self.failedAt = utc_now()
 

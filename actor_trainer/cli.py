@@ -1,0 +1,93 @@
+"""`actor-trainer`: the GUI with no command, headless commands otherwise (cli-and-config.md).
+
+Exit codes: 0 success, 1 a failure the user must act on, 2 bad usage. JSON goes to stdout,
+everything human to stderr. Headless commands never import Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from actor_trainer import APP_NAME, __version__
+from actor_trainer.core.errors import ActorTrainerError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _lazy(module: str, name: str) -> Handler:
+    """Import a command's module only when it runs (start-up stays fast, Qt stays out)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        handler: Handler = getattr(importlib.import_module(module), name)
+        return handler(args)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actor-trainer",
+        description=f"{APP_NAME}: train, track and validate LoRA models of actors. "
+        "With no command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"actor-trainer {__version__}")
+    parser.add_argument("--data-dir", metavar="DIR", help="the library folder to open")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return p
+
+    p = command("actors", "list the actors: images (local/remote), sync state, validated version",
+                _lazy("actor_trainer.commands.library_cmds", "cmd_actors"))
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument("--search", metavar="TEXT", help="only actors whose name, id or description contains TEXT")
+    p.add_argument("--local", action="store_true", help="skip the bucket listing (remote state shows as unknown)")
+
+    p = command("versions", "the actor's training versions, newest first",
+                _lazy("actor_trainer.commands.library_cmds", "cmd_versions"))
+    p.add_argument("actor", metavar="ACTOR", help="id (0, 0000) or name")
+    p.add_argument("--json", action="store_true")
+
+    p = command("mark-good", "record a completed version as the actor's validated model (idempotent)",
+                _lazy("actor_trainer.commands.library_cmds", "cmd_mark_good"))
+    p.add_argument("actor", metavar="ACTOR")
+    p.add_argument("version_id", metavar="VERSION_ID", help="the version's job id (or its name, e.g. V2)")
+
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "pyngrok"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from actor_trainer.app import run_gui
+
+        return run_gui(args)
+    _configure_logging(args.verbose)
+    from actor_trainer.commands.output import report_error
+
+    try:
+        result: int = args.handler(args)
+        return result
+    except ActorTrainerError as exc:
+        report_error(exc)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

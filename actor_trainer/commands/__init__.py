@@ -1,0 +1,1 @@
+"""Headless commands (cli-and-config.md). None of them imports Qt."""

@@ -1,0 +1,78 @@
+"""Terminal output: JSON documents on stdout, everything human on stderr, progress bars on a tty."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from typing import Any, TextIO
+
+from actor_trainer.core.errors import ActorTrainerError
+
+
+def say(message: str = "") -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def print_json(document: Any) -> None:
+    json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def report_error(exc: ActorTrainerError) -> None:
+    say(f"error: {exc.message}")
+    if exc.hint:
+        say(f"  → {exc.hint}")
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("─" * w for w in widths))
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; plain lines (at most one every few seconds) otherwise."""
+
+    def __init__(self, label: str, total: float, *, unit: str = "", stream: TextIO | None = None) -> None:
+        self.label = label
+        self.total = max(total, 0)
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._last_plain = 0.0
+        self._last_text = ""
+
+    def update(self, done: float, total: float | None = None, detail: str = "") -> None:
+        if total is not None:
+            self.total = total
+        fraction = min(1.0, done / self.total) if self.total else 0.0
+        counts = f"{_num(done)}/{_num(self.total)}{self.unit}"
+        if self.tty:
+            width = max(10, min(40, shutil.get_terminal_size((80, 20)).columns - len(self.label) - len(counts) - 20))
+            filled = int(width * fraction)
+            bar = "█" * filled + "░" * (width - filled)
+            text = f"\r{self.label} {bar} {fraction:4.0%} {counts} {detail}"[:200]
+            self.stream.write(text.ljust(len(self._last_text)))
+            self._last_text = text
+            self.stream.flush()
+        else:
+            now = time.monotonic()
+            if now - self._last_plain >= 2.0 or fraction >= 1.0:
+                self._last_plain = now
+                self.stream.write(f"{self.label}: {fraction:.0%} ({counts}) {detail}".rstrip() + "\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self._last_text:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._last_text = ""
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"

@@ -1,0 +1,400 @@
+"""The data library on disk: the actor registry, the versions files and the training-data folders.
+
+```
+<library>/actors.json                              a JSON list of actor records
+<library>/actor_training_versions/<NNNN>.json      {"versions": [...]}, newest first
+<library>/actors/<NNNN>/training_data/             images (png/jpg/jpeg/webp) + same-name .txt captions
+<library>/actors/<NNNN>/poster.<ext>               the poster frame
+```
+
+All methods are blocking (small files, fsync): coroutines call them through `asyncio.to_thread`.
+Writes are read-modify-write under one lock per library: a re-entrant thread lock in this
+process plus a file lock across processes (the CLI and the GUI may run at once). A file that does
+not parse is reported with its path and never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from filelock import FileLock
+from pydantic import ValidationError
+
+from actor_trainer.core.atomic import atomic_write_json
+from actor_trainer.core.errors import (
+    ActorNotFoundError,
+    CorruptFileError,
+    LibraryError,
+    MarkGoodRefusedError,
+    VersionNotFoundError,
+)
+from actor_trainer.core.models import (
+    Actor,
+    ActorRegistry,
+    TrainingVersion,
+    ValidatedLoraModel,
+    VersionsFile,
+    VersionStatus,
+    utc_now,
+)
+from actor_trainer.core.storage.base import LocalFile
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+CAPTION_SUFFIX = ".txt"
+POSTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+LOCK_NAME = ".actor-trainer.lock"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TrainingDataScan:
+    """What is really in an actor's training_data folder (the source of counts, never a marker)."""
+
+    actor_id: int
+    folder: Path
+    images: tuple[LocalFile, ...]
+    captions: tuple[LocalFile, ...]  # only captions paired with an image
+    unsupported: tuple[Path, ...]  # neither an image nor a paired caption
+
+    @property
+    def image_count(self) -> int:
+        return len(self.images)
+
+    @property
+    def files(self) -> tuple[LocalFile, ...]:
+        """Everything that is uploaded and sent to the worker: images and their captions."""
+        return tuple(sorted(self.images + self.captions, key=lambda f: f.name))
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True)
+class ActorSummary:
+    """One actor as the selector shows it."""
+
+    actor: Actor
+    image_count: int
+    caption_count: int
+    unsupported_count: int
+    poster: Path | None
+
+
+class Library:
+    """One library folder. Cheap to construct; every read goes to disk (files are the truth)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._thread_lock = threading.RLock()
+        self._file_lock = FileLock(str(self.root / LOCK_NAME), timeout=30)
+
+    # --- paths ----------------------------------------------------------------------------------
+
+    @property
+    def actors_file(self) -> Path:
+        return self.root / "actors.json"
+
+    def versions_file(self, actor_id: int) -> Path:
+        return self.root / "actor_training_versions" / f"{actor_id:04d}.json"
+
+    def actor_folder(self, actor_id: int) -> Path:
+        return self.root / "actors" / f"{actor_id:04d}"
+
+    def training_data_folder(self, actor_id: int) -> Path:
+        return self.actor_folder(actor_id) / "training_data"
+
+    def poster_path(self, actor_id: int) -> Path | None:
+        folder = self.actor_folder(actor_id)
+        for suffix in POSTER_SUFFIXES:
+            candidate = folder / f"poster{suffix}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def exists(self) -> bool:
+        return self.actors_file.is_file()
+
+    # --- locking --------------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the library's write lock (re-entrant in this process, exclusive across processes)."""
+        with self._thread_lock:
+            if not self.root.is_dir():
+                raise LibraryError(
+                    f"The library folder {self.root} does not exist.",
+                    "Choose an existing library folder (--data-dir or Settings).",
+                )
+            with self._file_lock:
+                yield
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def _read_json(self, path: Path) -> Any:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise LibraryError(f"Cannot read {path}: {exc.strerror or exc}.", "Check the file's permissions.") from exc
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise CorruptFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        except json.JSONDecodeError as exc:
+            problem = f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            raise CorruptFileError(path, problem) from exc
+
+    def load_actors(self) -> list[Actor]:
+        path = self.actors_file
+        try:
+            data = self._read_json(path)
+        except FileNotFoundError as exc:
+            raise LibraryError(
+                f"{path} does not exist: {self.root} is not an Actor Trainer library.",
+                "Open a folder that holds actors.json (--data-dir), or start without one to get the demo library.",
+            ) from exc
+        if isinstance(data, dict) and isinstance(data.get("actors"), list):
+            data = data["actors"]  # tolerate {"actors": [...]} written by other tools
+        if not isinstance(data, list):
+            raise CorruptFileError(path, "expected a JSON list of actor records")
+        try:
+            return ActorRegistry(actors=data).actors
+        except ValidationError as exc:
+            raise CorruptFileError(path, _describe(exc, "actor")) from exc
+
+    def get_actor(self, ref: str | int) -> Actor:
+        """An actor by id (`0`, `0000`) or exact name (case-insensitive)."""
+        actors = self.load_actors()
+        text = str(ref).strip()
+        if text.isdigit():
+            wanted = int(text)
+            for actor in actors:
+                if actor.id == wanted:
+                    return actor
+        for actor in actors:
+            if actor.name.lower() == text.lower():
+                return actor
+        raise ActorNotFoundError(text)
+
+    def load_versions(self, actor_id: int) -> list[TrainingVersion]:
+        """The actor's versions, newest first. No file yet means no versions."""
+        return self._load_versions_file(actor_id).versions
+
+    def _load_versions_file(self, actor_id: int) -> VersionsFile:
+        path = self.versions_file(actor_id)
+        try:
+            data = self._read_json(path)
+        except FileNotFoundError:
+            return VersionsFile()
+        if not isinstance(data, dict) or not isinstance(data.get("versions"), list):
+            raise CorruptFileError(path, 'expected an object {"versions": [...]}')
+        try:
+            return VersionsFile.model_validate(data)
+        except ValidationError as exc:
+            raise CorruptFileError(path, _describe(exc, "version")) from exc
+
+    def get_version(self, actor_id: int, version_ref: str) -> TrainingVersion:
+        """A version by id (job id or request id) or name (V3)."""
+        for version in self.load_versions(actor_id):
+            if version_ref in (version.id, version.requestId) or version.name.lower() == version_ref.lower():
+                return version
+        raise VersionNotFoundError(version_ref, actor_id)
+
+    def find_version(self, ref: str) -> tuple[Actor, TrainingVersion]:
+        """The version whose job id or request id is `ref`, in any actor."""
+        for actor in self.load_actors():
+            for version in self.load_versions(actor.id):
+                if ref in (version.id, version.requestId):
+                    return actor, version
+        raise VersionNotFoundError(ref)
+
+    def in_flight_versions(self) -> list[tuple[Actor, TrainingVersion]]:
+        """Every non-terminal version of every actor (what reconcile and polling look at)."""
+        found: list[tuple[Actor, TrainingVersion]] = []
+        versions_dir = self.root / "actor_training_versions"
+        if not versions_dir.is_dir():
+            return found
+        actors = {a.id: a for a in self.load_actors()}
+        for entry in sorted(versions_dir.glob("[0-9][0-9][0-9][0-9].json")):
+            actor = actors.get(int(entry.stem))
+            if actor is None:
+                continue
+            found.extend((actor, v) for v in self.load_versions(actor.id) if not v.status.is_terminal)
+        return found
+
+    def scan_training_data(self, actor_id: int) -> TrainingDataScan:
+        folder = self.training_data_folder(actor_id)
+        images: list[LocalFile] = []
+        texts: dict[str, LocalFile] = {}
+        others: list[Path] = []
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except FileNotFoundError:
+            entries = []
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_file():
+                continue
+            path = Path(entry.path)
+            suffix = path.suffix.lower()
+            local = LocalFile(name=entry.name, path=path, size=entry.stat().st_size)
+            if suffix in IMAGE_SUFFIXES:
+                images.append(local)
+            elif suffix == CAPTION_SUFFIX:
+                texts[path.stem] = local
+            else:
+                others.append(path)
+        image_stems = {Path(i.name).stem for i in images}
+        captions = [c for stem, c in texts.items() if stem in image_stems]
+        others.extend(c.path for stem, c in texts.items() if stem not in image_stems)
+        return TrainingDataScan(
+            actor_id=actor_id,
+            folder=folder,
+            images=tuple(images),
+            captions=tuple(sorted(captions, key=lambda c: c.name)),
+            unsupported=tuple(sorted(others)),
+        )
+
+    def summaries(self) -> list[ActorSummary]:
+        out: list[ActorSummary] = []
+        for actor in self.load_actors():
+            scan = self.scan_training_data(actor.id)
+            out.append(
+                ActorSummary(
+                    actor=actor,
+                    image_count=scan.image_count,
+                    caption_count=len(scan.captions),
+                    unsupported_count=len(scan.unsupported),
+                    poster=self.poster_path(actor.id),
+                )
+            )
+        return out
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def _write_versions(self, actor_id: int, versions_file: VersionsFile) -> None:
+        versions_file.versions.sort(key=lambda v: v.number, reverse=True)
+        atomic_write_json(self.versions_file(actor_id), versions_file.to_json())
+
+    def next_version_name(self, actor_id: int) -> str:
+        """V(highest existing + 1): names are never reused, even after a version is removed."""
+        versions = self.load_versions(actor_id)
+        return f"V{max((v.number for v in versions), default=0) + 1}"
+
+    def append_version(self, actor_id: int, make: Callable[[str], TrainingVersion]) -> TrainingVersion:
+        """Create the next version atomically: `make(name)` builds it with the name V(n+1)."""
+        with self.locked():
+            self.get_actor(actor_id)
+            versions_file = self._load_versions_file(actor_id)
+            name = f"V{max((v.number for v in versions_file.versions), default=0) + 1}"
+            version = make(name)
+            if version.name != name:
+                raise LibraryError(f"New version must be named {name}, not {version.name}.")
+            if any(v.id == version.id for v in versions_file.versions):
+                raise LibraryError(f"A version with id {version.id} already exists.")
+            versions_file.versions.insert(0, version)
+            self._write_versions(actor_id, versions_file)
+            return version
+
+    def update_version(
+        self, actor_id: int, version_ref: str, change: Callable[[TrainingVersion], T]
+    ) -> tuple[TrainingVersion, T]:
+        """Read-modify-write one version under the lock. `change` mutates it (and may raise to
+        abort without writing); returns the saved version and what `change` returned."""
+        with self.locked():
+            versions_file = self._load_versions_file(actor_id)
+            for index, version in enumerate(versions_file.versions):
+                if version_ref in (version.id, version.requestId):
+                    working = version.model_copy(deep=True)
+                    result = change(working)
+                    # Re-validate the whole record: a change must not write what we could not read.
+                    checked = TrainingVersion.model_validate(working.to_json())
+                    if checked.to_json() != version.to_json():
+                        versions_file.versions[index] = checked
+                        self._write_versions(actor_id, versions_file)
+                    return checked, result
+            raise VersionNotFoundError(version_ref, actor_id)
+
+    def mark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
+        """Record `version_ref` as the actor's validated model. Idempotent.
+
+        `isGood` becomes true on that version only; `validated_lora_model` is written to the actor
+        in actors.json. Refused (nothing written) for a version that is not completed or has no
+        LoRA URL.
+        """
+        with self.locked():
+            actors = self.load_actors()
+            actor = next((a for a in actors if a.id == actor_id), None)
+            if actor is None:
+                raise ActorNotFoundError(str(actor_id))
+            versions_file = self._load_versions_file(actor_id)
+            target = next(
+                (v for v in versions_file.versions if version_ref in (v.id, v.requestId) or v.name == version_ref),
+                None,
+            )
+            if target is None:
+                raise VersionNotFoundError(version_ref, actor_id)
+            if target.status is not VersionStatus.COMPLETED:
+                raise MarkGoodRefusedError(
+                    f"{target.name} is {target.status.label}; only a completed version can be marked good.",
+                    "Wait for the run to complete, or pick a completed version.",
+                )
+            if not target.loraUrl:
+                raise MarkGoodRefusedError(
+                    f"{target.name} has no LoRA URL, so there is no model to validate.",
+                    "Check its status again; if the worker stored no LoRA, train a new version.",
+                )
+            current = actor.validated_lora_model
+            already = (
+                target.isGood
+                and all(not v.isGood for v in versions_file.versions if v is not target)
+                and current is not None
+                and current.version_id == target.id
+                and current.lora_url == target.loraUrl
+            )
+            if already:
+                return actor, target
+            for version in versions_file.versions:
+                version.isGood = version is target
+            self._write_versions(actor_id, versions_file)
+            actor.validated_lora_model = ValidatedLoraModel(
+                version_id=target.id, version_name=target.name, lora_url=target.loraUrl, marked_at=utc_now()
+            )
+            self._write_actors(actors)
+            return actor, target
+
+    def _write_actors(self, actors: list[Actor]) -> None:
+        atomic_write_json(self.actors_file, [a.to_json() for a in actors])
+
+
+def _describe(exc: ValidationError, what: str) -> str:
+    """A short, readable summary of a schema error: where, and what is wrong."""
+    parts: list[str] = []
+    for err in exc.errors()[:3]:
+        location = _location(err.get("loc", ()), what)
+        parts.append(f"{location}: {err.get('msg', 'invalid')}")
+    more = exc.error_count() - len(parts)
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return "schema error — " + "; ".join(parts) + suffix
+
+
+def _location(loc: tuple[Any, ...], what: str) -> str:
+    words: list[str] = []
+    items = list(loc)
+    if items and items[0] in ("actors", "versions"):
+        items = items[1:]
+    if items and isinstance(items[0], int):
+        words.append(f"{what} #{items[0] + 1}")
+        items = items[1:]
+    if items:
+        words.append(".".join(str(i) for i in items))
+    return " ".join(words) or what

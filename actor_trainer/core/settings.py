@@ -1,0 +1,320 @@
+"""Settings (a JSON file in the per-user config folder), secrets (the OS keyring), and the
+environment variables of cli-and-config.md, which override both.
+
+`resolve_config()` turns the three into one frozen `Config` that the rest of the app reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from actor_trainer import APP_ID
+from actor_trainer.core.atomic import atomic_write_json
+from actor_trainer.core.errors import ConfigError, CorruptFileError, SecretStoreError
+
+log = logging.getLogger(__name__)
+
+RUNPOD_API_ROOT = "https://api.runpod.ai/v2"
+KEYRING_SERVICE = APP_ID
+
+WebhookMode = Literal["ngrok", "public", "poll"]
+UrlStyle = Literal["s3", "presigned"]
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_ID, appauthor=False))
+
+
+def data_home() -> Path:
+    return Path(platformdirs.user_data_dir(APP_ID, appauthor=False))
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_ID, appauthor=False))
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_ID, appauthor=False))
+
+
+class Settings(BaseModel):
+    """What the user chose in Settings. Never holds a secret."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    data_dir: str | None = None
+    runpod_endpoint_id: str | None = None
+    runpod_api_root: str = RUNPOD_API_ROOT
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    url_style: UrlStyle = "s3"
+    webhook_mode: WebhookMode = "ngrok"
+    public_url: str | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int | None = Field(default=None, ge=0, le=65535)
+    ngrok_path: str | None = None
+    ngrok_region: str | None = None
+    poll_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    sandbox_duration_s: float = Field(default=20.0, ge=0.5, le=3600.0)
+    user_id: str = "actor_maker_user"
+    theme: Literal["system", "light", "dark"] = "system"
+
+    @classmethod
+    def path(cls, folder: Path | None = None) -> Path:
+        return (folder or config_dir()) / "settings.json"
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> Settings:
+        """The saved settings, or defaults when none were saved. A corrupt file is an error."""
+        path = cls.path(folder)
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls()
+        try:
+            return cls.model_validate(json.loads(raw))
+        except json.JSONDecodeError as exc:
+            raise CorruptFileError(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise CorruptFileError(path, f"{where}: {first.get('msg')}") from exc
+
+    def save(self, folder: Path | None = None) -> None:
+        atomic_write_json(self.path(folder), self.model_dump(mode="json"))
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+#: secret name → the environment variable that overrides it (headless use, tests, pipelines)
+SECRET_ENV = {
+    "runpod_api_key": "RUNPOD_API_KEY",
+    "s3_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "ngrok_authtoken": "NGROK_AUTHTOKEN",
+}
+SECRET_LABELS = {
+    "runpod_api_key": "RunPod API key",
+    "s3_secret_access_key": "S3 secret access key",
+    "ngrok_authtoken": "ngrok auth token",
+}
+# Backends that store secrets in a plain file or not at all: we never write through them silently.
+_UNSAFE_BACKENDS = ("fail", "null", "plaintext", "PlaintextKeyring", "chainer")
+
+NO_KEYRING_HINT = (
+    "No OS keyring is available (on a headless Linux box there is often none). Set the "
+    "environment variables instead: RUNPOD_API_KEY, AWS_SECRET_ACCESS_KEY, NGROK_AUTHTOKEN — "
+    "or install and unlock a Secret Service keyring (GNOME Keyring, KWallet)."
+)
+
+
+class Secrets:
+    """Secrets from the environment first, then the OS keyring. Never from a plain file."""
+
+    def __init__(self, service: str = KEYRING_SERVICE) -> None:
+        self.service = service
+
+    def backend_name(self) -> str:
+        import keyring
+
+        backend = keyring.get_keyring()
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+
+    def keyring_usable(self) -> bool:
+        import keyring
+        from keyring.backends import chainer
+
+        backend = keyring.get_keyring()
+        if isinstance(backend, chainer.ChainerBackend):
+            return any(not _is_unsafe(b) for b in backend.backends)
+        return not _is_unsafe(backend)
+
+    def get(self, name: str) -> str | None:
+        env = SECRET_ENV.get(name)
+        if env and os.environ.get(env):
+            return os.environ[env]
+        return self._keyring_get(name)
+
+    def source(self, name: str) -> str | None:
+        """Where the secret comes from ("environment", "keyring") or None when it is not set."""
+        env = SECRET_ENV.get(name)
+        if env and os.environ.get(env):
+            return "environment"
+        return "keyring" if self._keyring_get(name) else None
+
+    def _keyring_get(self, name: str) -> str | None:
+        if not self.keyring_usable():
+            return None
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return keyring.get_password(self.service, name)
+        except KeyringError as exc:
+            log.warning("keyring read of %s failed: %s", name, type(exc).__name__)
+            return None
+
+    def set(self, name: str, value: str | None) -> None:
+        """Store (or, with None/"", delete) a secret in the OS keyring."""
+        if name not in SECRET_ENV:
+            raise ValueError(f"unknown secret {name!r}")
+        if not self.keyring_usable():
+            raise SecretStoreError(f"Cannot store the {SECRET_LABELS[name]}: no OS keyring.", NO_KEYRING_HINT)
+        import keyring
+        from keyring.errors import KeyringError, PasswordDeleteError
+
+        try:
+            if value:
+                keyring.set_password(self.service, name, value)
+            else:
+                try:
+                    keyring.delete_password(self.service, name)
+                except PasswordDeleteError:
+                    pass
+        except KeyringError as exc:
+            raise SecretStoreError(
+                f"The OS keyring refused to store the {SECRET_LABELS[name]} ({type(exc).__name__}).",
+                "Unlock your keyring and try again, or use the environment variables.",
+            ) from exc
+
+
+def _is_unsafe(backend: object) -> bool:
+    module = type(backend).__module__.rsplit(".", 1)[-1]
+    name = type(backend).__name__
+    return module in _UNSAFE_BACKENDS or name in _UNSAFE_BACKENDS or getattr(backend, "priority", 1) <= 0
+
+
+# --- the resolved configuration -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    bucket: str
+    prefix: str
+    endpoint_url: str | None
+    region: str | None
+    access_key_id: str | None
+    secret_access_key: str | None
+    url_style: UrlStyle
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the services need, with the environment applied. Holds secrets: never log it."""
+
+    data_dir: Path
+    data_dir_is_default: bool
+    sandbox: bool
+    runpod_base_url: str | None  # None in sandbox mode until the sandbox has started
+    runpod_api_key: str | None
+    endpoint_label: str  # "SANDBOX" or the endpoint id
+    storage: StorageConfig | None  # None: the sandbox's local bucket
+    webhook_mode: WebhookMode
+    public_url: str | None
+    webhook_host: str
+    webhook_port: int
+    ngrok_authtoken: str | None
+    ngrok_path: Path | None
+    ngrok_region: str | None
+    poll_seconds: float
+    sandbox_duration_s: float
+    user_id: str
+
+    def describe(self) -> str:
+        """One safe line for logs and the status bar (no secrets)."""
+        where = "SANDBOX (simulated RunPod, local bucket)" if self.sandbox else f"RunPod endpoint {self.endpoint_label}"
+        return f"{where}; library {self.data_dir}; webhook mode {self.webhook_mode}"
+
+
+def resolve_config(
+    settings: Settings, secrets: Secrets | None = None, *, data_dir: Path | None = None
+) -> Config:
+    env = os.environ
+    secrets = secrets or Secrets()
+
+    chosen_dir = data_dir or _env_path("ACTOR_TRAINER_DATA_DIR") or (
+        Path(settings.data_dir).expanduser() if settings.data_dir else None
+    )
+    library = chosen_dir or data_home() / "library"
+
+    endpoint_id = env.get("RUNPOD_ENDPOINT_ID") or settings.runpod_endpoint_id
+    api_key = secrets.get("runpod_api_key")
+    sandbox = not (endpoint_id and api_key)
+    api_root = env.get("ACTOR_TRAINER_RUNPOD_BASE_URL") or settings.runpod_api_root
+    base_url = None if sandbox else f"{api_root.rstrip('/')}/{endpoint_id}"
+
+    bucket = env.get("ACTOR_TRAINER_S3_BUCKET") or settings.s3_bucket
+    storage = None
+    if bucket:
+        storage = StorageConfig(
+            bucket=bucket,
+            prefix=env.get("ACTOR_TRAINER_S3_PREFIX", settings.s3_prefix),
+            endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or settings.s3_endpoint_url,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or settings.s3_region,
+            access_key_id=env.get("AWS_ACCESS_KEY_ID") or settings.s3_access_key_id,
+            secret_access_key=secrets.get("s3_secret_access_key"),
+            url_style=settings.url_style,
+        )
+    elif not sandbox:
+        raise ConfigError(
+            "A RunPod endpoint is configured but no bucket: the worker could not download the training data.",
+            "Set the S3 bucket in Settings (or ACTOR_TRAINER_S3_BUCKET).",
+        )
+
+    mode_text = env.get("ACTOR_TRAINER_WEBHOOK_MODE") or settings.webhook_mode
+    if mode_text not in ("ngrok", "public", "poll"):
+        raise ConfigError(
+            f"ACTOR_TRAINER_WEBHOOK_MODE={mode_text!r} is not a webhook mode.",
+            "Use ngrok, public or poll.",
+        )
+    mode: WebhookMode = mode_text  # type: ignore[assignment]
+    public_url = env.get("ACTOR_TRAINER_PUBLIC_URL") or settings.public_url
+    if mode == "public" and not public_url:
+        raise ConfigError(
+            "Webhook mode is 'public' but no public URL is set.",
+            "Set ACTOR_TRAINER_PUBLIC_URL (or the public URL in Settings) to the base URL that reaches this app.",
+        )
+
+    port_text = env.get("ACTOR_TRAINER_WEBHOOK_PORT")
+    try:
+        port = int(port_text) if port_text else (settings.webhook_port or 0)
+        poll = float(env.get("ACTOR_TRAINER_POLL_SECONDS") or settings.poll_seconds)
+    except ValueError as exc:
+        raise ConfigError(f"Invalid number in the environment: {exc}.", "Fix the variable and try again.") from exc
+    if poll <= 0:
+        raise ConfigError("ACTOR_TRAINER_POLL_SECONDS must be positive.", "Use e.g. 30.")
+
+    return Config(
+        data_dir=library,
+        data_dir_is_default=chosen_dir is None,
+        sandbox=sandbox,
+        runpod_base_url=base_url,
+        runpod_api_key=None if sandbox else api_key,
+        endpoint_label="SANDBOX" if sandbox else str(endpoint_id),
+        storage=storage,
+        webhook_mode=mode,
+        public_url=public_url,
+        webhook_host=env.get("ACTOR_TRAINER_WEBHOOK_HOST") or settings.webhook_host,
+        webhook_port=port,
+        ngrok_authtoken=secrets.get("ngrok_authtoken"),
+        ngrok_path=Path(settings.ngrok_path) if settings.ngrok_path else None,
+        ngrok_region=settings.ngrok_region,
+        poll_seconds=poll,
+        sandbox_duration_s=settings.sandbox_duration_s,
+        user_id=settings.user_id,
+    )
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else None
