@@ -93,9 +93,7 @@ class LoraInfo:
     @property
     def ranks(self) -> tuple[int, ...]:
         """Distinct ranks of the `lora_down` weights (first dimension), ascending."""
-        return tuple(
-            sorted({t.shape[0] for t in self.tensors if t.name.endswith("lora_down.weight") and t.shape})
-        )
+        return tuple(sorted({t.shape[0] for t in self.tensors if t.name.endswith("lora_down.weight") and t.shape}))
 
     @property
     def rank(self) -> int | None:
@@ -187,14 +185,11 @@ def read_lora_info(path: Path) -> LoraInfo:
             if len(prefix) < 8:
                 raise LoraFileError(
                     path,
-                    f"not a safetensors file: only {len(prefix)} bytes long "
-                    "(the header length alone takes 8)",
+                    f"not a safetensors file: only {len(prefix)} bytes long (the header length alone takes 8)",
                 )
             (header_len,) = struct.unpack("<Q", prefix)
             if header_len > MAX_HEADER_BYTES:
-                raise LoraFileError(
-                    path, f"not a safetensors file: it announces a {header_len:,}-byte header"
-                )
+                raise LoraFileError(path, f"not a safetensors file: it announces a {header_len:,}-byte header")
             if 8 + header_len > file_size:
                 raise LoraFileError(
                     path,
@@ -202,9 +197,7 @@ def read_lora_info(path: Path) -> LoraInfo:
                 )
             header_bytes = fh.read(header_len)
     except FileNotFoundError:
-        raise LoraFileError(
-            path, "the file does not exist", "Check the path, or download the LoRA again."
-        ) from None
+        raise LoraFileError(path, "the file does not exist", "Check the path, or download the LoRA again.") from None
     except IsADirectoryError:
         raise LoraFileError(path, "is a folder, not a file", "Choose the .safetensors file itself.") from None
     except OSError as exc:
@@ -252,8 +245,7 @@ def _parse_tensor(path: Path, name: str, entry: Any, data_size: int) -> TensorIn
     if end > data_size:
         raise LoraFileError(
             path,
-            f"truncated: tensor {name!r} ends at byte {end:,} of the data, "
-            f"but only {data_size:,} bytes are there",
+            f"truncated: tensor {name!r} ends at byte {end:,} of the data, but only {data_size:,} bytes are there",
         )
     info = TensorInfo(name=name, dtype=dtype, shape=tuple(shape))
     item_size = _DTYPE_SIZES.get(dtype)

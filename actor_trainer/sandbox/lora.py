@@ -44,14 +44,10 @@ def lora_module_names(blocks: int) -> list[str]:
 
 def _modules(blocks: int) -> list[tuple[str, int, int]]:
     modules = [
-        (f"lora_unet_double_blocks_{i}_{m}", fin, fout)
-        for i in range(blocks)
-        for m, fin, fout in _DOUBLE_BLOCK_MODULES
+        (f"lora_unet_double_blocks_{i}_{m}", fin, fout) for i in range(blocks) for m, fin, fout in _DOUBLE_BLOCK_MODULES
     ]
     modules += [
-        (f"lora_unet_single_blocks_{i}_{m}", fin, fout)
-        for i in range(blocks)
-        for m, fin, fout in _SINGLE_BLOCK_MODULES
+        (f"lora_unet_single_blocks_{i}_{m}", fin, fout) for i in range(blocks) for m, fin, fout in _SINGLE_BLOCK_MODULES
     ]
     return modules
 

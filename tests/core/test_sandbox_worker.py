@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 from actor_trainer.core.lora_file import read_lora_info
+from actor_trainer.core.models import Actor, TrainingParameters
+from actor_trainer.core.request_builder import build_run_request
 from actor_trainer.core.storage.local import LocalStorage, path_from_file_url
 from actor_trainer.sandbox.worker import make_worker, simulate_training
 from actor_trainer.sandbox.worker_errors import WorkerFailure
@@ -378,3 +380,26 @@ async def test_the_event_loop_keeps_running_while_the_worker_decodes_and_builds(
         done.set()
         await tick_task
     assert max(gaps) < 0.1
+
+
+@pytest.mark.asyncio
+async def test_the_worker_runs_the_request_the_app_builds(bucket: Bucket) -> None:
+    # The real template and request builder, end to end: what the app sends is what the worker runs.
+    bucket.add_images(3)
+    params = TrainingParameters(
+        learning_rate=0.00025, max_train_steps=12_000, network_dim=12, network_alpha=6, num_repeats=2
+    )
+    built = build_run_request(
+        actor=Actor(id=3, name="0003_european_30_female"),
+        params=params,
+        version_name="V2",
+        training_urls=bucket.urls,
+        output_url=bucket.storage.model_url(3, "actor_0003_V2"),
+        webhook_base_url=None,
+    )
+    result, reports = await run(bucket, built.body["input"], duration_s=0.3)
+    assert reports[-1]["total"] == 12_000 and max(r["step"] for r in reports) == 12_000
+    info = read_lora_info(path_from_file_url(result["loraUrl"]))
+    assert (info.rank, info.network_alpha, info.learning_rate, info.max_train_steps) == (12, 6.0, 0.00025, 12_000)
+    assert info.image_count == 3 and info.metadata["ss_num_train_images"] == "6"
+    assert info.output_name == "actor_0003_V2"
