@@ -62,6 +62,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("actor", metavar="ACTOR")
     p.add_argument("version_id", metavar="VERSION_ID", help="the version's job id (or its name, e.g. V2)")
 
+    p = command("sync", "upload the actor's training data to the bucket (only what is missing or changed)",
+                _lazy("actor_trainer.commands.remote_cmds", "cmd_sync"))
+    p.add_argument("actor", metavar="ACTOR", nargs="?")
+    p.add_argument("--all", action="store_true", help="every actor")
+    p.add_argument("--dry-run", action="store_true", help="show what would be uploaded; upload nothing")
+    p.add_argument("--json", action="store_true", help="a JSON report on stdout")
+
+    from actor_trainer.commands.train_args import add_train_arguments
+
+    p = command("train", "validate and submit a training run", _lazy("actor_trainer.commands.run_cmds", "cmd_train"))
+    add_train_arguments(p)
+
+    p = command("status", "ask RunPod now about an actor's runs in flight (or a job) and apply the answer",
+                _lazy("actor_trainer.commands.run_cmds", "cmd_status"))
+    p.add_argument("target", metavar="ACTOR|JOB_ID")
+    p.add_argument("--json", action="store_true")
+
+    p = command("cancel", "cancel a run at RunPod (a real /cancel)",
+                _lazy("actor_trainer.commands.run_cmds", "cmd_cancel"))
+    p.add_argument("job_id", metavar="JOB_ID")
+
+    p = command("retry", "retry a failed run (/retry while RunPod has it, else a new version)",
+                _lazy("actor_trainer.commands.run_cmds", "cmd_retry"))
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.add_argument("--wait", action="store_true")
+
+    p = command("reconcile", "bring every version in flight up to date",
+                _lazy("actor_trainer.commands.run_cmds", "cmd_reconcile"))
+    p.add_argument("--json", action="store_true")
+
+    p = command("sandbox", "run the local RunPod-compatible endpoint alone",
+                _lazy("actor_trainer.commands.remote_cmds", "cmd_sandbox"))
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1")
+
     return parser
 
 

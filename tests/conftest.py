@@ -11,9 +11,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["QT_API"] = "pyside6"
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 _ENV_CLEARED = (
     "ACTOR_TRAINER_DATA_DIR",
@@ -27,6 +27,7 @@ _ENV_CLEARED = (
     "ACTOR_TRAINER_WEBHOOK_HOST",
     "ACTOR_TRAINER_WEBHOOK_PORT",
     "ACTOR_TRAINER_POLL_SECONDS",
+    "ACTOR_TRAINER_SANDBOX_SECONDS",
     "NGROK_AUTHTOKEN",
     "AWS_PROFILE",
     "AWS_ENDPOINT_URL",

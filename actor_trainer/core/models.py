@@ -279,6 +279,7 @@ class TrainingVersion(Record):
     runpodStatus: str | None = None
     lastCheckedAt: datetime | None = None
     output: Any = None  # the worker's final output, as received
+    attempts: list[dict[str, Any]] | None = None  # earlier attempts of this job (RunPod /retry)
 
     @field_validator("status", mode="before")
     @classmethod
@@ -298,6 +299,28 @@ class TrainingVersion(Record):
         if self.requestId is not None and self.id == self.requestId:
             return None
         return self.id
+
+    def reopen_for_retry(self) -> None:
+        """RunPod requeued this job (`/retry`, same id): a new attempt, not a step backwards.
+
+        The only way out of a terminal state besides `can_transition`; the failed attempt is kept
+        in `attempts`.
+        """
+        if self.status not in (VersionStatus.FAILED, VersionStatus.TIMED_OUT):
+            raise InvalidTransitionError(
+                f"{self.name} is {self.status.label}; only a failed or timed-out job can be retried.",
+                "Train a new version with the same parameters instead.",
+            )
+        previous = {
+            "status": self.status.value,
+            "error": self.error.to_json() if self.error else None,
+            "failedAt": self.failedAt.isoformat() if self.failedAt else None,
+        }
+        self.attempts = [*(self.attempts or []), previous]
+        self.status = VersionStatus.QUEUED
+        self.error = None
+        self.failedAt = None
+        self.progress = None
 
     def move_to(self, new: VersionStatus) -> None:
         """Change the status, refusing any move backwards. Sets completedAt/failedAt."""

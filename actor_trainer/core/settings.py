@@ -289,6 +289,7 @@ def resolve_config(
     try:
         port = int(port_text) if port_text else (settings.webhook_port or 0)
         poll = float(env.get("ACTOR_TRAINER_POLL_SECONDS") or settings.poll_seconds)
+        sandbox_seconds = float(env.get("ACTOR_TRAINER_SANDBOX_SECONDS") or settings.sandbox_duration_s)
     except ValueError as exc:
         raise ConfigError(f"Invalid number in the environment: {exc}.", "Fix the variable and try again.") from exc
     if poll <= 0:
@@ -310,7 +311,7 @@ def resolve_config(
         ngrok_path=Path(settings.ngrok_path) if settings.ngrok_path else None,
         ngrok_region=settings.ngrok_region,
         poll_seconds=poll,
-        sandbox_duration_s=settings.sandbox_duration_s,
+        sandbox_duration_s=sandbox_seconds,
         user_id=settings.user_id,
     )
 

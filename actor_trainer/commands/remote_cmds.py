@@ -1,0 +1,94 @@
+"""`sync` and `sandbox`: training data to the bucket, and the simulated endpoint on its own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from actor_trainer.commands.common import open_context
+from actor_trainer.commands.output import ProgressBar, print_json, say
+from actor_trainer.core.models import Actor
+from actor_trainer.core.services import make_storage
+from actor_trainer.core.storage.base import SyncProgress
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    if args.all:
+        actors = ctx.library.load_actors()
+    elif args.actor is not None:
+        actors = [ctx.library.get_actor(args.actor)]
+    else:
+        say("error: name an ACTOR or use --all")
+        return 2
+    storage = make_storage(ctx.config)
+    where = "the sandbox bucket (a local folder)" if ctx.config.storage is None else f"s3://{ctx.config.storage.bucket}"
+    say(f"{'Checking' if args.dry_run else 'Syncing'} {len(actors)} actor(s) with {where}")
+    return asyncio.run(_sync_all(ctx.library, storage, actors, dry_run=args.dry_run, as_json=args.json))
+
+
+async def _sync_all(library, storage, actors: list[Actor], *, dry_run: bool, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+    failures = 0
+    report = []
+    for actor in actors:
+        scan = await asyncio.to_thread(library.scan_training_data, actor.id)
+        if scan.unsupported:
+            say(f"{actor.name}: {len(scan.unsupported)} unsupported file(s) not synced: "
+                + ", ".join(p.name for p in scan.unsupported[:5]))
+        if not scan.files:
+            say(f"{actor.name}: no training images, nothing to sync")
+            report.append({"id": actor.id, "name": actor.name, "uploaded": [], "skipped": [], "failed": []})
+            continue
+        bar = ProgressBar(f"{actor.folder_name} {actor.name[:28]}", scan.total_bytes, unit="")
+
+        def on_progress(p: SyncProgress, bar: ProgressBar = bar) -> None:
+            bar.update(p.bytes_done, p.bytes_total, f"{p.files_done}/{p.files_total} files")
+
+        result = await storage.sync(actor.id, scan.files, dry_run=dry_run, progress=None if dry_run else on_progress)
+        bar.close()
+        verb = "would upload" if dry_run else "uploaded"
+        say(f"{actor.name}: {verb} {len(result.uploaded)}, already in sync {len(result.skipped)}"
+            + (f", FAILED {len(result.failed)}" if result.failed else ""))
+        for name, message in result.failed:
+            say(f"  ✗ {name}: {message}")
+        failures += len(result.failed)
+        report.append({"id": actor.id, "name": actor.name, "uploaded": list(result.uploaded),
+                       "skipped": list(result.skipped), "failed": [list(f) for f in result.failed],
+                       "bytes_uploaded": result.bytes_uploaded, "dry_run": dry_run})
+    if as_json:
+        print_json(report)
+    if failures:
+        say(f"{failures} file(s) failed; run the same command again to resume (finished files are skipped).")
+        return 1
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    return asyncio.run(_serve_sandbox(ctx, args.port, args.host))
+
+
+async def _serve_sandbox(ctx, port: int, host: str) -> int:  # type: ignore[no-untyped-def]
+    from actor_trainer.sandbox.server import SandboxEndpoint
+    from actor_trainer.sandbox.worker import make_worker
+
+    storage = make_storage(ctx.config)
+    endpoint = SandboxEndpoint(make_worker(storage, duration_s=ctx.config.sandbox_duration_s))
+    base = await endpoint.start(host=host, port=port)
+    say("SANDBOX — a simulated RunPod Serverless endpoint (LoRAs are random weights, not trained models).")
+    say(f"  base URL: {base}")
+    say(f"  bucket:   {getattr(storage, 'root', None) or ctx.config.storage}")
+    say("  Use it with: ACTOR_TRAINER_RUNPOD_BASE_URL=" + base.rsplit("/", 1)[0]
+        + " RUNPOD_ENDPOINT_ID=" + base.rsplit("/", 1)[1] + " RUNPOD_API_KEY=any …")
+    say("Press Ctrl+C to stop.")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await endpoint.stop()
+    say("sandbox stopped")
+    return 0

@@ -1,0 +1,142 @@
+"""Polling: the webhook's backup, and the only source of live progress (RunPod sends no progress
+webhooks).
+
+Every `interval_s` (ACTOR_TRAINER_POLL_SECONDS, 30 by default) each non-terminal version of the
+current endpoint is checked; runs started or watched in this session are checked every
+`live_interval_s` so the console moves while a run trains. Idle (one wait, no timer work) while
+nothing is in flight. A jump of the wall clock past the monotonic clock means the machine slept:
+everything in flight is reconciled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from actor_trainer.core.events import EventBus, LogLevel
+from actor_trainer.core.library import Library
+from actor_trainer.core.models import TrainingVersion
+from actor_trainer.core.orchestrator import TrainingOrchestrator
+
+log = logging.getLogger(__name__)
+
+#: How much further the wall clock must run than the monotonic clock to count as a resume.
+RESUME_JUMP_S = 20.0
+
+
+class StatusPoller:
+    def __init__(
+        self,
+        orchestrator: TrainingOrchestrator,
+        library: Library,
+        events: EventBus,
+        *,
+        interval_s: float = 30.0,
+        live_interval_s: float = 5.0,
+        resume_check_s: float = 5.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.orchestrator = orchestrator
+        self.library = library
+        self.events = events
+        self.interval_s = interval_s
+        self.live_interval_s = min(live_interval_s, interval_s)
+        self.resume_check_s = resume_check_s
+        self._wall = wall_clock
+        self._wake = asyncio.Event()
+        self._live: set[tuple[int, str]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._check_lock = asyncio.Lock()
+        self.checks_made = 0
+
+    # --- control --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(self._poll_loop(), name="status-poller"),
+            asyncio.create_task(self._resume_loop(), name="resume-watch"),
+        ]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def watch(self, actor_id: int, ref: str) -> None:
+        """Follow this run closely (every live interval) until it ends, and poll now."""
+        self._live.add((actor_id, ref))
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- work -----------------------------------------------------------------------------------
+
+    async def reconcile(self, reason: str = "start-up") -> list[TrainingVersion]:
+        """Check every non-terminal version of this endpoint now (start-up, resume, `reconcile`)."""
+        in_flight = await asyncio.to_thread(self.library.in_flight_versions)
+        mine = [(a.id, v) for a, v in in_flight if v.endpoint in (None, self.orchestrator.endpoint_label)]
+        if mine:
+            self.events.log(LogLevel.INFO, f"Reconciling {len(mine)} run(s) in flight ({reason}).")
+        results = []
+        for actor_id, version in mine:
+            results.append(await self._check(actor_id, version.requestId or version.id))
+        return results
+
+    async def _check(self, actor_id: int, ref: str) -> TrainingVersion:
+        async with self._check_lock:  # one status round at a time: never two writers racing on a version
+            self.checks_made += 1
+            try:
+                version = await self.orchestrator.check(actor_id, ref)
+            except Exception as exc:  # a broken check must not kill the poller; it is reported
+                log.exception("status check of %s failed", ref)
+                self.events.log(LogLevel.ERROR, f"Status check failed unexpectedly: {exc}", actor_id=actor_id)
+                raise
+        if version.status.is_terminal:
+            self._live.discard((actor_id, ref))
+        return version
+
+    async def _poll_loop(self) -> None:
+        last_full = time.monotonic()
+        while True:
+            in_flight = await asyncio.to_thread(self.library.in_flight_versions)
+            mine = {(a.id, v.requestId or v.id) for a, v in in_flight
+                    if v.endpoint in (None, self.orchestrator.endpoint_label)}
+            self._live &= mine | self._live_unsaved()
+            if not mine:
+                self._wake.clear()
+                await self._wake.wait()  # idle: nothing in flight, nothing to time
+                continue
+            timeout = self.live_interval_s if self._live else self.interval_s
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            full = time.monotonic() - last_full >= self.interval_s
+            targets = mine if full else (mine & self._live)
+            if full:
+                last_full = time.monotonic()
+            for actor_id, ref in sorted(targets):
+                with contextlib.suppress(Exception):
+                    await self._check(actor_id, ref)
+
+    def _live_unsaved(self) -> set[tuple[int, str]]:
+        return set()
+
+    async def _resume_loop(self) -> None:
+        wall, mono = self._wall(), time.monotonic()
+        while True:
+            await asyncio.sleep(self.resume_check_s)
+            new_wall, new_mono = self._wall(), time.monotonic()
+            if (new_wall - wall) - (new_mono - mono) > RESUME_JUMP_S:
+                self.events.log(LogLevel.INFO, "The computer was asleep; checking every run in flight.")
+                with contextlib.suppress(Exception):
+                    await self.reconcile("resume from sleep")
+            wall, mono = new_wall, new_mono

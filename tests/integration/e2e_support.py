@@ -1,0 +1,81 @@
+"""Shared set-up for end-to-end runs: a real library, the sandbox endpoint, the webhook server,
+the local bucket — everything over real HTTP on 127.0.0.1, as the app runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from actor_trainer.core.events import Event, LogEvent, VersionChanged
+from actor_trainer.core.library import Library
+from actor_trainer.core.models import TrainingParameters, TrainingVersion
+from actor_trainer.core.services import Services
+from actor_trainer.core.settings import Config, Settings, resolve_config
+from tests.library_factory import make_library
+
+FAST_PARAMS = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)
+
+
+class Recorder:
+    """Collects every event the services emit."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def logs(self) -> list[str]:
+        return [e.message for e in self.events if isinstance(e, LogEvent)]
+
+    def terminal_changes(self, ref: str) -> list[TrainingVersion]:
+        return [e.version for e in self.events if isinstance(e, VersionChanged)
+                and ref in (e.version.id, e.version.requestId) and e.version.status.is_terminal]
+
+
+def sandbox_config(library_root: Path, **overrides: object) -> Config:
+    config = resolve_config(Settings(), data_dir=library_root)
+    assert config.sandbox
+    defaults: dict[str, object] = {"poll_seconds": 0.3, "sandbox_duration_s": 0.8}
+    defaults.update(overrides)
+    return dataclasses.replace(config, **defaults)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, *, sync: bool = True, **overrides: object) -> AsyncIterator[tuple[Services, Recorder]]:
+    root = make_library(tmp_path / "lib")
+    services = Services(sandbox_config(root, **overrides))
+    recorder = Recorder()
+    services.events.subscribe(recorder)
+    await services.start()
+    assert services.sandbox is not None
+    services.sandbox.result_window_s = 30.0
+    services.sandbox.webhooks.retry_interval_s = 0.2
+    try:
+        if sync:
+            library = services.library
+            for actor in library.load_actors():
+                scan = library.scan_training_data(actor.id)
+                result = await services.storage.sync(actor.id, scan.files)
+                assert result.ok
+        yield services, recorder
+    finally:
+        await services.stop()
+
+
+async def wait_terminal(services: Services, actor_id: int, ref: str, timeout: float = 15.0) -> TrainingVersion:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        version = await asyncio.to_thread(services.library.get_version, actor_id, ref)
+        if version.status.is_terminal:
+            return version
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{version.name} still {version.status.label} after {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+def library_of(services: Services) -> Library:
+    return services.library
