@@ -35,3 +35,36 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
         executor.shutdown(wait=True, cancel_futures=True)
         asyncio.events._set_running_loop(None)
         asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def gui_ctx(qloop: asyncio.AbstractEventLoop, qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    """A real AppContext on a fresh library, running the sandbox (fast timings), services started.
+
+    The library has two actors with six images each (tests.library_factory.make_library), already
+    synced to the sandbox bucket.
+    """
+    from actor_trainer.core.services import Services
+    from actor_trainer.core.settings import Settings
+    from actor_trainer.gui.context import AppContext
+    from tests.integration.e2e_support import sandbox_config
+    from tests.library_factory import make_library
+
+    root = make_library(tmp_path / "lib")
+    config = sandbox_config(root)
+    services = Services(config)
+    ctx = AppContext(Settings(), config, services)
+
+    async def start() -> None:
+        await services.start()
+        for actor in services.library.load_actors():
+            scan = services.library.scan_training_data(actor.id)
+            await services.storage.sync(actor.id, scan.files)
+        await ctx.load_library()
+
+    started = qloop.create_task(start())
+    qtbot.waitUntil(started.done, timeout=15000)
+    started.result()
+    yield ctx
+    stopped = qloop.create_task(ctx.shutdown(timeout_s=3.0))
+    qtbot.waitUntil(stopped.done, timeout=15000)

@@ -1,0 +1,244 @@
+"""The AppContext: built once at start-up and passed to every window and widget. No globals.
+
+It owns the running core services, the event bridge, the task runner, the shared actor model and
+thumbnail loader, the current actor, and the cached sync state of each actor (the real bucket
+listing, refreshed on demand — never a marker file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.events import SyncProgressEvent
+from actor_trainer.core.library import ActorSummary, Library, TrainingDataScan
+from actor_trainer.core.models import TrainingParameters, TrainingVersion
+from actor_trainer.core.orchestrator import TrainingOrchestrator
+from actor_trainer.core.parameter_memory import ParameterMemory
+from actor_trainer.core.services import Services
+from actor_trainer.core.settings import Config, Settings, cache_dir, config_dir
+from actor_trainer.core.storage.base import SyncProgress, SyncResult, SyncStatus
+from actor_trainer.gui.actor_list_model import ActorListModel
+from actor_trainer.gui.bridge import EventBridge
+from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.tasks import TaskRunner
+from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
+
+log = logging.getLogger(__name__)
+
+
+class AppContext(QObject):
+    """Everything a widget may use. Widgets call methods here; results arrive as signals."""
+
+    #: the actor being worked on changed (ActorSummary, or None when none is chosen)
+    currentActorChanged = Signal(object)
+    #: the library was (re)read: summaries changed
+    libraryReloaded = Signal()
+    #: an actor's sync state is known (SyncStatus) or unknown again (None, after an error)
+    syncStateChanged = Signal(int, object)
+    #: a sync of this actor started (True) or ended (False)
+    syncRunning = Signal(int, bool)
+    #: something failed that the user must see: (title, message, hint)
+    errorRaised = Signal(str, str, str)
+    #: a short message for the status bar
+    statusMessage = Signal(str)
+
+    def __init__(self, settings: Settings, config: Config, services: Services,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.config = config
+        self.services = services
+        self.library: Library = services.library
+        self.events = services.events
+        self.bridge = EventBridge(self.events, self)
+        self.tasks = TaskRunner(self)
+        self.tasks.unhandledError.connect(self._on_unhandled)
+        self.actor_model = ActorListModel(parent=self)
+        self.thumbnails = ThumbnailLoader(180, disk_cache=_disk_cache(), parent=self)
+        self.parameter_memory = ParameterMemory(config_dir() / "actor_parameters.json")
+        self._summaries: dict[int, ActorSummary] = {}
+        self._current_id: int | None = None
+        self.sync_states: dict[int, SyncStatus] = {}
+        self.bridge.versionChanged.connect(self._on_version_changed)
+        self.bridge.actorChanged.connect(lambda _id: self.reload_library())
+
+    # --- services -------------------------------------------------------------------------------
+
+    @property
+    def orchestrator(self) -> TrainingOrchestrator:
+        return self.services.require_orchestrator()
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.config.sandbox
+
+    # --- library and selection ------------------------------------------------------------------
+
+    def summaries(self) -> list[ActorSummary]:
+        return list(self._summaries.values())
+
+    def summary(self, actor_id: int) -> ActorSummary | None:
+        return self._summaries.get(actor_id)
+
+    @property
+    def current_actor_id(self) -> int | None:
+        return self._current_id
+
+    @property
+    def current_summary(self) -> ActorSummary | None:
+        return self._summaries.get(self._current_id) if self._current_id is not None else None
+
+    def reload_library(self) -> asyncio.Task[list[ActorSummary]]:
+        """Re-read actors and their folders off the loop; the model and selection follow."""
+        return self.tasks.start("library-reload", asyncio.to_thread(self.library.summaries),
+                                on_done=self._apply_summaries, on_error=self._library_error)
+
+    async def load_library(self) -> None:
+        """The first read, awaited by start-up (errors propagate to it)."""
+        self._apply_summaries(await asyncio.to_thread(self.library.summaries))
+        await self._mark_in_flight()
+
+    def _apply_summaries(self, summaries: list[ActorSummary]) -> None:
+        self._summaries = {s.actor.id: s for s in summaries}
+        self.actor_model.set_summaries(summaries)
+        for actor_id, status in self.sync_states.items():
+            self.actor_model.set_sync_state(actor_id, _state_word(status))
+        self.libraryReloaded.emit()
+        if self._current_id is not None:
+            self.currentActorChanged.emit(self._summaries.get(self._current_id))
+
+    def _library_error(self, exc: BaseException) -> None:
+        self.report_error(exc, tr("The library could not be read"))
+
+    async def _mark_in_flight(self) -> None:
+        in_flight = await asyncio.to_thread(self.library.in_flight_versions)
+        for actor, _version in in_flight:
+            self.actor_model.set_training(actor.id, True)
+
+    def select_actor(self, actor_id: int | None) -> None:
+        if actor_id is not None and actor_id not in self._summaries:
+            return
+        self._current_id = actor_id
+        self.currentActorChanged.emit(self.current_summary)
+        if actor_id is not None and actor_id not in self.sync_states:
+            self.refresh_sync(actor_id)
+
+    def scan(self, actor_id: int) -> asyncio.Task[TrainingDataScan]:
+        return self.tasks.start(f"scan-{actor_id}", asyncio.to_thread(self.library.scan_training_data, actor_id))
+
+    # --- sync -----------------------------------------------------------------------------------
+
+    def refresh_sync(self, actor_id: int) -> None:
+        """Compare the actor's folder with the bucket (hashing and listing off the loop)."""
+
+        async def compare() -> SyncStatus:
+            scan = await asyncio.to_thread(self.library.scan_training_data, actor_id)
+            return await self.services.storage.compare(actor_id, scan.files)
+
+        def done(status: SyncStatus) -> None:
+            self.sync_states[actor_id] = status
+            self.actor_model.set_sync_state(actor_id, _state_word(status))
+            self.syncStateChanged.emit(actor_id, status)
+
+        def failed(exc: BaseException) -> None:
+            self.sync_states.pop(actor_id, None)
+            self.actor_model.set_sync_state(actor_id, "unknown")
+            self.syncStateChanged.emit(actor_id, None)
+            self.report_error(exc, tr("The bucket could not be read"), quiet=True)
+
+        self.tasks.start(f"sync-check-{actor_id}", compare(), on_done=done, on_error=failed)
+
+    def sync_now(self, actor_id: int) -> None:
+        """Upload what is missing or changed, with progress (SyncProgressEvent on the bridge)."""
+
+        async def run() -> SyncResult:
+            scan = await asyncio.to_thread(self.library.scan_training_data, actor_id)
+
+            def progress(p: SyncProgress) -> None:
+                self.events.emit(SyncProgressEvent(
+                    actor_id=actor_id, files_done=p.files_done, files_total=p.files_total,
+                    bytes_done=p.bytes_done, bytes_total=p.bytes_total, current=p.current))
+
+            return await self.services.storage.sync(actor_id, scan.files, progress=progress)
+
+        def done(result: SyncResult) -> None:
+            self.syncRunning.emit(actor_id, False)
+            if result.failed:
+                names = ", ".join(n for n, _ in result.failed[:3])
+                self.errorRaised.emit(tr("Some files were not uploaded"),
+                                      f"{len(result.failed)} file(s) failed: {names}. {result.failed[0][1]}",
+                                      tr("Press Sync now again: finished files are skipped."))
+            else:
+                self.statusMessage.emit(tr("Synced: {n} uploaded, {m} already there").format(
+                    n=len(result.uploaded), m=len(result.skipped)))
+            self.refresh_sync(actor_id)
+
+        def failed(exc: BaseException) -> None:
+            self.syncRunning.emit(actor_id, False)
+            self.report_error(exc, tr("Sync failed"))
+            self.refresh_sync(actor_id)
+
+        self.syncRunning.emit(actor_id, True)
+        self.tasks.start(f"sync-{actor_id}", run(), on_done=done, on_error=failed, replace=False)
+
+    # --- parameters -----------------------------------------------------------------------------
+
+    def remembered_parameters(self, actor_id: int) -> TrainingParameters | None:
+        return self.parameter_memory.load(actor_id)
+
+    def remember_parameters(self, actor_id: int, params: TrainingParameters) -> None:
+        self.tasks.start(f"remember-{actor_id}", asyncio.to_thread(self.parameter_memory.save, actor_id, params))
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    def report_error(self, exc: BaseException, title: str, *, quiet: bool = False) -> None:
+        """Show what happened and what to do. `quiet` puts it in the status bar only."""
+        if isinstance(exc, ActorTrainerError):
+            message, hint = exc.message, exc.hint
+        else:
+            log.error("%s", title, exc_info=exc)
+            message, hint = f"{type(exc).__name__}: {exc}", tr("This is a bug; the log file has the details.")
+        if quiet:
+            self.statusMessage.emit(f"{title}: {message}")
+        else:
+            self.errorRaised.emit(title, message, hint)
+
+    def _on_unhandled(self, name: str, exc: object) -> None:
+        if isinstance(exc, BaseException):
+            self.report_error(exc, tr("Something went wrong ({name})").format(name=name))
+
+    def _on_version_changed(self, actor_id: int, version: TrainingVersion) -> None:
+        in_flight = not version.status.is_terminal
+        if in_flight:
+            self.actor_model.set_training(actor_id, True)
+        else:
+            self.tasks.start(f"in-flight-{actor_id}", self._refresh_training_flag(actor_id))
+
+    async def _refresh_training_flag(self, actor_id: int) -> None:
+        versions = await asyncio.to_thread(self.library.load_versions, actor_id)
+        self.actor_model.set_training(actor_id, any(not v.status.is_terminal for v in versions))
+
+    # --- shutdown -------------------------------------------------------------------------------
+
+    async def shutdown(self, timeout_s: float = 5.0) -> None:
+        await self.tasks.cancel_all(timeout_s=min(2.0, timeout_s))
+        await self.services.stop(timeout_s=timeout_s)
+        self.thumbnails.shutdown(wait=False)
+        self.bridge.detach()
+
+
+def _state_word(status: SyncStatus) -> str:
+    return "synced" if status.is_synced else "not_synced"
+
+
+def _disk_cache() -> object | None:
+    try:
+        from actor_trainer.core.thumbnails import ThumbnailCache
+    except ImportError:  # pragma: no cover - the module ships with the app
+        return None
+    return ThumbnailCache(Path(cache_dir()) / "thumbnails", size=256)
