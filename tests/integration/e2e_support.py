@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from actor_trainer.core.events import Event, LogEvent, VersionChanged
-from actor_trainer.core.library import Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.services import Services
 from actor_trainer.core.settings import Config, Settings, resolve_config
@@ -45,7 +44,9 @@ def sandbox_config(library_root: Path, **overrides: object) -> Config:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, *, sync: bool = True, **overrides: object) -> AsyncIterator[tuple[Services, Recorder]]:
+async def running(
+    tmp_path: Path, *, sync: bool = True, **overrides: object
+) -> AsyncIterator[tuple[Services, Recorder]]:
     root = make_library(tmp_path / "lib")
     services = Services(sandbox_config(root, **overrides))
     recorder = Recorder()
@@ -66,16 +67,12 @@ async def running(tmp_path: Path, *, sync: bool = True, **overrides: object) -> 
         await services.stop()
 
 
-async def wait_terminal(services: Services, actor_id: int, ref: str, timeout: float = 15.0) -> TrainingVersion:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_terminal(services: Services, actor_id: int, ref: str, limit_s: float = 15.0) -> TrainingVersion:
+    deadline = asyncio.get_running_loop().time() + limit_s
     while True:
         version = await asyncio.to_thread(services.library.get_version, actor_id, ref)
         if version.status.is_terminal:
             return version
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{version.name} still {version.status.label} after {timeout} s")
+            raise AssertionError(f"{version.name} still {version.status.label} after {limit_s} s")
         await asyncio.sleep(0.05)
-
-
-def library_of(services: Services) -> Library:
-    return services.library

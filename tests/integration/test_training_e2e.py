@@ -182,7 +182,7 @@ async def test_completed_without_output_is_a_failure(tmp_path: Path) -> None:
 
 
 async def test_expired_result_is_recovered_from_the_bucket(tmp_path: Path) -> None:
-    async with running(tmp_path) as (services, rec):
+    async with running(tmp_path) as (services, _):
         assert services.sandbox is not None and services.poller is not None
         await services.poller.stop()  # the app "slept": no polling …
         services.sandbox.faults.lose_webhooks = 5  # … and no webhook
@@ -278,6 +278,7 @@ async def test_late_progress_never_moves_a_completed_version_back(tmp_path: Path
         orchestrator = services.require_orchestrator()
         version = await orchestrator.submit(0, FAST_PARAMS)
         final = await wait_terminal(services, 0, version.id)
-        stale = JobStatus(id=final.id, status=JobState.IN_PROGRESS, output={"phase": "training", "step": 3, "total": 40})
+        stale = JobStatus(id=final.id, status=JobState.IN_PROGRESS,
+                          output={"phase": "training", "step": 3, "total": 40})
         after = await orchestrator.apply_status(0, final.id, stale, source="test")
         assert after.status is VersionStatus.COMPLETED and after.to_json() == final.to_json()
