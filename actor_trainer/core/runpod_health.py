@@ -51,7 +51,10 @@ class EndpointHealth(_Open):
     sandbox: bool = False
 
     def condition(self) -> EndpointCondition:
-        """Tells "waiting for a GPU" from "broken endpoint" (runpod.md, known field failures)."""
+        """Tells "waiting for a GPU" from "broken endpoint" (runpod.md, known field failures).
+
+        One reading is a snapshot: a job submitted a moment ago can sit in the queue next to an idle
+        worker for a second. Trust BROKEN when two readings some seconds apart agree."""
         j, w = self.jobs, self.workers
         healthy = w.idle + w.ready + w.running + w.initializing
         if w.unhealthy and not healthy:
