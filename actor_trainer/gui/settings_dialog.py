@@ -1,0 +1,335 @@
+"""Settings: RunPod endpoint and key, storage, webhook mode and tunnel, library folder.
+
+Secrets go to the OS keyring (never to the settings file); a value that comes from an environment
+variable is shown as such and cannot be edited here. Each section has a "Test" button that really
+talks to the service with the values typed (RunPod `/health`, a bucket listing, a delivery through
+the tunnel). Changes apply when the app restarts; "Save and restart" does that at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.settings import RUNPOD_API_ROOT, SECRET_ENV, Secrets, Settings
+from actor_trainer.gui.context import AppContext
+from actor_trainer.gui.i18n import tr
+
+WEBHOOK_MODES = (("ngrok", "ngrok tunnel"), ("public", "public URL (no tunnel)"), ("poll", "poll only (no webhook)"))
+
+
+class SecretField(QWidget):
+    """A password field bound to one keyring entry; read-only when an env var provides it."""
+
+    def __init__(self, name: str, secrets: Secrets, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.edit = QLineEdit(self)
+        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.note = QLabel(self)
+        self.note.setStyleSheet("color: palette(mid);")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.edit)
+        layout.addWidget(self.note)
+        env = SECRET_ENV[name]
+        self.from_env = bool(os.environ.get(env))
+        self.changed = False
+        if self.from_env:
+            self.edit.setPlaceholderText(tr("set by the environment"))
+            self.edit.setEnabled(False)
+            self.note.setText(tr("From ${env}; unset it to store a value in the keyring.").replace("${env}", env))
+        else:
+            stored = secrets.source(name) == "keyring"
+            self.edit.setPlaceholderText(tr("•••••• (stored in the keyring)") if stored else tr("not set"))
+            if not secrets.keyring_usable():
+                text = tr("No OS keyring here: set ${env} in the environment instead.")
+                self.note.setText(text.replace("${env}", env))
+            else:
+                self.note.setText(tr("Stored in the OS keyring, never in a file."))
+        self.edit.textEdited.connect(self._edited)
+
+    def _edited(self) -> None:
+        self.changed = True
+
+    def value(self) -> str | None:
+        """The typed value (None when untouched: keep what is stored)."""
+        return self.edit.text() if self.changed else None
+
+
+class SettingsDialog(QDialog):
+    """Edit the settings file and the keyring. `saved` is emitted after a successful save."""
+
+    saved = Signal()
+    restartRequested = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None, *, secrets: Secrets | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.secrets = secrets or Secrets()
+        self.settings = ctx.settings.model_copy(deep=True)
+        self.setWindowTitle(tr("Settings"))
+        self.setMinimumWidth(560)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._runpod_box())
+        layout.addWidget(self._storage_box())
+        layout.addWidget(self._webhook_box())
+        layout.addWidget(self._library_box())
+        self.restart_note = QLabel(tr("Changes apply when Actor Trainer restarts."), self)
+        self.restart_note.setStyleSheet("color: palette(mid);")
+        layout.addWidget(self.restart_note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
+        self.restart_button = buttons.addButton(tr("Save and restart"), QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.accepted.connect(self._save_clicked)
+        buttons.rejected.connect(self.reject)
+        self.restart_button.clicked.disconnect()
+        self.restart_button.clicked.connect(self._save_and_restart)
+        layout.addWidget(buttons)
+
+    # --- sections -------------------------------------------------------------------------------
+
+    def _test_row(self, label: str, run: Callable[[], Coroutine[Any, Any, str]]) -> tuple[QWidget, QLabel]:
+        row = QWidget(self)
+        h = QHBoxLayout(row)
+        h.setContentsMargins(0, 0, 0, 0)
+        button = QPushButton(label, row)
+        result = QLabel(row)
+        result.setWordWrap(True)
+        result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        h.addWidget(button)
+        h.addWidget(result, 1)
+        button.clicked.connect(lambda: self._run_test(label, run, button, result))
+        return row, result
+
+    def _runpod_box(self) -> QGroupBox:
+        box = QGroupBox(tr("RunPod Serverless"), self)
+        form = QFormLayout(box)
+        self.endpoint_id = QLineEdit(self.settings.runpod_endpoint_id or "", box)
+        self.endpoint_id.setPlaceholderText(tr("empty: use the built-in sandbox"))
+        self.api_root = QLineEdit(self.settings.runpod_api_root, box)
+        self.api_key = SecretField("runpod_api_key", self.secrets, box)
+        form.addRow(tr("Endpoint ID"), self.endpoint_id)
+        form.addRow(tr("API key"), self.api_key)
+        form.addRow(tr("API root"), self.api_root)
+        row, self.runpod_result = self._test_row(tr("Test connection"), self._test_runpod)
+        form.addRow("", row)
+        return box
+
+    def _storage_box(self) -> QGroupBox:
+        box = QGroupBox(tr("Storage (S3-compatible)"), self)
+        form = QFormLayout(box)
+        s = self.settings
+        self.bucket = QLineEdit(s.s3_bucket or "", box)
+        self.bucket.setPlaceholderText(tr("empty: the sandbox's local folder"))
+        self.prefix = QLineEdit(s.s3_prefix, box)
+        self.s3_endpoint = QLineEdit(s.s3_endpoint_url or "", box)
+        self.s3_endpoint.setPlaceholderText(tr("AWS by default; e.g. https://<account>.r2.cloudflarestorage.com"))
+        self.region = QLineEdit(s.s3_region or "", box)
+        self.access_key = QLineEdit(s.s3_access_key_id or "", box)
+        self.secret_key = SecretField("s3_secret_access_key", self.secrets, box)
+        self.url_style = QComboBox(box)
+        self.url_style.addItem(tr("s3:// URLs (the worker has bucket credentials)"), "s3")
+        self.url_style.addItem(tr("presigned https:// URLs"), "presigned")
+        self.url_style.setCurrentIndex(max(0, self.url_style.findData(s.url_style)))
+        form.addRow(tr("Bucket"), self.bucket)
+        form.addRow(tr("Prefix"), self.prefix)
+        form.addRow(tr("Endpoint URL"), self.s3_endpoint)
+        form.addRow(tr("Region"), self.region)
+        form.addRow(tr("Access key ID"), self.access_key)
+        form.addRow(tr("Secret access key"), self.secret_key)
+        form.addRow(tr("Training URLs"), self.url_style)
+        row, self.storage_result = self._test_row(tr("Test bucket"), self._test_storage)
+        form.addRow("", row)
+        return box
+
+    def _webhook_box(self) -> QGroupBox:
+        box = QGroupBox(tr("Webhook and tunnel"), self)
+        form = QFormLayout(box)
+        s = self.settings
+        self.mode = QComboBox(box)
+        for value, label in WEBHOOK_MODES:
+            self.mode.addItem(tr(label), value)
+        self.mode.setCurrentIndex(max(0, self.mode.findData(s.webhook_mode)))
+        self.public_url = QLineEdit(s.public_url or "", box)
+        self.public_url.setPlaceholderText("https://trainer.example.com")
+        self.ngrok_token = SecretField("ngrok_authtoken", self.secrets, box)
+        self.poll = QDoubleSpinBox(box)
+        self.poll.setRange(1, 3600)
+        self.poll.setSuffix(" s")
+        self.poll.setValue(s.poll_seconds)
+        self.port = QSpinBox(box)
+        self.port.setRange(0, 65535)
+        self.port.setSpecialValueText(tr("any free port"))
+        self.port.setValue(s.webhook_port or 0)
+        form.addRow(tr("Mode"), self.mode)
+        form.addRow(tr("Public URL"), self.public_url)
+        form.addRow(tr("ngrok auth token"), self.ngrok_token)
+        form.addRow(tr("Webhook port"), self.port)
+        form.addRow(tr("Poll every"), self.poll)
+        row, self.tunnel_result = self._test_row(tr("Test delivery"), self._test_tunnel)
+        form.addRow("", row)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self._mode_changed()
+        return box
+
+    def _library_box(self) -> QGroupBox:
+        box = QGroupBox(tr("Library"), self)
+        h = QHBoxLayout(box)
+        self.library = QLineEdit(self.settings.data_dir or "", box)
+        self.library.setPlaceholderText(str(self.ctx.config.data_dir))
+        browse = QPushButton(tr("Browse…"), box)
+        browse.clicked.connect(self._browse)
+        h.addWidget(self.library, 1)
+        h.addWidget(browse)
+        return box
+
+    def _mode_changed(self) -> None:
+        mode = self.mode.currentData()
+        self.public_url.setEnabled(mode == "public")
+        self.ngrok_token.setEnabled(mode == "ngrok" and not self.ngrok_token.from_env)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, tr("Choose a library folder"), self.library.text())
+        if folder:
+            self.library.setText(folder)
+
+    # --- tests ----------------------------------------------------------------------------------
+
+    def _run_test(self, name: str, run: Callable[[], Coroutine[Any, Any, str]], button: QPushButton,
+                  result: QLabel) -> None:
+        button.setEnabled(False)
+        result.setText(tr("testing…"))
+
+        def done(text: str) -> None:
+            button.setEnabled(True)
+            result.setText("✓ " + text)
+
+        def failed(exc: BaseException) -> None:
+            button.setEnabled(True)
+            text = f"{exc.message} {exc.hint}" if isinstance(exc, ActorTrainerError) else str(exc)
+            result.setText("✗ " + text)
+
+        self.ctx.tasks.start(f"settings-test-{name}", run(), on_done=done, on_error=failed)
+
+    def _secret(self, field: SecretField) -> str | None:
+        typed = field.value()
+        return typed if typed is not None else self.secrets.get(field.name)
+
+    async def _test_runpod(self) -> str:
+        from actor_trainer.core.runpod_client import RunPodClient
+
+        endpoint = self.endpoint_id.text().strip()
+        if not endpoint:
+            if self.ctx.services.client is None:
+                raise ActorTrainerError(tr("The sandbox is not running."))
+            health = await self.ctx.services.client.health()
+            return tr("sandbox endpoint answers: ") + health.summary()
+        root = self.api_root.text().strip() or RUNPOD_API_ROOT
+        async with RunPodClient(f"{root.rstrip('/')}/{endpoint}", self._secret(self.api_key),
+                                max_attempts=2, timeout=15) as client:
+            health = await client.health()
+        return health.summary()
+
+    async def _test_storage(self) -> str:
+        bucket = self.bucket.text().strip()
+        if not bucket:
+            return await self.ctx.services.storage.check() if self.ctx.config.storage is None else tr(
+                "no bucket set: the sandbox's local folder would be used")
+        from actor_trainer.core.storage.s3 import S3Storage
+
+        storage = S3Storage(bucket, prefix=self.prefix.text().strip(),
+                            endpoint_url=self.s3_endpoint.text().strip() or None,
+                            region=self.region.text().strip() or None,
+                            access_key_id=self.access_key.text().strip() or None,
+                            secret_access_key=self._secret(self.secret_key))
+        return await storage.check()
+
+    async def _test_tunnel(self) -> str:
+        from actor_trainer.core.webhook_server import test_delivery
+
+        services = self.ctx.services
+        if services.webhook_server is None:
+            raise ActorTrainerError(tr("Webhooks are off (poll-only mode)."), tr("Choose another mode and restart."))
+        mode = self.ctx.config.webhook_mode
+        if mode == "public":
+            base = self.public_url.text().strip() or self.ctx.config.public_url or ""
+        else:
+            if services.tunnel is None:
+                raise ActorTrainerError(tr("No tunnel service."))
+            base = services.tunnel.public_url or await services.start_tunnel()
+        seconds = await test_delivery(base, services.webhook_server)
+        return tr("delivered through {url} in {ms} ms").format(url=base, ms=round(seconds * 1000))
+
+    # --- saving ---------------------------------------------------------------------------------
+
+    def collect(self) -> Settings:
+        """The settings as typed (validated by the model)."""
+        s = self.settings.model_copy(deep=True)
+        s.runpod_endpoint_id = self.endpoint_id.text().strip() or None
+        s.runpod_api_root = self.api_root.text().strip() or RUNPOD_API_ROOT
+        s.s3_bucket = self.bucket.text().strip() or None
+        s.s3_prefix = self.prefix.text().strip()
+        s.s3_endpoint_url = self.s3_endpoint.text().strip() or None
+        s.s3_region = self.region.text().strip() or None
+        s.s3_access_key_id = self.access_key.text().strip() or None
+        s.url_style = self.url_style.currentData()
+        s.webhook_mode = self.mode.currentData()
+        s.public_url = self.public_url.text().strip() or None
+        s.webhook_port = self.port.value() or None
+        s.poll_seconds = self.poll.value()
+        s.data_dir = self.library.text().strip() or None
+        return s
+
+    async def _persist(self, settings: Settings) -> None:
+        for field in (self.api_key, self.secret_key, self.ngrok_token):
+            typed = field.value()
+            if typed is not None:
+                await asyncio.to_thread(self.secrets.set, field.name, typed.strip() or None)
+        await asyncio.to_thread(settings.save)
+
+    def _save(self, then: Callable[[], None]) -> None:
+        try:
+            settings = self.collect()
+        except ValueError as exc:
+            self.ctx.report_error(exc, tr("A setting is invalid"))
+            return
+
+        def done(_: None) -> None:
+            self.ctx.settings = settings
+            self.saved.emit()
+            then()
+
+        self.ctx.tasks.start("settings-save", self._persist(settings), on_done=done,
+                             on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")))
+
+    def _save_clicked(self) -> None:
+        self._save(self.accept)
+
+    def _save_and_restart(self) -> None:
+        def restart() -> None:
+            self.accept()
+            self.restartRequested.emit()
+
+        self._save(restart)
