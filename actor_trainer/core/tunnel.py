@@ -1,0 +1,382 @@
+"""The ngrok tunnel that makes the webhook server public, as a supervised service.
+
+pyngrok manages the agent; every pyngrok call blocks, so each runs in a worker thread. The public
+URL is always read back from the running agent, never remembered from an earlier run. Failures
+become typed errors in one place (`tunnel_error_from`), and every state change is a `TunnelChanged`
+event. The auth token never reaches a log, an event or an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pyngrok import installer, ngrok
+from pyngrok.conf import PyngrokConfig
+from pyngrok.exception import PyngrokError, PyngrokNgrokInstallError
+from pyngrok.process import NgrokProcess
+
+from actor_trainer.core.events import EventBus, LogLevel, TunnelChanged
+from actor_trainer.core.tunnel_errors import (
+    AGENT_HINT,
+    AgentUnavailableError,
+    NoAuthTokenError,
+    RedactFilter,
+    SessionLimitError,
+    TunnelDroppedError,
+    TunnelError,
+    redact,
+    tunnel_error_from,
+)
+
+log = logging.getLogger(__name__)
+
+TUNNEL_NAME = "actor-trainer-webhook"
+# Codes ngrok's edge puts in `ngrok-error-code` when the endpoint itself is gone.
+_OFFLINE_CODES = frozenset({"ERR_NGROK_3200"})
+_PYNGROK_LOGGERS = ("pyngrok.process.ngrok", "pyngrok.process", "pyngrok.ngrok")
+
+
+class TunnelState(StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    ERROR = "error"
+
+
+def _exited_within(proc: NgrokProcess, seconds: float) -> bool:
+    try:
+        proc.proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _runnable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _port_of(url: str | None) -> int | None:
+    if not url:
+        return None
+    if url.isdigit():
+        return int(url)
+    try:
+        return urlsplit(url if "://" in url else f"http://{url}").port
+    except ValueError:
+        return None
+
+
+def _upstream_of(endpoint: dict[str, Any]) -> str | None:
+    upstream = endpoint.get("upstream")
+    if isinstance(upstream, dict) and upstream.get("url"):
+        return str(upstream["url"])
+    config = endpoint.get("config")
+    if isinstance(config, dict) and config.get("addr"):
+        return str(config["addr"])
+    return None
+
+
+def _public_url_of(endpoint: dict[str, Any]) -> str | None:
+    url = endpoint.get("public_url") or endpoint.get("url")
+    return str(url) if url else None
+
+
+def _same_upstream(a: str | None, b: str) -> bool:
+    return a is not None and a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+# --- the service --------------------------------------------------------------------------------
+
+
+class TunnelService:
+    """Start, stop, check and watch one ngrok tunnel to the local webhook server.
+
+    `state`, `public_url`, `local_port` and `last_error` describe the tunnel now; each change is
+    emitted as a `TunnelChanged` event. Methods are meant for one event loop; calls are serialized.
+    Two services with different `ngrok_path`s run independent agents (pyngrok keys its processes
+    by path); two services sharing a path share one agent, so `stop()` on one stops both.
+    """
+
+    def __init__(self, events: EventBus, *, auth_token: str | None, ngrok_path: Path | None = None,
+                 config_path: Path, region: str | None = None, label: str = "ngrok",
+                 install_timeout_s: float = 20.0) -> None:
+        self.events = events
+        self.label = label
+        self.state = TunnelState.STOPPED
+        self.public_url: str | None = None
+        self.local_port: int | None = None
+        self.last_error: TunnelError | None = None
+        self._auth_token = auth_token
+        self._ngrok_path = ngrok_path
+        self._config_path = config_path
+        self._region = region
+        self._install_timeout_s = install_timeout_s
+        self._config: PyngrokConfig | None = None
+        self._process: NgrokProcess | None = None
+        self._filter: RedactFilter | None = None
+        self._lock = asyncio.Lock()
+        self._watch_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- public API --
+
+    @property
+    def agent_pid(self) -> int | None:
+        """The pid of the running agent process, if any."""
+        return self._process.proc.pid if self._process is not None else None
+
+    @property
+    def agent_api_url(self) -> str | None:
+        """The running agent's local API (ngrok's inspector), for diagnostics."""
+        return self._process.api_url if self._process is not None else None
+
+    async def start(self, port: int, *, host: str = "localhost") -> str:
+        """Publish `http://{host}:{port}`; return the public URL as the running agent reports it.
+
+        An existing tunnel to the same upstream is reused; one with our name or our port but a
+        different upstream is replaced. Raises a `TunnelError` subclass (state becomes ERROR).
+        """
+        async with self._lock:
+            self.public_url = None  # until the agent tells us again
+            self._set_state(TunnelState.STARTING)
+            config: PyngrokConfig | None = None
+            opening: asyncio.Future[tuple[str, NgrokProcess]] | None = None
+            try:
+                config = await self._make_config()
+                opening = asyncio.ensure_future(
+                    asyncio.to_thread(self._open_blocking, config, f"http://{host}:{port}"))
+                url, proc = await asyncio.shield(opening)
+            except BaseException as exc:
+                if opening is not None and not opening.done():
+                    # The worker thread cannot be interrupted: let it finish, then kill what it started.
+                    await asyncio.wait([opening])
+                started = config or self._config  # an agent from an earlier start may be running
+                if started is not None:
+                    await asyncio.to_thread(ngrok.kill, started)
+                self._process = None
+                if not isinstance(exc, Exception):  # cancelled (or interrupted): no error to report
+                    self._set_state(TunnelState.STOPPED)
+                    raise
+                error = tunnel_error_from(exc, secret=self._secret(), label=self.label)
+                self._fail(error)
+                raise error from None  # the cause may hold the token
+            self._process = proc
+            self.public_url = url
+            self.local_port = port
+            self.last_error = None
+            self._set_state(TunnelState.RUNNING)
+            self.events.log(LogLevel.SUCCESS, f"{self.label}: {url} → {host}:{port}")
+            return url
+
+    async def stop(self) -> None:
+        """Stop the watch and kill our agent process (which removes its tunnels). Idempotent."""
+        await self.stop_watch()
+        async with self._lock:
+            if self._config is not None:
+                await asyncio.to_thread(ngrok.kill, self._config)
+            self._process = None
+            self.public_url = None
+            self.local_port = None
+            self.last_error = None
+            self._remove_filter()
+            if self.state is not TunnelState.STOPPED:
+                self._set_state(TunnelState.STOPPED)
+                self.events.log(LogLevel.INFO, f"{self.label}: tunnel stopped")
+
+    async def check(self, *, probe_public_url: bool = True) -> bool:
+        """Is our agent alive, our tunnel still listed by it, and (if asked) its public URL answering?
+
+        Probing the public URL sends one request through ngrok; the periodic watch skips it because
+        ngrok's free plan counts every request against a monthly quota.
+        """
+        async with self._lock:
+            return await self._diagnose(probe_public_url) is None
+
+    def start_watch(self, interval_s: float = 15.0) -> None:
+        """Check the tunnel every `interval_s`; a dead one turns ERROR with a `TunnelDroppedError`.
+
+        Starting a watch replaces the previous one. The watch survives restarts and ends with `stop()`.
+        """
+        self._cancel_watch()
+        task = asyncio.get_running_loop().create_task(self._watch(interval_s), name="tunnel-watch")
+        self._watch_task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop_watch(self) -> None:
+        self._cancel_watch()
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+
+    # -- internals --
+
+    def _secret(self) -> str | None:
+        return self._config.auth_token if self._config is not None else (
+            self._auth_token or os.environ.get("NGROK_AUTHTOKEN"))
+
+    def _set_state(self, state: TunnelState) -> None:
+        self.state = state
+        self.events.emit(TunnelChanged(
+            state=str(state), public_url=self.public_url,
+            error=str(self.last_error) if state is TunnelState.ERROR and self.last_error else None))
+
+    def _fail(self, error: TunnelError) -> None:
+        self.last_error = error
+        self.public_url = None
+        self._set_state(TunnelState.ERROR)
+        self.events.log(LogLevel.ERROR, str(error))
+
+    async def _make_config(self) -> PyngrokConfig:
+        path = await self._agent_path()
+        config = PyngrokConfig(
+            ngrok_path=str(path), config_path=str(self._config_path), auth_token=self._auth_token,
+            region=self._region,
+            # Must stay True: with no reader, the agent's stdout pipe fills after a few hundred
+            # requests and the agent blocks on its next log line (measured with the stand-in).
+            monitor_thread=True, log_event_callback=None)
+        self._config = config
+        self._install_filter(config.auth_token)
+        return config
+
+    async def _agent_path(self) -> Path:
+        """The agent binary to run. An explicit path must exist; otherwise look on PATH and in
+        pyngrok's default place, and as a last resort let pyngrok download it (bounded in time)."""
+        if self._ngrok_path is not None:
+            if _runnable(self._ngrok_path):
+                return self._ngrok_path
+            raise AgentUnavailableError(f"{self.label}: there is no runnable agent at {self._ngrok_path}.",
+                                        AGENT_HINT)
+        default = Path(installer.get_default_ngrok_dir()) / installer.get_ngrok_bin()
+        for candidate in (os.environ.get("PYNGROK_NGROK_PATH"), shutil.which("ngrok"), str(default)):
+            if candidate and _runnable(Path(candidate)):
+                return Path(candidate)
+        self.events.log(LogLevel.INFO, f"{self.label}: agent not found, trying to download it to {default}")
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(installer.install_ngrok, str(default), ngrok_version="3",
+                                  timeout=self._install_timeout_s),
+                timeout=self._install_timeout_s + 5)
+        except TimeoutError:
+            raise AgentUnavailableError(
+                f"{self.label}: the ngrok agent is not installed here and downloading it timed out.",
+                AGENT_HINT) from None
+        except Exception as exc:
+            raise tunnel_error_from(PyngrokNgrokInstallError(str(exc)), label=self.label) from None
+        return default
+
+    def _install_filter(self, secret: str | None) -> None:
+        self._remove_filter()
+        if secret:
+            self._filter = RedactFilter(secret)
+            for name in _PYNGROK_LOGGERS:
+                logging.getLogger(name).addFilter(self._filter)
+
+    def _remove_filter(self) -> None:
+        if self._filter is not None:
+            for name in _PYNGROK_LOGGERS:
+                logging.getLogger(name).removeFilter(self._filter)
+            self._filter = None
+
+    def _open_blocking(self, config: PyngrokConfig, upstream: str) -> tuple[str, NgrokProcess]:
+        """Runs in a worker thread: start (or reuse) the agent, then reuse/replace/create our tunnel."""
+        proc = ngrok.get_ngrok_process(config)
+        running = proc.pyngrok_config
+        if (running.auth_token, running.region, running.config_path) != (
+                config.auth_token, config.region, config.config_path):
+            ngrok.kill(config)  # an agent from other settings holds this path: start ours instead
+            proc = ngrok.get_ngrok_process(config)
+        api = proc.api_url
+        port = _port_of(upstream)
+        keep: dict[str, Any] | None = None
+        for endpoint in self._list_blocking(api, config):
+            current = _upstream_of(endpoint)
+            if endpoint.get("name") != TUNNEL_NAME and _port_of(current) != port:
+                continue  # somebody else's tunnel
+            if keep is None and _same_upstream(current, upstream) and _public_url_of(endpoint):
+                keep = endpoint
+                continue
+            uri = endpoint.get("uri") or f"/api/endpoints/{quote(str(endpoint.get('name')), safe='')}"
+            ngrok.api_request(f"{api}{uri}", method="DELETE", timeout=config.request_timeout)
+        name = str(keep.get("name")) if keep is not None else (
+            ngrok.connect(addr=upstream, name=TUNNEL_NAME, pyngrok_config=config).name or TUNNEL_NAME)
+        # Read the URL back from the agent rather than trusting what we were told earlier.
+        for endpoint in self._list_blocking(api, config):
+            url = _public_url_of(endpoint)
+            if endpoint.get("name") == name and _same_upstream(_upstream_of(endpoint), upstream) and url:
+                return url, proc
+        raise TunnelError(f"{self.label}: the agent does not list the tunnel it just opened.",
+                          "Restart the tunnel.")
+
+    @staticmethod
+    def _list_blocking(api: str | None, config: PyngrokConfig) -> list[dict[str, Any]]:
+        answer = ngrok.api_request(f"{api}/api/endpoints", method="GET", timeout=config.request_timeout)
+        items = answer.get("endpoints") or answer.get("tunnels") or []
+        return [item for item in items if isinstance(item, dict)]
+
+    async def _diagnose(self, probe_public_url: bool) -> str | None:
+        """None when healthy, else why the tunnel is not working (in words for the user)."""
+        proc, config, url = self._process, self._config, self.public_url
+        if self.state is not TunnelState.RUNNING or proc is None or config is None or url is None:
+            return "the tunnel is not running"
+        if proc.proc.poll() is not None:
+            return f"the agent process exited (code {proc.proc.returncode})"
+        try:
+            listed = await asyncio.to_thread(self._list_blocking, proc.api_url, config)
+        except (PyngrokError, OSError) as exc:
+            if await asyncio.to_thread(_exited_within, proc, 1.0):  # dying: say so, not "no answer"
+                return f"the agent process exited (code {proc.proc.returncode})"
+            return f"the agent's local API did not answer ({redact(str(exc), self._secret())})"
+        if not any(_public_url_of(e) == url and _port_of(_upstream_of(e)) == self.local_port for e in listed):
+            return f"the agent no longer lists the tunnel {url}"
+        if probe_public_url:
+            try:
+                async with httpx.AsyncClient(timeout=10) as client:
+                    answer = await client.get(url, headers={"ngrok-skip-browser-warning": "1"})
+            except httpx.HTTPError as exc:
+                return f"{url} did not answer ({type(exc).__name__})"
+            if answer.headers.get("ngrok-error-code") in _OFFLINE_CODES:
+                return f"{url} is offline ({answer.headers['ngrok-error-code']})"
+        return None
+
+    async def _watch(self, interval_s: float) -> None:
+        try:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    async with self._lock:
+                        if self.state is not TunnelState.RUNNING:
+                            continue
+                        reason = await self._diagnose(probe_public_url=False)
+                        if reason is not None:
+                            self._fail(TunnelDroppedError(
+                                f"{self.label}: the tunnel stopped working because {reason}.",
+                                "Webhooks cannot arrive until it runs again (polling still tracks jobs). "
+                                "Restart the tunnel from the tunnel panel."))
+                except Exception as exc:  # the watch must outlive any single failed check
+                    log.exception("tunnel watch check failed")
+                    self.events.log(LogLevel.WARNING, f"{self.label}: tunnel check failed: "
+                                    f"{redact(str(exc), self._secret())}")
+        except asyncio.CancelledError:
+            log.debug("tunnel watch cancelled")
+            raise
+
+    def _cancel_watch(self) -> None:
+        if self._watch_task is not None and not self._watch_task.done():
+            self._watch_task.cancel()
+        self._watch_task = None
+
+
+__all__ = [
+    "TUNNEL_NAME", "AgentUnavailableError", "NoAuthTokenError", "SessionLimitError", "TunnelDroppedError",
+    "TunnelError", "TunnelService", "TunnelState", "redact", "tunnel_error_from",
+]

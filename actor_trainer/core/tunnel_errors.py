@@ -1,0 +1,102 @@
+"""Typed tunnel failures, and the one function that maps pyngrok's exceptions onto them.
+
+Messages say what happened, hints what to do. The auth token never survives into a message: ngrok
+itself echoes a rejected token in its error output, so every text passes `redact` first.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyngrok.exception import PyngrokNgrokError, PyngrokNgrokInstallError, PyngrokNgrokURLError
+
+from actor_trainer.core.errors import ActorTrainerError
+
+TOKEN_URL = "https://dashboard.ngrok.com/get-started/your-authtoken"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class TunnelError(ActorTrainerError):
+    """The tunnel could not be started, or stopped working."""
+
+
+class NoAuthTokenError(TunnelError):
+    """ngrok has no auth token, or refused the one it was given."""
+
+
+class AgentUnavailableError(TunnelError):
+    """No ngrok agent binary is installed and none could be downloaded."""
+
+
+class SessionLimitError(TunnelError):
+    """Another agent already holds this account's only session (ERR_NGROK_108)."""
+
+
+class TunnelDroppedError(TunnelError):
+    """A running tunnel stopped working."""
+
+
+TOKEN_HINT = (
+    f"Get your auth token at {TOKEN_URL} and store it in Settings → Tunnel "
+    "(or set the NGROK_AUTHTOKEN environment variable), then start the tunnel again."
+)
+AGENT_HINT = (
+    "Install ngrok (https://ngrok.com/download) and set its path in Settings → Tunnel, or switch the "
+    "webhook mode to “public URL” (a URL you already expose) or “poll only” (no webhook)."
+)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` replaced (ngrok echoes a rejected token in its errors)."""
+    if secret and len(secret) >= 4:
+        return text.replace(secret, "[redacted]")
+    return text
+
+
+def tunnel_error_from(exc: BaseException, *, secret: str | None = None, label: str = "ngrok") -> TunnelError:
+    """The one place where pyngrok's and the OS's failures become typed, actionable errors."""
+    if isinstance(exc, TunnelError):
+        return exc
+    text = redact(str(exc), secret)
+    detail = text.replace("\\r", "").replace("\\n", " ").replace("\r", "").replace("\n", " ").strip()
+    code = exc.ngrok_error_code if isinstance(exc, PyngrokNgrokError) else None
+    lowered = detail.lower()
+    if isinstance(exc, PyngrokNgrokInstallError):
+        return AgentUnavailableError(
+            f"{label}: the ngrok agent is not installed here and could not be downloaded ({detail}).", AGENT_HINT)
+    if isinstance(exc, (FileNotFoundError, PermissionError)):
+        return AgentUnavailableError(f"{label}: the agent could not be run ({detail}).", AGENT_HINT)
+    if code == "ERR_NGROK_108" or "simultaneous ngrok agent session" in lowered:
+        return SessionLimitError(
+            f"{label}: another ngrok agent is already running on this account (ERR_NGROK_108).",
+            "Stop the other agent (on this computer or another one; see https://dashboard.ngrok.com/agents), "
+            "then start the tunnel again.")
+    if code == "ERR_NGROK_4018" or "requires a verified account and authtoken" in lowered:
+        return NoAuthTokenError(f"{label}: an auth token is required to start a tunnel (ERR_NGROK_4018).", TOKEN_HINT)
+    if code in {"ERR_NGROK_105", "ERR_NGROK_106", "ERR_NGROK_107"} or "authtoken" in lowered:
+        return NoAuthTokenError(
+            f"{label}: the auth token was rejected ({code or 'authentication failed'}).", TOKEN_HINT)
+    if "ngrok binary was not found" in lowered:
+        return AgentUnavailableError(f"{label}: the agent binary was not found.", AGENT_HINT)
+    if isinstance(exc, PyngrokNgrokURLError) or isinstance(exc, ConnectionError):
+        return TunnelError(f"{label}: the agent's local API did not answer ({detail}).",
+                           "Restart the tunnel; if it keeps failing, stop any other ngrok agent.")
+    return TunnelError(f"{label}: the tunnel failed ({detail or type(exc).__name__}).",
+                       "Restart the tunnel. If it keeps failing, check the log for the agent's own message.")
+
+
+class RedactFilter(logging.Filter):
+    """Removes the auth token from pyngrok's log records (they include the agent's raw output)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg = redact(message, self.secret)
+            record.args = None
+        return True
