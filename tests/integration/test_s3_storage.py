@@ -24,6 +24,7 @@ from actor_trainer.core.storage import (
     StorageObjectNotFoundError,
     StorageUnavailableError,
     SyncProgress,
+    make_storage,
 )
 from actor_trainer.core.storage.s3_errors import s3_error
 from actor_trainer.core.storage.transfers import OnBytes
@@ -408,3 +409,15 @@ def test_refusals_become_unavailable_errors_with_hints(code: str, fragment: str)
 def test_the_secret_never_shows(s3_server: str) -> None:
     storage = S3Storage("b", endpoint_url=s3_server, access_key_id="AKIDEXAMPLE", secret_access_key="s3cr3t")
     assert "s3cr3t" not in repr(storage)
+
+
+@pytest.mark.asyncio
+async def test_the_endpoint_can_come_from_boto3s_variable(
+    s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_bucket.endpoint_url)
+    storage = make_storage(bucket=s3_bucket.bucket, prefix="env")
+    assert isinstance(storage, S3Storage) and storage.endpoint_url == s3_bucket.endpoint_url
+    result = await storage.sync(0, write_files(tmp_path, {"a.png": b"a"}))
+    assert result.uploaded == ("a.png",)
+    assert s3_bucket.endpoint_url in await storage.check()

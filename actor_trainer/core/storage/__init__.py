@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from actor_trainer.core.errors import StorageError
@@ -65,17 +64,12 @@ def make_storage(
     local_root: Path | None = None,
     hash_cache: Md5Cache | None = None,
 ) -> Storage:
-    """An S3Storage when a bucket is configured, else a LocalStorage in `local_root` (the sandbox).
-
-    The endpoint falls back to boto3's own `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` variables,
-    read here so that a custom endpoint always gets path-style addressing.
-    """
+    """An S3Storage when a bucket is configured, else a LocalStorage in `local_root` (the sandbox)."""
     if bucket:
-        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         return S3Storage(
             bucket,
             prefix,
-            endpoint_url=endpoint or None,
+            endpoint_url=endpoint_url,
             region=region,
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,

@@ -8,6 +8,7 @@ kept in its metadata (`x-amz-meta-md5`) because multipart ETags are not MD5s.
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
 import threading
 from pathlib import Path
@@ -69,8 +70,9 @@ class S3Storage(ThreadedStorage):
     """A bucket (and optional key prefix) on AWS S3 or any S3-compatible endpoint.
 
     Credentials come from the arguments, else from the standard AWS chain (environment, shared
-    files, SSO, instance roles). With an `endpoint_url`, requests use path-style addressing, which
-    every S3-compatible server accepts. The boto3 client is created once, on first use, in a
+    files, SSO, instance roles). The endpoint comes from `endpoint_url`, else from boto3's own
+    `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`; with a custom endpoint, requests use path-style
+    addressing, which every S3-compatible server accepts. The boto3 client is created once, on first use, in a
     worker thread; it is thread-safe and shared by all transfers.
     """
 
@@ -103,7 +105,11 @@ class S3Storage(ThreadedStorage):
                 "Enter both the access key id and the secret access key, or neither to use the AWS chain.",
             )
         self.bucket = bucket.strip()
-        self.endpoint_url = endpoint_url or None
+        # boto3 would read these variables itself; reading them here as well gives a custom
+        # endpoint path-style addressing and names it in error messages.
+        self.endpoint_url = (
+            endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+        )
         self.region = region or None
         self.url_style = url_style
         self._credentials = (access_key_id or None, secret_access_key or None, session_token or None)
