@@ -53,6 +53,7 @@ from actor_trainer.core.runpod_client import (
     SubmissionUncertainError,
 )
 from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.webhook_server import token_matches
 from actor_trainer.core.workflow import WorkflowValidationError
 
 log = logging.getLogger(__name__)
@@ -115,11 +116,7 @@ class TrainingOrchestrator:
 
     def is_known_token(self, token: str) -> bool:
         """Constant-time comparison of the token's hash with every known hash."""
-        digest = webhook_token_hash(token)
-        found = False
-        for known in self._tokens:
-            found |= hmac.compare_digest(digest, known)
-        return found
+        return token_matches(token, self._tokens)
 
     def _token_ref(self, token: str) -> TokenRef | None:
         digest = webhook_token_hash(token)

@@ -41,15 +41,14 @@ def sandbox_bucket_dir(library_root: Path) -> Path:
 
 
 def make_storage(config: Config) -> Storage:
-    if config.storage is None:
-        from actor_trainer.core.storage.local import LocalStorage
-
-        return LocalStorage(sandbox_bucket_dir(config.data_dir))
-    from actor_trainer.core.storage.s3 import S3Storage
+    """The configured bucket, or the sandbox's local folder when none is configured."""
+    from actor_trainer.core import storage
 
     s = config.storage
-    return S3Storage(
-        s.bucket,
+    if s is None:
+        return storage.make_storage(local_root=sandbox_bucket_dir(config.data_dir))
+    return storage.make_storage(
+        bucket=s.bucket,
         prefix=s.prefix,
         endpoint_url=s.endpoint_url,
         region=s.region,

@@ -10,7 +10,6 @@ checks are plain functions raising `Rejected`, unit-testable without a server. N
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
@@ -29,6 +28,11 @@ from actor_trainer.core.contract import JobStatus
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, WebhookReceived
 from actor_trainer.core.models import utc_now
+
+# Token helpers live with the request builder (one definition); re-exported for this server's users.
+from actor_trainer.core.request_builder import new_webhook_token as new_webhook_token
+from actor_trainer.core.request_builder import webhook_token_hash as token_digest
+from actor_trainer.core.request_builder import webhook_url as webhook_url
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +64,6 @@ class WebhookWrongServerError(WebhookError):
 # --- tokens -------------------------------------------------------------------------------------
 
 
-def new_webhook_token() -> str:
-    """A fresh per-job URL token (256 random bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
-
-
-def token_digest(token: str) -> str:
-    """What to store instead of the token itself: its SHA-256, hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def token_matches(token: str, digests: Iterable[str]) -> bool:
     """Whether `token` hashes to one of `digests`, comparing every one in constant time."""
     candidate = token_digest(token)
@@ -82,11 +76,6 @@ def token_matches(token: str, digests: Iterable[str]) -> bool:
 def token_preview(token: str) -> str:
     """The most of a token that may appear in a log line."""
     return f"{token[:4]}…"
-
-
-def webhook_url(public_base_url: str, token: str) -> str:
-    """The URL RunPod should POST to for the job owning `token`."""
-    return f"{public_base_url.rstrip('/')}{WEBHOOK_PATH}/{token}"
 
 
 # --- request checks (plain functions) -----------------------------------------------------------
