@@ -1,0 +1,183 @@
+"""The tunnel panel against a real AppContext: the sandbox's stand-in ngrok agent runs a real local
+forwarder, so Start, Test delivery (a POST through the public URL) and Stop go the whole way."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from actor_trainer.core.models import TrainingParameters
+from actor_trainer.core.settings import Settings
+from actor_trainer.core.tunnel import TunnelState
+from actor_trainer.gui.context import AppContext
+from actor_trainer.gui.tunnel_panel import TunnelPanel
+
+FAST = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)
+
+
+def make_context(loop: asyncio.AbstractEventLoop, qtbot: QtBot, root: Path, **overrides: object) -> AppContext:
+    """Like the `gui_ctx` fixture, with other settings (webhook mode, public URL)."""
+    from actor_trainer.core.services import Services
+    from tests.integration.e2e_support import sandbox_config
+    from tests.library_factory import make_library
+
+    config = sandbox_config(make_library(root), **overrides)
+    services = Services(config)
+    ctx = AppContext(Settings(), config, services)
+
+    async def start() -> None:
+        await services.start()
+        await ctx.load_library()
+
+    started = loop.create_task(start())
+    qtbot.waitUntil(started.done, timeout=15000)
+    started.result()
+    return ctx
+
+
+def stop_context(loop: asyncio.AbstractEventLoop, qtbot: QtBot, ctx: AppContext) -> None:
+    stopped = loop.create_task(ctx.shutdown(timeout_s=3.0))
+    qtbot.waitUntil(stopped.done, timeout=15000)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def panel(gui_ctx: AppContext, qtbot: QtBot) -> TunnelPanel:
+    widget = TunnelPanel(gui_ctx)
+    qtbot.addWidget(widget)
+    widget.resize(1100, widget.sizeHint().height())
+    widget.show()
+    return widget
+
+
+@pytest.fixture
+def poll_ctx(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> Iterator[AppContext]:
+    ctx = make_context(qloop, qtbot, tmp_path / "lib", webhook_mode="poll")
+    yield ctx
+    stop_context(qloop, qtbot, ctx)
+
+
+@pytest.fixture
+def public_ctx(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> Iterator[AppContext]:
+    ctx = make_context(
+        qloop, qtbot, tmp_path / "lib", webhook_mode="public", public_url=f"http://127.0.0.1:{closed_port()}"
+    )
+    yield ctx
+    stop_context(qloop, qtbot, ctx)
+
+
+def test_start_test_delivery_copy_and_stop(gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot) -> None:
+    assert panel.state_text() == "Stopped"
+    assert not panel.is_compact()
+    port = gui_ctx.services.webhook_server.port  # type: ignore[union-attr]
+    assert panel._forwarding.text() == f"Forwarding to localhost:{port}"
+    assert panel._name.text() == "sandbox tunnel (simulated)"
+    assert panel._sandbox_note.isVisible() and "stands in for ngrok" in panel._sandbox_note.text()
+    assert not panel._test.isEnabled() and not panel._copy.isEnabled()
+
+    qtbot.mouseClick(panel._start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=15000)
+    url = panel.url_field.text()
+    assert url.startswith("http://127.0.0.1:") and url == gui_ctx.services.tunnel.public_url  # type: ignore[union-attr]
+    assert panel.is_compact()
+    assert panel._stop.isVisible() and not panel._start.isVisible()
+
+    qtbot.mouseClick(panel._test, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.test_result_text().startswith("✓ delivered in "), timeout=15000)
+    assert panel.test_result_text().endswith(" ms")
+    assert panel.is_compact()
+
+    qtbot.mouseClick(panel._copy, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == url
+
+    qtbot.mouseClick(panel._stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.state_text() == "Stopped", timeout=15000)
+    assert panel.url_field.text() == ""
+    assert not panel.is_compact() and panel._start.isVisible()
+    assert gui_ctx.services.tunnel.state is TunnelState.STOPPED  # type: ignore[union-attr]
+
+
+def test_a_failed_start_says_what_to_do(
+    gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in agent then fails the way ngrok does without a usable token (ERR_NGROK_4018).
+    monkeypatch.setenv("ACTOR_TRAINER_FAKE_NGROK_FAIL", "authtoken")
+    panel.start()
+    qtbot.waitUntil(lambda: panel.state_text() == "Error", timeout=15000)
+    qtbot.waitUntil(lambda: panel._error_box.isVisible(), timeout=5000)
+    assert "ERR_NGROK_4018" in panel._error_title.text()
+    assert panel._error_hint.text().startswith("Add your ngrok auth token in Settings.")
+    assert panel._start.text() == "Restart" and not panel.is_compact()
+
+    monkeypatch.delenv("ACTOR_TRAINER_FAKE_NGROK_FAIL")
+    panel.start()
+    qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=15000)
+    assert not panel._error_box.isVisible() and panel.is_compact()
+
+
+def test_last_webhook_received(gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot) -> None:
+    assert panel.last_webhook_text() == "None received yet"
+    gui_ctx.select_actor(0)
+    task = gui_ctx.tasks.start("t", gui_ctx.orchestrator.submit(0, FAST))
+    qtbot.waitUntil(task.done, timeout=10000)
+    job_id = task.result().id
+    qtbot.waitUntil(lambda: "accepted" in panel.last_webhook_text(), timeout=15000)
+    assert f"job {job_id}" in panel.last_webhook_text()
+
+
+def test_poll_only_mode_says_webhooks_are_off(poll_ctx: AppContext, qtbot: QtBot) -> None:
+    panel = TunnelPanel(poll_ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.state_text() == "Webhooks off"
+    assert panel._mode_text.text() == (
+        "Webhooks are off (poll-only mode): the status of each run is checked every 0.3 s."
+    )
+    assert not panel._start.isVisible() and not panel._test.isVisible() and not panel.url_field.isVisible()
+    assert "No webhook server" in panel._forwarding.text()
+    assert not panel.is_compact()
+
+
+def test_public_url_mode_test_delivery_failure_is_shown(public_ctx: AppContext, qtbot: QtBot) -> None:
+    panel = TunnelPanel(public_ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.state_text() == "Public URL"
+    assert panel.url_field.text() == public_ctx.config.public_url
+    assert not panel._start.isVisible()
+    qtbot.mouseClick(panel._test, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.test_result_text() == "✗ not delivered", timeout=15000)
+    assert panel._error_box.isVisible()
+    assert "could not be reached" in panel._error_title.text()
+    assert panel._error_hint.text()
+    assert not panel.is_compact()
+
+
+def test_choosing_a_webhook_mode_saves_it_for_the_next_start(
+    gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot
+) -> None:
+    panel.mode_selector.choose("public")  # no public URL is set: refused, nothing saved
+    assert "Set the public URL in Settings first" in panel.mode_selector.note()
+    assert panel.mode_selector.combo.currentData() == "ngrok"
+    assert not Settings.path().exists()
+
+    panel.mode_selector.choose("poll")
+    qtbot.waitUntil(lambda: "applies after restart" in panel.mode_selector.note(), timeout=5000)
+    assert Settings.load().webhook_mode == "poll"
+    assert panel.state_text() == "Stopped"  # the running mode is unchanged until restart
+
+    panel.mode_selector.choose("ngrok")
+    qtbot.waitUntil(lambda: panel.mode_selector.note() == "Saved.", timeout=5000)
+    assert Settings.load().webhook_mode == "ngrok"
