@@ -11,6 +11,7 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFil
 from actor_trainer.gui.actor_list_model import ActorListModel, normalized_choice
 
 _Index = QModelIndex | QPersistentModelIndex
+_HAS_FILTER_CHANGE = hasattr(QSortFilterProxyModel, "beginFilterChange")
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,14 @@ class ActorFilterProxy(QSortFilterProxyModel):
         self._filter = new
         if dataclasses.replace(new, search="") == dataclasses.replace(old, search="") and (new.terms() == old.terms()):
             return  # e.g. a trailing space typed: same rows
-        # One re-filter per change (Qt ≥ 6.9); begin/end keeps the view's selection bookkeeping right.
-        self.beginFilterChange()
-        self._apply_criteria(new)
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        if _HAS_FILTER_CHANGE:
+            # One re-filter per change; begin/end keeps the view's selection bookkeeping right.
+            self.beginFilterChange()
+            self._apply_criteria(new)
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # PySide6 < 6.9
+            self._apply_criteria(new)
+            self.invalidateFilter()
 
     def set_search_text(self, text: str) -> None:
         self.set_filter(dataclasses.replace(self._filter, search=text))
