@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMenu,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -110,6 +111,9 @@ class VersionsPanel(QWidget):
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
+        # Wrap rather than widen: a long actor name must not set the dock's (and window's) minimum width.
+        self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.count = QLabel(self)
         self.count.setObjectName("versionsCount")
         self.count.setEnabled(False)
