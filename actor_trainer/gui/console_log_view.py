@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMenu,
-    QPushButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -82,16 +81,16 @@ class ConsoleLogView(QWidget):
         self.actor_only = QCheckBox(tr("This actor only"), self)
         self.actor_only.setObjectName("consoleActorOnly")
         self.actor_only.toggled.connect(lambda _on: self._apply_actor_filter())
-        self.copy_button = QPushButton(tr("Copy"), self)
+        self.copy_button = QToolButton(self)
+        self.copy_button.setText(tr("Copy"))
         self.copy_button.setObjectName("consoleCopy")
         self.copy_button.setToolTip(tr("Copy the selected lines (or all shown lines) as text"))
         self.copy_button.clicked.connect(lambda: self.copy_lines())
-        self.clear_button = QPushButton(tr("Clear logs"), self)
+        self.clear_button = QToolButton(self)
+        self.clear_button.setText(tr("Clear logs"))
         self.clear_button.setObjectName("consoleClear")
         self.clear_button.setToolTip(tr("Empty the view (console.log in the log folder keeps every line)"))
         self.clear_button.clicked.connect(lambda: self.clear())
-        for button in (self.copy_button, self.clear_button):
-            button.setAutoDefault(False)
         self._apply_levels()
 
         toolbar = QHBoxLayout()
@@ -147,11 +146,11 @@ class ConsoleLogView(QWidget):
         self.proxy.set_levels(chosen)
         everything = len(LogLevel)
         if len(chosen) == everything:
-            text = tr("Levels: all")
+            text = tr("All levels")
         elif len(chosen) == everything - 1 and LogLevel.DEBUG not in chosen:
-            text = tr("Levels: all but debug")
+            text = tr("All but debug")
         else:
-            text = tr("Levels: {n} of {m}").format(n=len(chosen), m=everything)
+            text = tr("{n} of {m} levels").format(n=len(chosen), m=everything)
         self.levels_button.setText(text)
 
     def _apply_actor_filter(self) -> None:

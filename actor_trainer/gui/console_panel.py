@@ -91,6 +91,7 @@ class ConsolePanel(QWidget):
         bridge.runProgress.connect(self._on_run_progress)
         ctx.currentActorChanged.connect(self._on_current_actor)
         ctx.tasks.busyChanged.connect(self._update_buttons)
+        self._show(None)  # "Idle" until a run is known
         self._on_current_actor(ctx.current_summary)
 
     # --- building -------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ shown in place with what to do. One line when the tunnel runs and works; expande
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -64,7 +64,7 @@ class TunnelPanel(QWidget):
     def _build(self) -> None:
         self.badge = StatusBadge(parent=self)
         self.badge.setObjectName("tunnelState")
-        self._name = QLabel(self)
+        self._name = ElidingLabel(self)
         self._name.setObjectName("tunnelName")
         font = self._name.font()
         font.setBold(True)
@@ -74,8 +74,12 @@ class TunnelPanel(QWidget):
         self.url_field.setReadOnly(True)
         self.url_field.setPlaceholderText(tr("No public URL"))
         self.url_field.setAccessibleName(tr("Public URL"))
-        self.url_field.setMinimumWidth(220)
-        self._copy = self._button("tunnelCopy", tr("Copy"), self.copy_url, tr("Copy the public URL"))
+        self.url_field.setMinimumWidth(160)
+        self._copy = QToolButton(self)
+        self._copy.setObjectName("tunnelCopy")
+        self._copy.setText(tr("Copy"))
+        self._copy.setToolTip(tr("Copy the public URL"))
+        self._copy.clicked.connect(lambda: self.copy_url())
         self._test = self._button(
             "tunnelTest",
             tr("Test delivery"),
@@ -84,7 +88,7 @@ class TunnelPanel(QWidget):
         )
         self._start = self._button("tunnelStart", tr("Start"), self.start, tr("Start the tunnel"))
         self._stop = self._button("tunnelStop", tr("Stop"), self.stop, tr("Stop the tunnel"))
-        self._summary = QLabel(self)
+        self._summary = ElidingLabel(self)
         self._summary.setObjectName("tunnelSummary")
         self._test_result = QLabel(self)
         self._test_result.setObjectName("tunnelTestResult")
@@ -233,6 +237,7 @@ class TunnelPanel(QWidget):
             look_word, tone = _STATE_LOOK[TunnelState.STARTING if starting else state]
             word = tr(look_word)
             self._name.setText(tunnel.label if tunnel is not None else "ngrok")
+        self._name.setToolTip(self._name.text())
         self.badge.set_badge(word, tone_color(tone, palette))
 
         url = self.public_url()
@@ -412,3 +417,18 @@ class TunnelPanel(QWidget):
             LogLevel.ERROR, tr("Test delivery through {url} failed: {message}").format(url=url, message=message)
         )
         self._refresh()
+
+
+class ElidingLabel(QLabel):
+    """A one-line label that gives up width before anything else in a row: it shows as much of
+    its text as fits, with "…" (callers put the whole text in the tooltip)."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(60, super().sizeHint().width()), super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
+        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
+        painter.end()

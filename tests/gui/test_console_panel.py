@@ -41,6 +41,14 @@ def messages(console: ConsolePanel) -> list[str]:
     return [line.message for line in console.visible_lines()]
 
 
+def test_without_an_actor_it_reads_idle(gui_ctx: AppContext, qtbot: QtBot) -> None:
+    console = ConsolePanel(gui_ctx)
+    qtbot.addWidget(console)
+    assert console.status_text() == "Idle"
+    assert console.status_detail() == "Choose an actor to see its runs."
+    assert console.progress.bar.text() == "No run"
+
+
 def test_no_run_yet_reads_idle(panel: ConsolePanel) -> None:
     assert panel.status_text() == "Idle"
     assert "No runs yet" in panel.status_detail()
@@ -164,7 +172,7 @@ def test_level_filter_hides_and_shows_lines(gui_ctx: AppContext, panel: ConsoleP
     panel.set_level_visible(LogLevel.INFO, False)
     panel.set_level_visible(LogLevel.REQUEST, False)
     assert messages(panel) == ["a warning line", "a error line"]
-    assert panel.log.levels_button.text() == "Levels: 4 of 7"
+    assert panel.log.levels_button.text() == "4 of 7 levels"
 
     panel.set_level_visible(LogLevel.INFO, True)
     panel.set_level_visible(LogLevel.DEBUG, True)
