@@ -22,6 +22,7 @@ from actor_trainer.core.parameter_memory import ParameterMemory
 from actor_trainer.core.services import Services
 from actor_trainer.core.settings import Config, Settings, cache_dir, config_dir
 from actor_trainer.core.storage.base import SyncProgress, SyncResult, SyncStatus
+from actor_trainer.core.thumbnails import ThumbnailCache
 from actor_trainer.gui.actor_list_model import ActorListModel
 from actor_trainer.gui.bridge import EventBridge
 from actor_trainer.gui.i18n import tr
@@ -133,6 +134,10 @@ class AppContext(QObject):
 
     # --- sync -----------------------------------------------------------------------------------
 
+    def is_checking_sync(self, actor_id: int) -> bool:
+        """A bucket comparison of this actor is under way."""
+        return self.tasks.is_running(f"sync-check-{actor_id}")
+
     def refresh_sync(self, actor_id: int) -> None:
         """Compare the actor's folder with the bucket (hashing and listing off the loop)."""
 
@@ -236,9 +241,5 @@ def _state_word(status: SyncStatus) -> str:
     return "synced" if status.is_synced else "not_synced"
 
 
-def _disk_cache() -> object | None:
-    try:
-        from actor_trainer.core.thumbnails import ThumbnailCache
-    except ImportError:  # pragma: no cover - the module ships with the app
-        return None
+def _disk_cache() -> ThumbnailCache:
     return ThumbnailCache(Path(cache_dir()) / "thumbnails", size=256)

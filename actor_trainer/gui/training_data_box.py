@@ -135,7 +135,7 @@ class TrainingDataBox(Card):
             self.strip.images.set_scan(None)
             self._show_progress(new_id is not None and new_id in self._syncing)
             if (new_id is not None and new_id not in self._ctx.sync_states
-                    and not self._ctx.tasks.is_running(f"sync-check-{new_id}")):
+                    and not self._ctx.is_checking_sync(new_id)):
                 self._unknown.discard(new_id)
                 self._ctx.refresh_sync(new_id)  # never "checking…" without a check running
         self._actor_id = new_id
