@@ -8,8 +8,8 @@ shown in place with what to do. One line when the tunnel runs and works; expande
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QSize, Qt
-from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -29,6 +29,7 @@ from actor_trainer.core.tunnel import NoAuthTokenError, TunnelState
 from actor_trainer.core.webhook_server import test_delivery
 from actor_trainer.gui.console_log_model import tint, tone_color
 from actor_trainer.gui.context import AppContext
+from actor_trainer.gui.eliding_label import ElidingLabel
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.status_style import StatusBadge
 from actor_trainer.gui.webhook_mode_selector import WebhookModeSelector, mode_description
@@ -75,6 +76,7 @@ class TunnelPanel(QWidget):
         self.url_field.setPlaceholderText(tr("No public URL"))
         self.url_field.setAccessibleName(tr("Public URL"))
         self.url_field.setMinimumWidth(160)
+        self.url_field.setMaximumWidth(380)  # room for an ngrok URL; the rest goes to the summary
         self._copy = QToolButton(self)
         self._copy.setObjectName("tunnelCopy")
         self._copy.setText(tr("Copy"))
@@ -89,6 +91,8 @@ class TunnelPanel(QWidget):
         self._start = self._button("tunnelStart", tr("Start"), self.start, tr("Start the tunnel"))
         self._stop = self._button("tunnelStop", tr("Stop"), self.stop, tr("Stop the tunnel"))
         self._summary = ElidingLabel(self)
+        # Only the room left over: the state, name and URL keep their width first.
+        self._summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._summary.setObjectName("tunnelSummary")
         self._test_result = QLabel(self)
         self._test_result.setObjectName("tunnelTestResult")
@@ -138,11 +142,11 @@ class TunnelPanel(QWidget):
         top.setSpacing(8)
         top.addWidget(self.badge)
         top.addWidget(self._name)
-        top.addWidget(self.url_field, 1)
+        top.addWidget(self.url_field, 2)
         top.addWidget(self._copy)
         top.addWidget(self._test)
         top.addWidget(self._test_result)
-        top.addWidget(self._summary)
+        top.addWidget(self._summary, 1)
         top.addWidget(self._start)
         top.addWidget(self._stop)
         top.addWidget(self._toggle)
@@ -417,18 +421,3 @@ class TunnelPanel(QWidget):
             LogLevel.ERROR, tr("Test delivery through {url} failed: {message}").format(url=url, message=message)
         )
         self._refresh()
-
-
-class ElidingLabel(QLabel):
-    """A one-line label that gives up width before anything else in a row: it shows as much of
-    its text as fits, with "…" (callers put the whole text in the tooltip)."""
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(min(60, super().sizeHint().width()), super().minimumSizeHint().height())
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setPen(self.palette().color(self.foregroundRole()))
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
-        painter.drawText(self.rect(), int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), shown)
-        painter.end()
