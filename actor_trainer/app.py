@@ -121,6 +121,7 @@ def run_gui(args: argparse.Namespace) -> int:
         loop.set_exception_handler(_make_loop_handler(reporter, logs))
         return loop
 
+    saved_signals = _current_signal_handlers()
     # Python runs signal handlers only between bytecodes: a small timer lets Ctrl+C through Qt.
     wake = QTimer()
     wake.start(250)
@@ -134,6 +135,7 @@ def run_gui(args: argparse.Namespace) -> int:
     finally:
         wake.stop()
         sys.excepthook = previous_hook
+        _restore_signal_handlers(saved_signals)
         executor.shutdown(wait=False, cancel_futures=True)
     if outcome.failure is not None:
         _show_startup_failure(outcome.failure, app)
@@ -217,6 +219,17 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
         if instance is not None:
             instance.close()
         return 1
+    except Exception as exc:  # a bug: the traceback goes to the log file, the user gets a sentence
+        log.critical("start-up failed", exc_info=exc, extra=FILE_ONLY)
+        where = str(logs.file) if logs.file is not None else "stderr"
+        outcome.failure = ActorTrainerError(
+            f"an unexpected error stopped the start-up ({type(exc).__name__}: {logs.scrub(str(exc))}).",
+            f"This is a bug; the details are in {where}.",
+        )
+        await _stop_quietly(ctx, services)
+        if instance is not None:
+            instance.close()
+        return 1
     except BaseException:
         await _stop_quietly(ctx, services)
         if instance is not None:
@@ -275,9 +288,23 @@ def _install_signal_handlers(loop: asyncio.AbstractEventLoop, request_quit: Any)
         log.info("signal %d: closing", signum)
         loop.call_soon_threadsafe(request_quit)
 
-    signal.signal(signal.SIGINT, on_signal)
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, on_signal)
+    for sig in _handled_signals():
+        signal.signal(sig, on_signal)
+
+
+def _handled_signals() -> list[signal.Signals]:
+    return [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+
+
+def _current_signal_handlers() -> dict[signal.Signals, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in _handled_signals()}
+
+
+def _restore_signal_handlers(saved: dict[signal.Signals, Any]) -> None:
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 # --- unexpected errors ----------------------------------------------------------------------------

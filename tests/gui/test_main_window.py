@@ -261,3 +261,25 @@ def test_open_library_saves_the_choice_and_asks_for_a_restart(window: MainWindow
         assert window.open_library(other, confirm=False)
     assert blocker.args == [other]
     assert Settings.load().data_dir == str(other)
+
+
+def test_ctrl_return_starts_training_and_shows_the_console(window: MainWindow, gui_ctx: AppContext,
+                                                           qtbot: QtBot) -> None:
+    window.show_versions()
+    gui_ctx.select_actor(0)
+    qtbot.waitUntil(window.training_tab.can_start, timeout=10000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    with qtbot.waitSignal(window.training_tab.trainingStarted, timeout=10000) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args[0] == 0
+    assert window.side_tabs.currentIndex() == 0  # the console, where the run is followed
+    qtbot.waitUntil(lambda: window.status.in_flight_count() == 0, timeout=20000)
+
+
+def test_f5_rereads_the_library(window: MainWindow, gui_ctx: AppContext, qtbot: QtBot) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    with qtbot.waitSignal(gui_ctx.libraryReloaded, timeout=10000):
+        qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert window.status.currentMessage() == "Refreshing the library…"
