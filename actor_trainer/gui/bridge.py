@@ -6,6 +6,8 @@ re-emits each as a typed Qt signal, so widgets connect to signals and never know
 
 from __future__ import annotations
 
+from collections import deque
+
 from PySide6.QtCore import QObject, Signal
 
 from actor_trainer.core.events import (
@@ -30,15 +32,22 @@ class EventBridge(QObject):
     actorChanged = Signal(int)  # actor id (actors.json changed for it)
     syncProgress = Signal(object)  # SyncProgressEvent
 
-    def __init__(self, events: EventBus, parent: QObject | None = None) -> None:
+    def __init__(self, events: EventBus, parent: QObject | None = None, *, backlog: int = 500) -> None:
         super().__init__(parent)
+        # Log lines emitted before any widget listened (start-up: sandbox, webhook server…).
+        self._recent_logs: deque[LogEvent] = deque(maxlen=backlog)
         self._unsubscribe = events.subscribe(self._dispatch)
+
+    def recent_logs(self) -> list[LogEvent]:
+        """The last log events, oldest first, for a console created after they were emitted."""
+        return list(self._recent_logs)
 
     def detach(self) -> None:
         self._unsubscribe()
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, LogEvent):
+            self._recent_logs.append(event)
             self.log.emit(event)
         elif isinstance(event, VersionChanged):
             self.versionChanged.emit(event.actor_id, event.version)

@@ -86,6 +86,8 @@ class ConsolePanel(QWidget):
         layout.addWidget(self.log, 1)
 
         bridge = ctx.bridge
+        for event in bridge.recent_logs():  # what happened before this panel existed (start-up)
+            self.log.add_event(event)
         bridge.log.connect(self.log.add_event)
         bridge.versionChanged.connect(self._on_version_changed)
         bridge.runProgress.connect(self._on_run_progress)
