@@ -77,8 +77,9 @@ def build_menus(window: MainWindow) -> MenuActions:
     file_menu = bar.addMenu(tr("&File"))
     open_library = action(tr("Open library…"), window.choose_library_folder, icon="folder",
                           shortcut="Ctrl+Shift+O", tip=tr("Open another library folder (the app restarts on it)"))
+    preferences = QKeySequence(QKeySequence.StandardKey.Preferences)
     settings = action(tr("Settings…"), lambda: _open_settings(window), icon="settings",
-                      shortcut=QKeySequence(QKeySequence.StandardKey.Preferences))
+                      shortcut=preferences if not preferences.isEmpty() else "Ctrl+,")
     settings.setMenuRole(QAction.MenuRole.PreferencesRole)
     quit_ = action(tr("Quit"), window.close, shortcut="Ctrl+Q")
     quit_.setMenuRole(QAction.MenuRole.QuitRole)
@@ -114,10 +115,7 @@ def build_menus(window: MainWindow) -> MenuActions:
     # View
     view_menu = bar.addMenu(tr("&View"))
     view_menu.addAction(window.side_dock.toggleViewAction())
-    tunnel_toggle = window.tunnel_dock.toggleViewAction()
-    tunnel_toggle.setIcon(icons.icon("tunnel"))
-    registry[tunnel_toggle] = "tunnel"
-    view_menu.addAction(tunnel_toggle)
+    view_menu.addAction(window.tunnel_dock.toggleViewAction())
     view_menu.addSeparator()
     theme_menu = view_menu.addMenu(tr("Theme"))
     group = QActionGroup(window)

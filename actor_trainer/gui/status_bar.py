@@ -164,7 +164,7 @@ class AppStatusBar(QStatusBar):
     def _show_tunnel(self, state: str, url: str | None, error: str | None) -> None:
         mode = self._ctx.config.webhook_mode
         if mode == "poll":
-            self._tunnel.setText(tr("Webhooks off: polling"))
+            self._tunnel.setText(tr("Webhooks: poll only"))
             self._tunnel.setToolTip(
                 tr("Poll-only mode: status is checked every {s} s; no tunnel is needed.").format(
                     s=f"{self._ctx.config.poll_seconds:g}"

@@ -283,3 +283,27 @@ def test_f5_rereads_the_library(window: MainWindow, gui_ctx: AppContext, qtbot: 
     with qtbot.waitSignal(gui_ctx.libraryReloaded, timeout=10000):
         qtbot.keyClick(window, Qt.Key.Key_F5)
     assert window.status.currentMessage() == "Refreshing the library…"
+
+
+def test_status_bar_follows_the_webhook_mode_and_endpoint(gui_ctx: AppContext, qtbot: QtBot,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from actor_trainer.gui.status_bar import AppStatusBar
+
+    monkeypatch.setattr(gui_ctx, "config", dataclasses.replace(gui_ctx.config, webhook_mode="poll"))
+    polling = AppStatusBar(gui_ctx)
+    qtbot.addWidget(polling)
+    assert polling.tunnel_text() == "Webhooks: poll only"
+    assert "0.3 s" in polling._tunnel.toolTip()
+    assert polling._webhook.isHidden()
+
+    monkeypatch.setattr(gui_ctx, "config", dataclasses.replace(
+        gui_ctx.config, sandbox=False, endpoint_label="abc123xyz", webhook_mode="public",
+        public_url="https://hooks.example.org"))
+    real = AppStatusBar(gui_ctx)
+    qtbot.addWidget(real)
+    assert real.endpoint_text() == "Endpoint: abc123xyz"
+    assert real.tunnel_text() == "Webhooks: public URL"
+    assert real._tunnel.toolTip() == "https://hooks.example.org"
+    qtbot.waitUntil(lambda: not gui_ctx.tasks.running_names())
