@@ -1,0 +1,159 @@
+"""Render the README's screenshots from the real app: the actor selector, the main window
+mid-run, and the versions panel — on a copy of the demo library, in the sandbox.
+
+    .venv/bin/python scripts/make_screenshots.py [--out docs/screenshots]
+
+Runs offscreen (no display needed). Nothing is faked: a real sandbox run is started through the
+Start button and photographed while it trains, then again after it completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="actor-trainer-shots-"))
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["QT_API"] = "pyside6"
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache"),
+                     ("XDG_STATE_HOME", "state")):
+        os.environ[var] = str(tmp / sub)
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Actor Trainer")
+    app.setQuitOnLastWindowClosed(False)  # the script decides when it ends
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(shoot(app, args, tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def pause(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+async def wait_for(predicate, limit_s: float = 60.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(limit_s / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignore[no-untyped-def]
+    from actor_trainer.core.auto_adjust import auto_adjust
+    from actor_trainer.core.models import TrainingParameters
+    from actor_trainer.core.services import Services
+    from actor_trainer.core.settings import Settings, resolve_config
+    from actor_trainer.gui.context import AppContext
+    from actor_trainer.gui.main_window import MainWindow
+    from actor_trainer.gui.theme import ThemeManager
+
+    library = tmp / "library"
+    shutil.copytree(ROOT / "data", library)
+    settings = Settings(theme=args.theme)
+    config = dataclasses.replace(resolve_config(settings, data_dir=library), sandbox_duration_s=14.0,
+                                 poll_seconds=2.0)
+    services = Services(config)
+    ctx = AppContext(settings, config, services)
+    await services.start()
+    await ctx.load_library()
+    theme = ThemeManager(app, args.theme)
+    window = MainWindow(ctx, theme, choose_actor_on_start=False, settings_path=tmp / "window.ini")
+    window.resize(1560, 960)
+    window.show()
+    from PySide6.QtCore import Qt
+
+    window.resizeDocks([window.side_dock], [640], Qt.Orientation.Horizontal)
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved: list[Path] = []
+
+    def grab(widget, name: str) -> None:  # type: ignore[no-untyped-def]
+        path = args.out / name
+        widget.grab().save(str(path))
+        saved.append(path)
+        print("saved", path, flush=True)
+
+    try:
+        # 1. The selector, as an artist first sees it.
+        selector = window.open_actor_selector()
+        selector.resize(1180, 820)
+        await pause(2.5)  # posters decode off the GUI thread
+        grab(selector, "selector.png")
+        selector.reject()
+
+        # 2. The seed's flow: start the tunnel, pick actor 0010 (25 images), sync, auto-adjust, train.
+        window.tunnel_panel.start()
+        await wait_for(lambda: services.tunnel is not None and services.tunnel.public_url is not None,
+                       what="the tunnel")
+        ctx.select_actor(10)
+        await pause(0.5)
+        ctx.sync_now(10)
+        await wait_for(lambda: ctx.sync_states.get(10) is not None and ctx.sync_states[10].is_synced, what="sync")
+        tab = window.training_tab
+        tab.load_parameters(auto_adjust(25, TrainingParameters()).params)
+        tab.description.setPlainText("Auto-adjusted for 25 images; cosine schedule")
+        started: list[str] = []
+        tab.trainingStarted.connect(lambda _actor, ref: started.append(ref))
+        await wait_for(tab.can_start, what="Start to be enabled")
+        if not tab.start_training():
+            raise RuntimeError(f"Start refused: {tab.disabled_reason()}")
+        await wait_for(lambda: bool(started), what="the run to be submitted")
+
+        def new_run_half_way() -> bool:
+            shown = window.console.shown_version()
+            return (shown is not None and started[0] in (shown.id, shown.requestId)
+                    and _console_progress(window) >= 0.45)
+
+        await wait_for(new_run_half_way, limit_s=60, what="the run to be half-way")
+        grab(window, "main-window-mid-run.png")
+
+        # 3. After completion: the versions panel, the new version selected.
+        await wait_for(lambda: "Completed" in window.console.status_text(), limit_s=60, what="the run to complete")
+        window.show_versions()
+        await pause(0.5)
+        window.versions.select_version(started[0])
+        await pause(0.5)
+        grab(window, "versions-panel.png")
+    finally:
+        window.allow_close()
+        window.close()
+        await ctx.shutdown(timeout_s=5)
+    for path in saved:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+def _console_progress(window) -> float:  # type: ignore[no-untyped-def]
+    bar = window.console.progress.bar
+    if bar.maximum() <= 0:
+        return 0.0
+    return bar.value() / bar.maximum()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
