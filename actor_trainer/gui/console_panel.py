@@ -169,6 +169,7 @@ class ConsolePanel(QWidget):
                 asyncio.to_thread(self._ctx.library.load_versions, actor_id),
                 on_done=lambda versions: self._apply_versions(actor_id, versions),
                 on_error=lambda exc: self._ctx.report_error(exc, tr("The runs could not be read"), quiet=True),
+                owner=self,
             )
 
     def _apply_versions(self, actor_id: int, versions: list[TrainingVersion]) -> None:
@@ -316,6 +317,7 @@ class ConsolePanel(QWidget):
             self._ctx.orchestrator.check(actor_id, ref),
             on_done=lambda v: self._checked(actor_id, v),
             on_error=lambda exc: self._failed(exc, tr("Check status failed"), actor_id),
+            owner=self,
         )
         self._update_buttons()
 
@@ -339,6 +341,7 @@ class ConsolePanel(QWidget):
                 client.health(),
                 on_done=lambda health: self._health(actor_id, health),
                 on_error=lambda exc: self._failed(exc, tr("The endpoint's health could not be read"), actor_id),
+                owner=self,
             )
 
     def _health(self, actor_id: int, health: EndpointHealth) -> None:
@@ -363,6 +366,7 @@ class ConsolePanel(QWidget):
             on_done=lambda v: self._aborted(actor_id, v),
             on_error=lambda exc: self._failed(exc, tr("Abort failed"), actor_id),
             replace=False,
+            owner=self,
         )
         self._update_buttons()
         return True

@@ -156,7 +156,9 @@ class LoraDownloadDialog(QDialog):
             self.downloaded.emit(self.dest)
             return await asyncio.to_thread(read_lora_info, self.dest)
 
-        self._task = self.ctx.tasks.start(self.task_name, run(), on_done=self._on_info, on_error=self._on_error)
+        self._task = self.ctx.tasks.start(
+            self.task_name, run(), on_done=self._on_info, on_error=self._on_error, owner=self
+        )
         self._task.add_done_callback(self._maybe_cancelled)
 
     def cancel(self) -> None:
@@ -189,11 +191,13 @@ class LoraDownloadDialog(QDialog):
         self.headline.setText(tr("{name} saved to {path}").format(name=self.version.name, path=info.path))
         if info.is_simulation:
             colour = status_colour(VersionStatus.IN_PROGRESS, self.palette()).name()
-            self.banner.setText(tr("SIMULATION — this file was written by the sandbox: random weights, "
-                                   "not a trained model."))
+            self.banner.setText(
+                tr("SIMULATION — this file was written by the sandbox: random weights, not a trained model.")
+            )
             self.banner.setStyleSheet(
                 f"QLabel#simulationBanner {{ border: 2px solid {colour}; color: {colour}; border-radius: 4px;"
-                " padding: 6px; font-weight: bold; }")
+                " padding: 6px; font-weight: bold; }"
+            )
             self.banner.show()
         rows = info_rows(info)
         self.table.setRowCount(len(rows))
@@ -213,8 +217,9 @@ class LoraDownloadDialog(QDialog):
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        self.headline.setText(tr("Download of {name} failed: {message}").format(name=self.version.name,
-                                                                                 message=message))
+        self.headline.setText(
+            tr("Download of {name} failed: {message}").format(name=self.version.name, message=message)
+        )
         self.ctx.report_error(exc, tr("The LoRA could not be downloaded"))
         self.failed.emit(message)
 

@@ -59,8 +59,15 @@ class MainWindow(QMainWindow):
     #: relaunch the app after shutdown, on this library folder (None: the same one)
     restartRequested = Signal(object)
 
-    def __init__(self, ctx: AppContext, theme: ThemeManager | None = None, parent: QWidget | None = None, *,
-                 choose_actor_on_start: bool = True, settings_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        theme: ThemeManager | None = None,
+        parent: QWidget | None = None,
+        *,
+        choose_actor_on_start: bool = True,
+        settings_path: Path | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.ctx = ctx
@@ -87,8 +94,9 @@ class MainWindow(QMainWindow):
         self.side_tabs.setDocumentMode(True)
         self.side_tabs.addTab(self.console, tr("Console"))
         self.side_tabs.addTab(self.versions, tr("Versions"))
-        self.side_dock = self._dock(SIDE_DOCK, tr("Console and versions"), self.side_tabs,
-                                    Qt.DockWidgetArea.RightDockWidgetArea)
+        self.side_dock = self._dock(
+            SIDE_DOCK, tr("Console and versions"), self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.tunnel_panel = TunnelPanel(ctx, self)
         # Scrollable, so the panel's row of controls never sets the window's minimum width.
         tunnel_scroll = QScrollArea(self)
@@ -127,8 +135,9 @@ class MainWindow(QMainWindow):
             if focus_search:
                 self._selector.search_box().setFocus(Qt.FocusReason.ShortcutFocusReason)
             return self._selector
-        dialog = ActorSelectorDialog(self.ctx.actor_model, self.ctx.thumbnails, self,
-                                     current_actor_id=self.ctx.current_actor_id)
+        dialog = ActorSelectorDialog(
+            self.ctx.actor_model, self.ctx.thumbnails, self, current_actor_id=self.ctx.current_actor_id
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.actorChosen.connect(self.ctx.select_actor)
         dialog.destroyed.connect(self._selector_gone)
@@ -183,9 +192,11 @@ class MainWindow(QMainWindow):
         """Switch to the library in `folder`: the app restarts on it. False when it is not one."""
         folder = folder.expanduser()
         if not (folder / "actors.json").is_file():
-            self.show_error(tr("Not an Actor Trainer library"),
-                            tr("{folder} holds no actors.json.").format(folder=folder),
-                            tr("Choose the folder that contains actors.json and the actors folder."))
+            self.show_error(
+                tr("Not an Actor Trainer library"),
+                tr("{folder} holds no actors.json.").format(folder=folder),
+                tr("Choose the folder that contains actors.json and the actors folder."),
+            )
             return False
         if folder.resolve() == self.ctx.config.data_dir.resolve():
             self.ctx.statusMessage.emit(tr("That library is already open."))
@@ -193,18 +204,27 @@ class MainWindow(QMainWindow):
 
         def restart() -> None:
             self.ctx.settings.data_dir = str(folder)
-            self.ctx.tasks.start("save-settings", asyncio.to_thread(self.ctx.settings.save),
-                                 on_done=lambda _r: self.request_restart(folder),
-                                 on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")))
+            self.ctx.tasks.start(
+                "save-settings",
+                asyncio.to_thread(self.ctx.settings.save),
+                on_done=lambda _r: self.request_restart(folder),
+                on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")),
+                owner=self,
+            )
 
         if not confirm:
             restart()
             return True
-        box = QMessageBox(QMessageBox.Icon.Question, tr("Open another library"),
-                          tr("Actor Trainer restarts on {folder}.").format(folder=folder),
-                          QMessageBox.StandardButton.NoButton, self)
-        box.setInformativeText(tr("Runs in flight keep running at RunPod; they are picked up again "
-                                  "when you come back to this library."))
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            tr("Open another library"),
+            tr("Actor Trainer restarts on {folder}.").format(folder=folder),
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setInformativeText(
+            tr("Runs in flight keep running at RunPod; they are picked up again when you come back to this library.")
+        )
         go = box.addButton(tr("Restart on this library"), QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -275,9 +295,11 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -335,5 +357,9 @@ class MainWindow(QMainWindow):
         if self.theme is not None:
             self.theme.set_mode(mode)
         self.ctx.settings.theme = mode  # type: ignore[assignment]
-        self.ctx.tasks.start("save-settings", asyncio.to_thread(self.ctx.settings.save),
-                             on_error=lambda exc: self.ctx.report_error(exc, tr("The theme was not saved")))
+        self.ctx.tasks.start(
+            "save-settings",
+            asyncio.to_thread(self.ctx.settings.save),
+            on_error=lambda exc: self.ctx.report_error(exc, tr("The theme was not saved")),
+            owner=self,
+        )

@@ -231,7 +231,7 @@ class SettingsDialog(QDialog):
             text = f"{exc.message} {exc.hint}" if isinstance(exc, ActorTrainerError) else str(exc)
             result.setText("✗ " + text)
 
-        self.ctx.tasks.start(f"settings-test-{name}", run(), on_done=done, on_error=failed)
+        self.ctx.tasks.start(f"settings-test-{name}", run(), on_done=done, on_error=failed, owner=self)
 
     def _secret(self, field: SecretField) -> str | None:
         typed = field.value()
@@ -322,7 +322,7 @@ class SettingsDialog(QDialog):
             then()
 
         self.ctx.tasks.start("settings-save", self._persist(settings), on_done=done,
-                             on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")))
+                             on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")), owner=self)
 
     def _save_clicked(self) -> None:
         self._save(self.accept)

@@ -155,7 +155,7 @@ class StartPanel(Card):
                 self._ctx.report_error(exc, tr("Could not check whether training can start"), quiet=True)
             self._update()
 
-        self._ctx.tasks.start("preflight", check(), on_done=done, on_error=failed, replace=True)
+        self._ctx.tasks.start("preflight", check(), on_done=done, on_error=failed, replace=True, owner=self)
 
     @property
     def has_answer(self) -> bool:
@@ -208,8 +208,7 @@ class StartPanel(Card):
                 self._ctx.orchestrator.submit(actor_id, params, description=description, allow_concurrent=allow),
                 on_done=lambda version: self._submitted(actor_id, params, version),
                 on_error=self._submit_failed,
-                replace=False,
-            )
+                replace=False, owner=self)
         except RuntimeError:  # a submission is already running: this click makes no second job
             self._submitting = False
             self._update()

@@ -119,8 +119,7 @@ class AppStatusBar(QStatusBar):
             "statusbar-in-flight",
             asyncio.to_thread(library.in_flight_versions),
             on_done=self._apply_in_flight,
-            on_error=lambda _exc: None,
-        )
+            on_error=lambda _exc: None, owner=self)
 
     # --- updates ---------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,12 @@ class TaskRunner(QObject):
         on_done: Callable[[T], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         replace: bool = True,
+        owner: QObject | None = None,
     ) -> asyncio.Task[T]:
         """Run `coro` as task `name`. With `replace`, a running task of that name is cancelled;
-        without it, starting a second one while the first runs raises RuntimeError."""
+        without it, starting a second one while the first runs raises RuntimeError. When `owner`
+        (the widget whose callbacks these are) has been deleted by the time the task ends, the
+        callbacks are skipped: a closed window's late answer is dropped, not applied to nothing."""
         previous = self._tasks.get(name)
         if previous is not None and not previous.done():
             if not replace:
@@ -56,6 +60,10 @@ class TaskRunner(QObject):
             self.busyChanged.emit()
             if t.cancelled():
                 log.debug("task %s cancelled", name)
+                return
+            if owner is not None and not shiboken6.isValid(owner):
+                if not t.cancelled() and t.exception() is not None:
+                    log.warning("task %s failed after its window closed: %s", name, t.exception())
                 return
             exc = t.exception()
             if exc is not None:

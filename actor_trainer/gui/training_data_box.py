@@ -161,7 +161,7 @@ class TrainingDataBox(Card):
         def failed(exc: BaseException) -> None:
             self.counts_label.setText(tr("The training folder could not be read: {e}").format(e=exc))
 
-        self._ctx.tasks.start(SCAN_TASK, wait(), on_done=done, on_error=failed)
+        self._ctx.tasks.start(SCAN_TASK, wait(), on_done=done, on_error=failed, owner=self)
 
     def check_again(self) -> None:
         if self._actor_id is not None:

@@ -356,7 +356,11 @@ class TunnelPanel(QWidget):
                 tr("{label}: starting a tunnel to localhost:{port}").format(label=tunnel.label, port=server.port),
             )
         self._ctx.tasks.start(
-            "tunnel-start", self._ctx.services.start_tunnel(), on_done=self._started, on_error=self._start_failed
+            "tunnel-start",
+            self._ctx.services.start_tunnel(),
+            on_done=self._started,
+            on_error=self._start_failed,
+            owner=self,
         )
         self._refresh()
 
@@ -375,7 +379,7 @@ class TunnelPanel(QWidget):
         if tunnel is None:
             return
         self._ctx.tasks.start(
-            "tunnel-stop", tunnel.stop(), on_done=lambda _none: self._refresh(), on_error=self._start_failed
+            "tunnel-stop", tunnel.stop(), on_done=lambda _none: self._refresh(), on_error=self._start_failed, owner=self
         )
         self._refresh()
 
@@ -395,6 +399,7 @@ class TunnelPanel(QWidget):
             test_delivery(url, server),
             on_done=lambda seconds: self._tested(url, seconds),
             on_error=lambda exc: self._test_failed(url, exc),
+            owner=self,
         )
         self._refresh()
 

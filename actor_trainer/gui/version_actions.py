@@ -178,7 +178,7 @@ class VersionActions(QObject):
 
         self.ctx.tasks.start(f"versions-mark-good-{actor_id}",
                              asyncio.to_thread(self.ctx.library.mark_good, actor_id, v.requestId or v.id),
-                             on_done=done, on_error=failed)
+                             on_done=done, on_error=failed, owner=self)
 
     def check_selected(self) -> None:
         self._run("check", tr("Status check failed"), select=False)
@@ -208,7 +208,7 @@ class VersionActions(QObject):
             self.versionUpdated.emit(actor_id, saved, select)
 
         self.ctx.tasks.start(f"versions-{what}-{actor_id}-{ref}", call(actor_id, ref), on_done=done,
-                             on_error=lambda exc: self.ctx.report_error(exc, title))
+                             on_error=lambda exc: self.ctx.report_error(exc, title), owner=self)
 
     def download_selected(self, dest: Path | None = None) -> LoraDownloadDialog | None:
         """Download the selected LoRA to `dest` (asked for when None); returns the dialog showing it."""

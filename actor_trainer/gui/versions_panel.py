@@ -218,7 +218,7 @@ class VersionsPanel(QWidget):
         self.ctx.tasks.start(f"versions-load-{id(self)}",
                              asyncio.to_thread(self.ctx.library.load_versions, actor_id),
                              on_done=lambda versions: self._apply(actor_id, versions),
-                             on_error=self._load_failed)
+                             on_error=self._load_failed, owner=self)
 
     def _apply(self, actor_id: int, versions: list[TrainingVersion]) -> None:
         self._loading = False

@@ -84,8 +84,7 @@ class WebhookModeSelector(QWidget):
             "save-webhook-mode",
             asyncio.to_thread(settings.save),
             on_done=lambda _none: self._show_note(saved=True),
-            on_error=self._save_failed,
-        )
+            on_error=self._save_failed, owner=self)
 
     def _save_failed(self, exc: BaseException) -> None:
         self._note.setText(tr("Not saved: {error}").format(error=exc))

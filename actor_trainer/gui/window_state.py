@@ -74,7 +74,7 @@ class CurrentRunTracker(QObject):
         library = self._ctx.library
         self._ctx.tasks.start("title-runs", asyncio.to_thread(library.load_versions, actor_id),
                               on_done=lambda versions: self._loaded(actor_id, versions),
-                              on_error=lambda _exc: None)
+                              on_error=lambda _exc: None, owner=self)
 
     def _loaded(self, actor_id: int, versions: list[TrainingVersion]) -> None:
         if not shiboken6.isValid(self) or actor_id != self._actor_id:
