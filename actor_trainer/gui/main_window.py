@@ -104,6 +104,8 @@ class MainWindow(QMainWindow):
         tunnel_scroll.setWidgetResizable(True)
         tunnel_scroll.setFrameShape(QFrame.Shape.NoFrame)
         tunnel_scroll.setWidget(self.tunnel_panel)
+        self._tunnel_scroll = tunnel_scroll
+        self.tunnel_panel.compactChanged.connect(self._fit_tunnel_dock)
         self.tunnel_dock = self._dock(TUNNEL_DOCK, tr("Tunnel"), tunnel_scroll, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.status = AppStatusBar(ctx, self)
         self.setStatusBar(self.status)
@@ -290,6 +292,16 @@ class MainWindow(QMainWindow):
             self.closeRequested.emit()
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _fit_tunnel_dock(self, compact: bool) -> None:
+        """One line when the tunnel is healthy; room for the details otherwise."""
+        if compact:
+            height = self.tunnel_panel.sizeHint().height() + 2 * self._tunnel_scroll.frameWidth()
+            self._tunnel_scroll.setMaximumHeight(height)
+            self.resizeDocks([self.tunnel_dock], [height], Qt.Orientation.Vertical)
+        else:
+            self._tunnel_scroll.setMaximumHeight(16_777_215)
+            self.resizeDocks([self.tunnel_dock], [self.tunnel_panel.sizeHint().height() + 8], Qt.Orientation.Vertical)
 
     def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

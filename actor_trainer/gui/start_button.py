@@ -185,7 +185,7 @@ class StartPanel(Card):
             return None, ""
         if isinstance(exc, RunInFlightError) and exc.version is not None:
             version = exc.version
-            return (tr("{name} is {state} — Start anyway?").format(name=version.name, state=status_word(version)),
+            return (tr("{name} is {state} — Start anyway?").format(name=version.name, state=version.status.label),
                     tr("Wait for it to finish, or tick “Allow a second run” to train another version beside it."))
         if isinstance(exc, ActorTrainerError):
             return exc.message, exc.hint

@@ -8,7 +8,7 @@ shown in place with what to do. One line when the tunnel runs and works; expande
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -43,10 +43,14 @@ _STATE_LOOK = {  # state → (word, tone)
 
 
 class TunnelPanel(QWidget):
+    #: the panel switched between one line (True) and its full details (False)
+    compactChanged = Signal(bool)
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("TunnelPanel")
         self._ctx = ctx
+        self._last_compact: bool | None = None
         self._mode = ctx.config.webhook_mode
         self._error: tuple[str, str] | None = None  # (message, hint) of the last failure
         self._test_ok: bool | None = None
@@ -288,6 +292,9 @@ class TunnelPanel(QWidget):
         self._toggle.setVisible(self._healthy())
         # Compact means small: cap the height so the dock shrinks to one line with it.
         self.setMaximumHeight(self.sizeHint().height() if compact else 16_777_215)
+        if compact != self._last_compact:
+            self._last_compact = compact
+            self.compactChanged.emit(compact)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
