@@ -46,7 +46,8 @@ def test_dry_run_prints_the_contract_body(lib: Path) -> None:
     init = next(n for n in job_input["workflow"].values() if n["class_type"] == "InitFluxLoRATraining")
     assert init["inputs"]["network_dim"] == 16 and init["inputs"]["network_alpha"] == 8
     assert init["inputs"]["learning_rate"] == 0.00025 and init["inputs"]["max_train_steps"] == 1800
-    assert body["policy"]["executionTimeout"] > 1800 * 1000 and body["policy"]["ttl"] >= body["policy"]["executionTimeout"]
+    policy = body["policy"]
+    assert policy["executionTimeout"] > 1800 * 1000 and policy["ttl"] >= policy["executionTimeout"]
     assert "api_key" not in result.stdout.lower() and "bearer" not in result.stdout.lower()
     assert "not fully synced" in result.stderr  # honest about the state of the data
     # Nothing was written: a dry run makes no version.
