@@ -18,6 +18,13 @@ find_python() {
   return 1
 }
 
+# pip, minus notes about package mirrors configured on this machine but absent; errors still show.
+quiet_pip() {
+  local status=0
+  "$VENV/bin/python" -m pip install --quiet "$@" 2>&1 | { grep -v "Location 'file:" >&2 || true; } || status=$?
+  return "$status"
+}
+
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   if [ ! -x "$VENV/bin/python" ]; then
@@ -26,7 +33,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
     "$py" -m venv "$VENV"
   fi
   echo "Installing Actor Trainer and its dependencies into .venv…" >&2
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2 || true
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]" >&2
+  quiet_pip --upgrade pip || true
+  quiet_pip -e "$ROOT[dev]" || { echo "Installing the dependencies failed (see above)." >&2; exit 1; }
   echo "$want" > "$STAMP"
 fi
