@@ -15,21 +15,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
 
-from actor_trainer.core.contract import DEFAULT_USER_ID, JobStatus, ProgressPayload
+from actor_trainer.core.contract import DEFAULT_USER_ID, JobStatus
 from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
 from actor_trainer.core.events import EventBus, LogLevel, RunProgress, VersionChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import (
-    JobState,
-    Progress,
     TrainingParameters,
     TrainingVersion,
     VersionError,
     VersionStatus,
     can_transition,
-    utc_now,
 )
 from actor_trainer.core.preflight import (
     DataNotSyncedError,
@@ -53,6 +49,7 @@ from actor_trainer.core.runpod_client import (
     SubmissionUncertainError,
 )
 from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.version_updates import StatusOutcome, apply_job_status, mark_recovered_or_expired
 from actor_trainer.core.webhook_server import token_matches
 from actor_trainer.core.workflow import WorkflowValidationError
 
@@ -305,63 +302,20 @@ class TrainingOrchestrator:
         Only forward moves are applied; progress only when its step is newer; a job id is adopted
         only by a version that has none yet.
         """
-        outcome: dict[str, Any] = {}
-
-        def change(v: TrainingVersion) -> None:
-            if v.job_id is None:
-                v.id = status.id
-            elif v.id != status.id:
-                outcome["mismatch"] = v.id
-                return
-            if v.status.is_terminal and v.status is not VersionStatus.EXPIRED:
-                return  # final: later answers (a late progress, a duplicate) change nothing
-            v.runpodStatus = status.status.value
-            v.lastCheckedAt = utc_now()
-            before = v.status
-            if status.status is JobState.COMPLETED:
-                _apply_completed(v, status)
-            elif status.status is JobState.FAILED:
-                err = status.job_error()
-                v.error = VersionError(message=err.message, details=err.details)
-                v.move_to(VersionStatus.FAILED)
-            elif status.status is JobState.TIMED_OUT:
-                v.error = VersionError(
-                    message="RunPod stopped the job at its execution timeout.",
-                    details={"hint": "Train again; if it keeps timing out, lower the steps or check the worker."},
-                )
-                v.move_to(VersionStatus.TIMED_OUT)
-            elif status.status is JobState.CANCELLED:
-                v.move_to(VersionStatus.CANCELLED)
-            else:
-                target = status.status.to_version_status()
-                if can_transition(v.status, target):
-                    v.move_to(target)
-                progress = status.progress()
-                if isinstance(progress, ProgressPayload):
-                    old_step = v.progress.step if v.progress else None
-                    if progress.step is None or old_step is None or progress.step > old_step:
-                        v.progress = Progress(
-                            phase=progress.phase, step=progress.step, total=progress.total,
-                            loss=progress.loss, message=progress.message, updatedAt=utc_now(),
-                        )
-                        outcome["progress"] = True
-                elif isinstance(progress, str):
-                    v.progress = Progress(message=progress[:500], updatedAt=utc_now())
-                    outcome["progress"] = True
-            if v.status is not before:
-                outcome["moved"] = (before, v.status)
-
-        saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
-        if "mismatch" in outcome:
+        outcome = StatusOutcome()
+        saved, _ = await asyncio.to_thread(
+            self.library.update_version, actor_id, ref, lambda v: apply_job_status(v, status, outcome)
+        )
+        if outcome.mismatch is not None:
             self._log(LogLevel.WARNING,
                       f"{source}: status for job {status.id} does not belong to {saved.name} "
-                      f"(job {outcome['mismatch']}); ignored.", actor_id, saved.id)
+                      f"(job {outcome.mismatch}); ignored.", actor_id, saved.id)
             return saved
-        if "moved" in outcome or "progress" in outcome:
+        if outcome.moved or outcome.progress:
             self._changed(actor_id, saved)
-        if "progress" in outcome and saved.progress is not None:
+        if outcome.progress and saved.progress is not None:
             self.events.emit(RunProgress(actor_id=actor_id, version_id=saved.id, progress=saved.progress))
-        if "moved" in outcome:
+        if outcome.moved:
             self._log_transition(actor_id, saved, source)
         return saved
 
@@ -421,23 +375,10 @@ class TrainingOrchestrator:
                           actor_id, version.id)
                 return version
 
-        def change(v: TrainingVersion) -> None:
-            v.lastCheckedAt = utc_now()
-            if found:
-                v.loraUrl = url
-                v.output = {"recovered_from": "bucket", "loraUrl": url}
-                v.error = None
-                v.move_to(VersionStatus.COMPLETED)
-            elif can_transition(v.status, VersionStatus.EXPIRED) and v.status is not VersionStatus.EXPIRED:
-                v.error = VersionError(
-                    message="RunPod no longer knows this job (it keeps results for 30 minutes) and no LoRA "
-                    f"was found at {url}.",
-                    details={"hint": "If the worker ran, check its logs and the bucket; otherwise train again."},
-                )
-                v.move_to(VersionStatus.EXPIRED)
-
         before = version.status
-        saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, version.id, change)
+        saved, _ = await asyncio.to_thread(
+            self.library.update_version, actor_id, version.id, lambda v: mark_recovered_or_expired(v, url, found)
+        )
         if saved.status is not before:
             self._changed(actor_id, saved)
             self._log_transition(actor_id, saved, "bucket" if found else "expired")
@@ -534,30 +475,3 @@ class TrainingOrchestrator:
     def _log(self, level: LogLevel, message: str, actor_id: int | None = None, version_id: str | None = None) -> None:
         log.log(logging.WARNING if level in (LogLevel.WARNING, LogLevel.ERROR) else logging.INFO, "%s", message)
         self.events.log(level, message, actor_id=actor_id, version_id=version_id)
-
-
-def _apply_completed(v: TrainingVersion, status: JobStatus) -> None:
-    """COMPLETED is a success only with an output that has a LoRA URL and does not say it failed."""
-    result = status.result()
-    v.output = status.output
-    if status.output is None:
-        v.error = VersionError(
-            message="RunPod reported COMPLETED but the job has no output (the worker's result was too "
-            "large or malformed).",
-            details={"hint": "Check the worker's logs; the LoRA may still be in the bucket."},
-        )
-        v.move_to(VersionStatus.FAILED)
-    elif result is None:
-        v.error = VersionError(message="RunPod reported COMPLETED with an output this app cannot read.",
-                               details={"output": status.output})
-        v.move_to(VersionStatus.FAILED)
-    elif result.says_failed():
-        v.error = VersionError(message=result.failure_message(), details=status.output)
-        v.move_to(VersionStatus.FAILED)
-    elif not result.lora_url():
-        v.error = VersionError(message="RunPod reported COMPLETED but the output has no LoRA URL.",
-                               details=status.output)
-        v.move_to(VersionStatus.FAILED)
-    else:
-        v.loraUrl = result.lora_url()
-        v.move_to(VersionStatus.COMPLETED)
