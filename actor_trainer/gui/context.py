@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import SyncProgressEvent
-from actor_trainer.core.library import ActorSummary, Library, TrainingDataScan
+from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.parameter_memory import ParameterMemory
@@ -94,7 +94,7 @@ class AppContext(QObject):
     def current_summary(self) -> ActorSummary | None:
         return self._summaries.get(self._current_id) if self._current_id is not None else None
 
-    def reload_library(self) -> asyncio.Task[list[ActorSummary]]:
+    def reload_library(self) -> asyncio.Task[list[ActorSummary]] | None:
         """Re-read actors and their folders off the loop; the model and selection follow."""
         return self.tasks.start("library-reload", asyncio.to_thread(self.library.summaries),
                                 on_done=self._apply_summaries, on_error=self._library_error)
@@ -128,9 +128,6 @@ class AppContext(QObject):
         self.currentActorChanged.emit(self.current_summary)
         if actor_id is not None and actor_id not in self.sync_states:
             self.refresh_sync(actor_id)
-
-    def scan(self, actor_id: int) -> asyncio.Task[TrainingDataScan]:
-        return self.tasks.start(f"scan-{actor_id}", asyncio.to_thread(self.library.scan_training_data, actor_id))
 
     # --- sync -----------------------------------------------------------------------------------
 

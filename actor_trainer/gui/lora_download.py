@@ -159,7 +159,8 @@ class LoraDownloadDialog(QDialog):
         self._task = self.ctx.tasks.start(
             self.task_name, run(), on_done=self._on_info, on_error=self._on_error, owner=self
         )
-        self._task.add_done_callback(self._maybe_cancelled)
+        if self._task is not None:
+            self._task.add_done_callback(self._maybe_cancelled)
 
     def cancel(self) -> None:
         """Stop the download (the storage removes its temporary file)."""

@@ -40,18 +40,26 @@ class TaskRunner(QObject):
         on_error: Callable[[BaseException], None] | None = None,
         replace: bool = True,
         owner: QObject | None = None,
-    ) -> asyncio.Task[T]:
+    ) -> asyncio.Task[T] | None:
         """Run `coro` as task `name`. With `replace`, a running task of that name is cancelled;
         without it, starting a second one while the first runs raises RuntimeError. When `owner`
         (the widget whose callbacks these are) has been deleted by the time the task ends, the
-        callbacks are skipped: a closed window's late answer is dropped, not applied to nothing."""
+        callbacks are skipped: a closed window's late answer is dropped, not applied to nothing.
+        Returns None (and starts nothing) when no event loop runs any more: a widget's timer that
+        fires during shutdown must not raise."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coro.close()
+            log.debug("task %s not started: no event loop (shutting down)", name)
+            return None
         previous = self._tasks.get(name)
         if previous is not None and not previous.done():
             if not replace:
                 coro.close()
                 raise RuntimeError(f"task {name!r} is already running")
             previous.cancel()
-        task = asyncio.get_event_loop().create_task(coro, name=name)
+        task = loop.create_task(coro, name=name)
         self._tasks[name] = task
 
         def finished(t: asyncio.Task[T]) -> None:

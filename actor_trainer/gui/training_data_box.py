@@ -6,6 +6,8 @@ listing (`ctx.sync_states` / `ctx.syncStateChanged`), never from a marker file.
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -146,10 +148,8 @@ class TrainingDataBox(Card):
         actor_id = self._actor_id
         if actor_id is None:
             return
-        inner = self._ctx.scan(actor_id)
-
         async def wait() -> TrainingDataScan:
-            return await inner
+            return await asyncio.to_thread(self._ctx.library.scan_training_data, actor_id)
 
         def done(scan: TrainingDataScan) -> None:
             if scan.actor_id == self._actor_id:
