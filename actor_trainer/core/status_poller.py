@@ -105,6 +105,9 @@ class StatusPoller:
         return version
 
     async def _poll_loop(self) -> None:
+        # Start-up: whatever was in flight when the app last closed (or the laptop slept) first.
+        with contextlib.suppress(Exception):
+            await self.reconcile("start-up")
         last_full = time.monotonic()
         while True:
             in_flight = await asyncio.to_thread(self.library.in_flight_versions)

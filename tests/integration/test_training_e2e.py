@@ -283,3 +283,29 @@ async def test_late_progress_never_moves_a_completed_version_back(tmp_path: Path
                           output={"phase": "training", "step": 3, "total": 40})
         after = await orchestrator.apply_status(0, final.id, stale, source="test")
         assert after.status is VersionStatus.COMPLETED and after.to_json() == final.to_json()
+
+
+async def test_start_up_reconciles_what_was_in_flight_when_the_app_closed(tmp_path: Path) -> None:
+    async with running(tmp_path) as (services, _):
+        assert services.sandbox is not None and services.poller is not None
+        await services.poller.stop()
+        services.sandbox.faults.lose_webhooks = 5
+        services.sandbox.result_window_s = 0.2
+        version = await services.require_orchestrator().submit(0, FAST_PARAMS)
+        await until_forgotten(services, version.id)
+        root = services.library.root
+    # The app closed with the version still "queued"; it is opened again ten minutes later.
+    path = root / "actor_training_versions" / "0000.json"
+    data = json.loads(path.read_text())
+    assert data["versions"][0]["status"] == "queued"
+    data["versions"][0]["timestamp"] = "2020-01-01T00:00:00Z"
+    path.write_text(json.dumps(data))
+    from tests.integration.e2e_support import sandbox_config
+
+    again = Services(sandbox_config(root))
+    await again.start()
+    try:
+        final = await wait_terminal(again, 0, version.id)
+        assert final.status is VersionStatus.COMPLETED and final.output["recovered_from"] == "bucket"
+    finally:
+        await again.stop()
