@@ -251,7 +251,10 @@ class VersionsPanel(QWidget):
             return
         if self._loading:
             self._changed_while_loading = True
+        rows_before = self.model.rowCount()
         self.model.upsert(version)
+        if self.model.rowCount() != rows_before:  # a new run: its values may be wider than the old ones
+            self._fit_columns()
         self._update_empty()
 
     def _on_progress(self, actor_id: int, version_id: str, progress: Progress) -> None:
