@@ -108,8 +108,13 @@ def _configure_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["--ngrok-agent"]:  # the sandbox's stand-in agent, in a frozen build
+        from actor_trainer.sandbox.ngrok_agent import main as agent_main
+
+        return agent_main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     if args.command is None:
         from actor_trainer.app import run_gui
 

@@ -229,6 +229,8 @@ class Config:
     poll_seconds: float
     sandbox_duration_s: float
     user_id: str
+    #: things the user should know about this configuration (shown by the CLI and the console)
+    warnings: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One safe line for logs and the status bar (no secrets)."""
@@ -250,6 +252,13 @@ def resolve_config(
     endpoint_id = env.get("RUNPOD_ENDPOINT_ID") or settings.runpod_endpoint_id
     api_key = secrets.get("runpod_api_key")
     sandbox = not (endpoint_id and api_key)
+    warnings: list[str] = []
+    if endpoint_id and not api_key:
+        where = "" if secrets.keyring_usable() else " " + NO_KEYRING_HINT
+        warnings.append(
+            f"RunPod endpoint {endpoint_id} is set but no API key was found, so the SANDBOX is used. "
+            f"Set RUNPOD_API_KEY or store the key in Settings.{where}"
+        )
     api_root = env.get("ACTOR_TRAINER_RUNPOD_BASE_URL") or settings.runpod_api_root
     base_url = None if sandbox else f"{api_root.rstrip('/')}/{endpoint_id}"
 
@@ -313,6 +322,7 @@ def resolve_config(
         poll_seconds=poll,
         sandbox_duration_s=sandbox_seconds,
         user_id=settings.user_id,
+        warnings=tuple(warnings),
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from actor_trainer.core.errors import ActorTrainerError
-from actor_trainer.core.events import SyncProgressEvent
+from actor_trainer.core.events import LogLevel, SyncProgressEvent
 from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
@@ -57,6 +57,8 @@ class AppContext(QObject):
         self.library: Library = services.library
         self.events = services.events
         self.bridge = EventBridge(self.events, self)
+        for warning in config.warnings:  # kept in the bridge's backlog until the console shows it
+            self.events.log(LogLevel.WARNING, warning)
         self.tasks = TaskRunner(self)
         self.tasks.unhandledError.connect(self._on_unhandled)
         self.actor_model = ActorListModel(parent=self)

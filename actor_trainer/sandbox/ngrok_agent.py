@@ -221,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
+#: `actor-trainer --ngrok-agent …` runs this agent (how a frozen build's launcher calls it).
+FROZEN_AGENT_FLAG = "--ngrok-agent"
+
+
 def write_agent_launcher(directory: Path) -> Path:
     """Write an executable `ngrok` in `directory` that runs this stand-in agent; return its path.
 
@@ -229,6 +233,9 @@ def write_agent_launcher(directory: Path) -> Path:
     """
     directory.mkdir(parents=True, exist_ok=True)
     package_root = Path(__file__).resolve().parents[2]
+    # A frozen build (PyInstaller) has no `-m`: its own executable runs the agent instead.
+    run_agent = (f"{shlex.quote(sys.executable)} {FROZEN_AGENT_FLAG}" if getattr(sys, "frozen", False)
+                 else f"{shlex.quote(sys.executable)} -m actor_trainer.sandbox.ngrok_agent")
     if os.name == "nt":  # untested: Windows runs a .cmd through cmd.exe
         path = directory / "ngrok.cmd"
         path.write_text(
@@ -243,7 +250,7 @@ def write_agent_launcher(directory: Path) -> Path:
         f"# ngrok agent stand-in: {SIMULATED_LABEL}. Written by actor_trainer.sandbox.ngrok_agent.\n"
         f'PYTHONPATH={shlex.quote(str(package_root))}"${{PYTHONPATH:+:$PYTHONPATH}}"\n'
         "export PYTHONPATH\n"
-        f'exec {shlex.quote(sys.executable)} -m actor_trainer.sandbox.ngrok_agent "$@"\n',
+        f'exec {run_agent} "$@"\n',
         encoding="utf-8",
     )
     path.chmod(0o755)
