@@ -8,6 +8,7 @@ library's read-modify-write under its lock; states only move forward (`models.ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import time
@@ -155,15 +156,18 @@ class TrainingOrchestrator:
             if running is not None:
                 raise RunInFlightError(actor, running)
         base = self._webhook_base() if need_webhook else None
-        try:  # the whole request is built once here, so a bad parameter never reaches /run
-            build_run_request(
-                actor=actor,
-                params=params,
-                version_name="V1",
-                training_urls=[f.name for f in scan.files],
-                output_url="s3://check/only",
-                webhook_base_url=base,
-                user_id=self.user_id,
+        try:  # the whole request is built once here (off the loop), so a bad parameter never reaches /run
+            await asyncio.to_thread(
+                functools.partial(
+                    build_run_request,
+                    actor=actor,
+                    params=params,
+                    version_name="V1",
+                    training_urls=[f.name for f in scan.files],
+                    output_url="s3://check/only",
+                    webhook_base_url=base,
+                    user_id=self.user_id,
+                )
             )
         except (RequestBuildError, WorkflowValidationError) as exc:
             raise InvalidParametersError(exc.message, exc.hint) from exc
