@@ -131,15 +131,24 @@ class StartPanel(Card):
             self._update()
             return
 
+        ctx = self._ctx
+
         async def check() -> TrainingVersion | None:
+            # The sync state comes from the context's cached comparison (refreshed on actor change,
+            # after a sync, and by "Check again"), so typing does not list the bucket each time;
+            # only an unknown state is checked here. Submitting compares with the bucket again.
+            cached = ctx.sync_states.get(actor_id)
+            beside: TrainingVersion | None = None
             try:
-                await orchestrator.preflight(actor_id, params)
-                return None
+                pre = await orchestrator.preflight(actor_id, params, require_sync=cached is None)
             except RunInFlightError as exc:
                 if not allow or exc.version is None:
                     raise
                 beside = exc.version
-            await orchestrator.preflight(actor_id, params, allow_concurrent=True)
+                pre = await orchestrator.preflight(actor_id, params, allow_concurrent=True,
+                                                   require_sync=cached is None)
+            if cached is not None and not cached.is_synced:
+                raise DataNotSyncedError(pre.actor, cached)
             return beside
 
         def done(beside: TrainingVersion | None) -> None:
