@@ -171,12 +171,19 @@ class JobStatus(_Open):
 
     id: str = Field(min_length=1)
     status: JobState
-    delayTime: int | None = None
-    executionTime: int | None = None
+    # Timings and bookkeeping are informational: accept whatever shape an endpoint sends (floats,
+    # numbers as worker ids) rather than fail a status answer over them.
+    delayTime: float | None = None
+    executionTime: float | None = None
     output: Any = None
     error: Any = None
-    workerId: str | None = None
+    workerId: Any = None
     retries: int | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_spelling(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     def progress(self) -> ProgressPayload | str | None:
         """The worker's latest progress: only while the job runs. Any other shape becomes text."""

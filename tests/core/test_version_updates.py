@@ -82,3 +82,13 @@ def test_expired_then_the_lora_turns_up_in_the_bucket() -> None:
     assert v.status is VersionStatus.EXPIRED and "30 minutes" in (v.error.message if v.error else "")
     mark_recovered_or_expired(v, "s3://b/actor_0000_V1.safetensors", found=True)
     assert v.status is VersionStatus.COMPLETED and v.loraUrl == "s3://b/actor_0000_V1.safetensors" and v.error is None
+
+
+def test_status_answers_from_other_emulators_are_read_leniently() -> None:
+    """Float timings, numeric worker ids and lower-case states are informational, not errors."""
+    status = JobStatus.model_validate({"id": "j-1", "status": "completed", "delayTime": 12.5,
+                                       "executionTime": 3000.25, "workerId": 7,
+                                       "output": {"loraUrl": "s3://b/l.safetensors"}})
+    v = pending()
+    apply_job_status(v, status, StatusOutcome())
+    assert v.status is VersionStatus.COMPLETED and v.id == "j-1"
