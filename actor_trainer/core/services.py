@@ -72,7 +72,6 @@ class Services:
         self.tunnel: TunnelService | None = None
         self.orchestrator: TrainingOrchestrator | None = None
         self.poller: StatusPoller | None = None
-        self._started = False
 
     # --- start ----------------------------------------------------------------------------------
 
@@ -120,7 +119,6 @@ class Services:
         )
         if poll:
             self.poller.start()
-        self._started = True
 
     def _make_tunnel(self) -> TunnelService:
         cfg = self.config
@@ -195,7 +193,6 @@ class Services:
                 log.warning("stopping the %s: %s", name, exc)
             except Exception:
                 log.exception("stopping the %s failed", name)
-        self._started = False
 
     # --- convenience for callers ----------------------------------------------------------------
 

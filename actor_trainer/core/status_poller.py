@@ -113,7 +113,7 @@ class StatusPoller:
             in_flight = await asyncio.to_thread(self.library.in_flight_versions)
             mine = {(a.id, v.requestId or v.id) for a, v in in_flight
                     if v.endpoint in (None, self.orchestrator.endpoint_label)}
-            self._live &= mine | self._live_unsaved()
+            self._live &= mine  # runs that ended or left this endpoint are no longer followed
             if not mine:
                 self._wake.clear()
                 await self._wake.wait()  # idle: nothing in flight, nothing to time
@@ -129,9 +129,6 @@ class StatusPoller:
             for actor_id, ref in sorted(targets):
                 with contextlib.suppress(Exception):
                     await self._check(actor_id, ref)
-
-    def _live_unsaved(self) -> set[tuple[int, str]]:
-        return set()
 
     async def _resume_loop(self) -> None:
         wall, mono = self._wall(), time.monotonic()
