@@ -35,8 +35,8 @@ from actor_trainer.core.errors import ActorTrainerError
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    from actor_trainer.gui.error_dialog import ErrorReporter
-    from actor_trainer.gui.theme import ThemeManager
+    from actor_trainer.gui.shell.error_dialog import ErrorReporter
+    from actor_trainer.gui.shell.theme import ThemeManager
 
 log = logging.getLogger("actor_trainer.app")
 
@@ -91,9 +91,9 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from actor_trainer.gui import icons
-    from actor_trainer.gui.error_dialog import ErrorReporter
-    from actor_trainer.gui.theme import ThemeManager
+    from actor_trainer.gui.widgets import icons
+    from actor_trainer.gui.shell.error_dialog import ErrorReporter
+    from actor_trainer.gui.shell.theme import ThemeManager
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -167,10 +167,10 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
                 logs: LogSetup, outcome: Outcome) -> int:
     from actor_trainer.core.demo import ensure_library
     from actor_trainer.core.library import Library
-    from actor_trainer.core.services import Services
+    from actor_trainer.runtime import Services
     from actor_trainer.core.settings import Secrets, Settings, resolve_config
     from actor_trainer.gui.context import AppContext
-    from actor_trainer.gui.single_instance import SingleInstance
+    from actor_trainer.gui.shell.single_instance import SingleInstance
 
     loop = asyncio.get_running_loop()
     quit_requested: asyncio.Future[None] = loop.create_future()
@@ -236,7 +236,7 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
             instance.close()
         raise
 
-    from actor_trainer.gui.main_window import MainWindow
+    from actor_trainer.gui.shell.main_window import MainWindow
 
     window = MainWindow(ctx, theme)
     reporter.set_window(window)

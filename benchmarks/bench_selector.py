@@ -82,8 +82,8 @@ def _child(side: str, library: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"side": side}
     if side == "ours":
         from actor_trainer.core.library import Library
-        from actor_trainer.gui.actor_list_model import ActorListModel, ActorRoles
-        from actor_trainer.gui.actor_selector import ActorSelectorDialog
+        from actor_trainer.gui.selector.actor_list_model import ActorListModel, ActorRoles
+        from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
         from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
 
         started = time.perf_counter()

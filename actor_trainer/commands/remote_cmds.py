@@ -10,7 +10,7 @@ import signal
 from actor_trainer.commands.common import open_context
 from actor_trainer.commands.output import ProgressBar, print_json, say
 from actor_trainer.core.models import Actor
-from actor_trainer.core.services import make_storage
+from actor_trainer.runtime import make_storage
 from actor_trainer.core.storage.base import SyncProgress
 
 

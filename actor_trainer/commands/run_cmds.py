@@ -18,7 +18,7 @@ from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import Event, LogEvent, LogLevel, RunProgress, TunnelChanged, VersionChanged
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.preflight import InvalidParametersError
-from actor_trainer.core.services import Services
+from actor_trainer.runtime import Services
 
 
 @contextlib.asynccontextmanager

@@ -44,7 +44,7 @@ def gui_ctx(qloop: asyncio.AbstractEventLoop, qtbot, tmp_path):  # type: ignore[
     The library has two actors with six images each (tests.library_factory.make_library), already
     synced to the sandbox bucket.
     """
-    from actor_trainer.core.services import Services
+    from actor_trainer.runtime import Services
     from actor_trainer.core.settings import Settings
     from actor_trainer.gui.context import AppContext
     from tests.integration.e2e_support import sandbox_config

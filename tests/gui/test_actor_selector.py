@@ -17,9 +17,9 @@ from pytestqt.qtbot import QtBot
 
 from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import Actor
-from actor_trainer.gui.actor_list_model import ActorListModel, ActorRoles, initials_for
-from actor_trainer.gui.actor_selector import ActorSelectorDialog
-from actor_trainer.gui.poster_delegate import GOOD_COLOR, INFO_COLOR, WARNING_COLOR, placeholder_color
+from actor_trainer.gui.selector.actor_list_model import ActorListModel, ActorRoles, initials_for
+from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
+from actor_trainer.gui.selector.poster_delegate import GOOD_COLOR, INFO_COLOR, WARNING_COLOR, placeholder_color
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
 
 RED = (255, 0, 0)

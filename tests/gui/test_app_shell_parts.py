@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QApplication, QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from actor_trainer.app_logging import configure_logging
-from actor_trainer.gui import icons
-from actor_trainer.gui.error_dialog import ErrorReporter
-from actor_trainer.gui.single_instance import SingleInstance, instance_name
-from actor_trainer.gui.theme import SANDBOX_BG, ThemeManager
+from actor_trainer.gui.widgets import icons
+from actor_trainer.gui.shell.error_dialog import ErrorReporter
+from actor_trainer.gui.shell.single_instance import SingleInstance, instance_name
+from actor_trainer.gui.shell.theme import SANDBOX_BG, ThemeManager
 
 T = TypeVar("T")
 

@@ -61,7 +61,7 @@ def test_app_starts_shows_its_window_and_quits_cleanly(library: Path) -> None:
     log = (_log_dir() / "actor-trainer.log").read_text(encoding="utf-8")
     assert "window shown" in log
     assert "shut down cleanly" in log
-    from actor_trainer.gui.main_window import window_settings_path
+    from actor_trainer.gui.shell.main_window import window_settings_path
 
     assert window_settings_path().is_file()  # the window was closed the normal way: layout saved
 

@@ -12,10 +12,10 @@ from pytestqt.qtbot import QtBot
 from actor_trainer.core.events import LogLevel
 from actor_trainer.core.models import Progress, TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.settings import log_dir
-from actor_trainer.gui.console_log_model import ConsoleLine, ConsoleLogModel
-from actor_trainer.gui.console_panel import ConsolePanel, pick_current_run
+from actor_trainer.gui.console.console_log_model import ConsoleLine, ConsoleLogModel
+from actor_trainer.gui.console.console_panel import ConsolePanel, pick_current_run
 from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.run_progress import RunProgressWidget, StepRateEstimator
+from actor_trainer.gui.console.run_progress import RunProgressWidget, StepRateEstimator
 from actor_trainer.sandbox.worker import make_worker
 
 FAST = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtGui import QColor, QImage, QPalette
 from pytestqt.qtbot import QtBot
 
-from actor_trainer.gui.loss_chart import MAX_POINTS_PER_RUN, LossChart, LossHistory, nice_ticks, smoothed
+from actor_trainer.gui.console.loss_chart import MAX_POINTS_PER_RUN, LossChart, LossHistory, nice_ticks, smoothed
 
 ACCENT = QColor("#ff0000")
 

@@ -15,10 +15,10 @@ from pytestqt.qtbot import QtBot
 from actor_trainer.core.events import VersionChanged
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.settings import Settings
-from actor_trainer.gui.actor_list_model import ActorRoles
+from actor_trainer.gui.selector.actor_list_model import ActorRoles
 from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.main_window import MainWindow, window_settings_path
-from actor_trainer.gui.theme import ThemeManager
+from actor_trainer.gui.shell.main_window import MainWindow, window_settings_path
+from actor_trainer.gui.shell.theme import ThemeManager
 
 ACTOR_0 = "0000_european_16_male"
 ACTOR_1 = "0001_african_34_female"
@@ -289,7 +289,7 @@ def test_status_bar_follows_the_webhook_mode_and_endpoint(gui_ctx: AppContext, q
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from actor_trainer.gui.status_bar import AppStatusBar
+    from actor_trainer.gui.shell.status_bar import AppStatusBar
 
     monkeypatch.setattr(gui_ctx, "config", dataclasses.replace(gui_ctx.config, webhook_mode="poll"))
     polling = AppStatusBar(gui_ctx)

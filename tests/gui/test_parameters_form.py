@@ -16,7 +16,7 @@ from actor_trainer.core.models import (
     SAVE_DTYPES,
     TrainingParameters,
 )
-from actor_trainer.gui.parameters_form import ParametersForm
+from actor_trainer.gui.training.parameters_form import ParametersForm
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from actor_trainer.core.settings import Secrets, Settings
-from actor_trainer.gui.settings_dialog import SettingsDialog
+from actor_trainer.gui.settings.settings_dialog import SettingsDialog
 
 
 class MemoryKeyring(KeyringBackend):

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QSpinBox
 from pytestqt.qtbot import QtBot
 
 from actor_trainer.core.models import TrainingParameters
-from actor_trainer.gui.training_images_strip import KindRole
-from actor_trainer.gui.training_tab import ActorTrainingTab
+from actor_trainer.gui.training.training_images_strip import KindRole
+from actor_trainer.gui.training.training_tab import ActorTrainingTab
 from tests.library_factory import write_png
 
 WAIT_MS = 10_000

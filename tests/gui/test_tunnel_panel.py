@@ -17,14 +17,14 @@ from actor_trainer.core.models import TrainingParameters
 from actor_trainer.core.settings import Settings
 from actor_trainer.core.tunnel import TunnelState
 from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.tunnel_panel import TunnelPanel
+from actor_trainer.gui.tunnel.tunnel_panel import TunnelPanel
 
 FAST = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)
 
 
 def make_context(loop: asyncio.AbstractEventLoop, qtbot: QtBot, root: Path, **overrides: object) -> AppContext:
     """Like the `gui_ctx` fixture, with other settings (webhook mode, public URL)."""
-    from actor_trainer.core.services import Services
+    from actor_trainer.runtime import Services
     from tests.integration.e2e_support import sandbox_config
     from tests.library_factory import make_library
 

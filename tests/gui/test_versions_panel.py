@@ -15,9 +15,9 @@ from pytestqt.qtbot import QtBot
 
 from actor_trainer.core.models import Progress, TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.status_style import StatusBadge, good_colour, is_dark, status_colour, status_word
-from actor_trainer.gui.versions_model import Column, format_number
-from actor_trainer.gui.versions_panel import VersionsPanel
+from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, is_dark, status_colour, status_word
+from actor_trainer.gui.versions.versions_model import Column, format_number
+from actor_trainer.gui.versions.versions_panel import VersionsPanel
 from tests.library_factory import completed_version
 
 FAST = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from actor_trainer.core.models import VersionStatus
 from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.versions_model import Column
+from actor_trainer.gui.versions.versions_model import Column
 from actor_trainer.sandbox.worker import make_worker
 from tests.gui.test_versions_panel import (
     FAST,

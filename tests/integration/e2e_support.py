@@ -11,7 +11,7 @@ from pathlib import Path
 
 from actor_trainer.core.events import Event, LogEvent, VersionChanged
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
-from actor_trainer.core.services import Services
+from actor_trainer.runtime import Services
 from actor_trainer.core.settings import Config, Settings, resolve_config
 from tests.library_factory import make_library
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from actor_trainer.core.models import VersionStatus
-from actor_trainer.core.services import Services
+from actor_trainer.runtime import Services
 from tests.fixtures.ngrok import FakeNgrok, fake_ngrok_fixture  # noqa: F401
 from tests.fixtures.s3 import S3Bucket, aws_env, s3_bucket, s3_server  # noqa: F401
 from tests.integration.e2e_support import FAST_PARAMS, Recorder, sandbox_config, wait_terminal

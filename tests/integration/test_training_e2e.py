@@ -15,7 +15,7 @@ from actor_trainer.core.lora_file import read_lora_info
 from actor_trainer.core.models import JobState, VersionStatus
 from actor_trainer.core.preflight import DataNotSyncedError, NoTrainingDataError, RunInFlightError
 from actor_trainer.core.runpod_client import RunPodClient
-from actor_trainer.core.services import Services
+from actor_trainer.runtime import Services
 from tests.integration.e2e_support import FAST_PARAMS, running, wait_terminal
 
 pytestmark = pytest.mark.asyncio

@@ -1,0 +1,276 @@
+"""Start Training: the big button, why it is disabled (right under it), and one job per click.
+
+The reason comes from the same checks the orchestrator makes before it spends money
+(`TrainingOrchestrator.preflight`), re-run shortly after any input changes; the typed errors'
+message and hint are the text. A click disables the button at once and starts exactly one
+`submit`; the orchestrator validates again, so a stale "ready" can never send a bad run.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+
+from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
+from actor_trainer.core.preflight import DataNotSyncedError, RunInFlightError
+from actor_trainer.gui.context import AppContext
+from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.widgets.status_style import make_badge, status_colour, status_word
+from actor_trainer.gui.training.training_tab_card import Card, secondary
+
+PREFLIGHT_DELAY_MS = 250
+START_SHORTCUT = "Ctrl+Enter"
+SYNC_LINK = "sync-now"
+
+
+class StartPanel(Card):
+    """The Start Training button and its gate. Feed it with `set_actor` / `set_parameters`."""
+
+    #: a run was submitted: actor id, the version's reference (request id, else job id)
+    trainingStarted = Signal(int, str)
+    #: whether Start is possible, or why not, changed
+    stateChanged = Signal()
+
+    def __init__(self, ctx: AppContext, description: Callable[[], str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._description = description
+        self._actor_id: int | None = None
+        self._params: TrainingParameters | None = None
+        self._param_error: str | None = None
+        self._checked = False  # a preflight answered for the current actor
+        self._error: BaseException | None = None  # what the last preflight raised
+        self._concurrent_with: TrainingVersion | None = None  # a run in flight we may start beside
+        self._generation = 0
+        self._submitting = False
+
+        row = QHBoxLayout()
+        row.setSpacing(12)
+        self.button = QPushButton(tr("Start Training"), self)
+        self.button.setObjectName("startButton")
+        self.button.setToolTip(tr("Start a training run with these parameters ({key})").format(key=START_SHORTCUT))
+        self.button.setMinimumSize(220, 46)
+        self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        font = self.button.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        self.button.setFont(font)
+        self.button.setStyleSheet(
+            "QPushButton#startButton { background: palette(highlight); color: palette(highlighted-text);"
+            " border: none; border-radius: 6px; padding: 8px 28px; }"
+            "QPushButton#startButton:hover { background: palette(link); }"
+            "QPushButton#startButton:disabled { background: palette(midlight); color: palette(mid); }"
+        )
+        self.button.clicked.connect(self.start_training)
+        row.addWidget(self.button)
+        self.sandbox_note = make_badge(tr("SANDBOX — simulated run, no GPU is used"),
+                                       status_colour(VersionStatus.IN_PROGRESS, self.palette()), self)
+        self.sandbox_note.setObjectName("sandboxNote")
+        self.sandbox_note.setVisible(ctx.is_sandbox)
+        row.addWidget(self.sandbox_note, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addStretch(1)
+        self.body.addLayout(row)
+
+        self.reason_label = QLabel(self)
+        self.reason_label.setObjectName("startReason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setTextFormat(Qt.TextFormat.RichText)
+        self.reason_label.linkActivated.connect(self._on_link)
+        self.body.addWidget(self.reason_label)
+        self.hint_label = secondary("", self)
+        self.hint_label.setObjectName("startHint")
+        self.body.addWidget(self.hint_label)
+        self.allow_concurrent = QCheckBox(tr("Allow a second run for this actor (start anyway)"), self)
+        self.allow_concurrent.setObjectName("allowConcurrent")
+        self.allow_concurrent.toggled.connect(lambda _on: self.recheck())
+        self.body.addWidget(self.allow_concurrent)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(PREFLIGHT_DELAY_MS)
+        self._timer.timeout.connect(self._run_preflight)
+        self._update()
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def set_actor(self, actor_id: int | None) -> None:
+        if actor_id != self._actor_id:
+            self._actor_id = actor_id
+            self._checked, self._error, self._concurrent_with = False, None, None
+            self.allow_concurrent.setChecked(False)
+        self.recheck()
+
+    def set_parameters(self, params: TrainingParameters | None, error: str | None = None) -> None:
+        self._params = params
+        self._param_error = error
+        self.recheck()
+
+    def recheck(self) -> None:
+        """Inputs or the world changed: check again shortly (several changes, one check)."""
+        self._generation += 1
+        self._update()
+        if self._actor_id is not None and self._params is not None:
+            self._timer.start()
+
+    # --- the gate -------------------------------------------------------------------------------
+
+    def _run_preflight(self) -> None:
+        actor_id, params = self._actor_id, self._params
+        if actor_id is None or params is None:
+            return
+        generation = self._generation
+        allow = self.allow_concurrent.isChecked()
+        try:
+            orchestrator = self._ctx.orchestrator
+        except RuntimeError as exc:  # services not started (yet): nothing can be checked or sent
+            self._checked, self._error = True, exc
+            self._update()
+            return
+
+        ctx = self._ctx
+
+        async def check() -> TrainingVersion | None:
+            # The sync state comes from the context's cached comparison (refreshed on actor change,
+            # after a sync, and by "Check again"), so typing does not list the bucket each time;
+            # only an unknown state is checked here. Submitting compares with the bucket again.
+            cached = ctx.sync_states.get(actor_id)
+            beside: TrainingVersion | None = None
+            try:
+                pre = await orchestrator.preflight(actor_id, params, require_sync=cached is None)
+            except RunInFlightError as exc:
+                if not allow or exc.version is None:
+                    raise
+                beside = exc.version
+                pre = await orchestrator.preflight(actor_id, params, allow_concurrent=True,
+                                                   require_sync=cached is None)
+            if cached is not None and not cached.is_synced:
+                raise DataNotSyncedError(pre.actor, cached)
+            return beside
+
+        def done(beside: TrainingVersion | None) -> None:
+            if generation == self._generation:
+                self._checked, self._error, self._concurrent_with = True, None, beside
+                self._update()
+
+        def failed(exc: BaseException) -> None:
+            if generation != self._generation:
+                return
+            self._checked, self._error, self._concurrent_with = True, exc, None
+            if not isinstance(exc, ActorTrainerError):
+                self._ctx.report_error(exc, tr("Could not check whether training can start"), quiet=True)
+            self._update()
+
+        self._ctx.tasks.start("preflight", check(), on_done=done, on_error=failed, replace=True, owner=self)
+
+    @property
+    def has_answer(self) -> bool:
+        """A check has answered for the current actor (until then the reason is "Checking…")."""
+        return self._checked
+
+    def can_start(self) -> bool:
+        return self.disabled_reason() is None
+
+    def disabled_reason(self) -> str | None:
+        """Why Start is disabled now (plain text), or None when it is enabled."""
+        reason, _hint = self._reason()
+        return reason
+
+    def _reason(self) -> tuple[str | None, str]:
+        if self._submitting:
+            return tr("Sending the training request…"), ""
+        if self._actor_id is None:
+            return tr("No actor selected."), tr("Choose an actor first (Change actor…, Ctrl+O).")
+        if self._params is None:
+            detail = f": {self._param_error}" if self._param_error else "."
+            return tr("The parameters are not valid") + detail, tr("Fix the highlighted field above.")
+        if not self._checked:
+            return tr("Checking the training data…"), ""
+        exc = self._error
+        if exc is None:
+            return None, ""
+        if isinstance(exc, RunInFlightError) and exc.version is not None:
+            version = exc.version
+            return (tr("{name} is {state} — Start anyway?").format(name=version.name, state=version.status.label),
+                    tr("Wait for it to finish, or tick “Allow a second run” to train another version beside it."))
+        if isinstance(exc, ActorTrainerError):
+            return exc.message, exc.hint
+        return tr("Could not check whether training can start: {e}").format(e=exc), ""
+
+    # --- submitting -----------------------------------------------------------------------------
+
+    def start_training(self) -> bool:
+        """Submit one run if Start is enabled (what the button and Ctrl+Enter do). True if started."""
+        actor_id, params = self._actor_id, self._params
+        if self._submitting or actor_id is None or params is None or not self.can_start():
+            return False
+        allow = self.allow_concurrent.isChecked() and not self.allow_concurrent.isHidden()
+        description = self._description().strip() or None
+        self._submitting = True  # before anything else: a second click finds the button disabled
+        self._update()
+        try:
+            self._ctx.tasks.start(
+                "submit",
+                self._ctx.orchestrator.submit(actor_id, params, description=description, allow_concurrent=allow),
+                on_done=lambda version: self._submitted(actor_id, params, version),
+                on_error=self._submit_failed,
+                replace=False, owner=self)
+        except RuntimeError:  # a submission is already running: this click makes no second job
+            self._submitting = False
+            self._update()
+            return False
+        return True
+
+    def _submitted(self, actor_id: int, params: TrainingParameters, version: TrainingVersion) -> None:
+        self._submitting = False
+        self._ctx.remember_parameters(actor_id, params)
+        self._ctx.statusMessage.emit(tr("{name} started").format(name=version.name))
+        if actor_id == self._actor_id:
+            self.allow_concurrent.setChecked(False)
+            self._checked, self._error = False, None  # the new run is in flight: check again
+        self.trainingStarted.emit(actor_id, version.requestId or version.id)
+        self.recheck()
+
+    def _submit_failed(self, exc: BaseException) -> None:
+        self._submitting = False
+        self._ctx.report_error(exc, tr("Training could not start"))
+        self.recheck()
+
+    # --- display --------------------------------------------------------------------------------
+
+    def _update(self) -> None:
+        reason, hint = self._reason()
+        self.button.setEnabled(reason is None)
+        self.button.setText(tr("Starting…") if self._submitting else tr("Start Training"))
+        in_flight = isinstance(self._error, RunInFlightError) and self._error.version is not None
+        self.allow_concurrent.setVisible(in_flight or self._concurrent_with is not None)
+        if reason is None and self._concurrent_with is not None:
+            beside = self._concurrent_with
+            reason_html = html.escape(tr("{name} is still {state}: this starts a second, separate run.").format(
+                name=beside.name, state=status_word(beside)))
+            self.reason_label.setText(reason_html)
+            self.reason_label.setVisible(True)
+            self.reason_label.setStyleSheet("")
+        elif reason is None:
+            self.reason_label.clear()
+            self.reason_label.setVisible(False)
+        else:
+            blocking = self._checked or self._actor_id is None or self._params is None
+            blocking = blocking and not self._submitting
+            text = ("⚠ " if blocking else "") + html.escape(reason)
+            if isinstance(self._error, DataNotSyncedError) and not self._submitting:
+                text += f' <a href="{SYNC_LINK}">{html.escape(tr("Sync now"))}</a>'
+            self.reason_label.setText(text)
+            self.reason_label.setVisible(True)
+            colour = status_colour(VersionStatus.IN_PROGRESS, self.palette()).name() if blocking else ""
+            self.reason_label.setStyleSheet(f"color: {colour};" if colour else "")
+        self.hint_label.setText(hint if reason is not None else "")
+        self.hint_label.setVisible(bool(hint) and reason is not None)
+        self.stateChanged.emit()
+
+    def _on_link(self, link: str) -> None:
+        if link == SYNC_LINK and self._actor_id is not None:
+            self._ctx.sync_now(self._actor_id)

@@ -1,0 +1,248 @@
+"""What can be done to a training version: one QAction each, shared by the details pane's buttons
+and the table's context menu, so both are enabled and explained the same way.
+
+Mark as good, Check status, Cancel, Retry, Download LoRA, Train again. Work goes through
+`ctx.tasks` (never awaited here); results come back as signals. Questions (replace the validated
+model? cancel a paid run?) go through `confirm`, and the download destination through
+`choose_destination`: both are plain attributes so a test can answer them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QStandardPaths, QUrl, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from actor_trainer.core.errors import MarkGoodRefusedError
+from actor_trainer.core.models import TrainingVersion, VersionStatus
+from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.versions.lora_download import LoraDownloadDialog
+
+if TYPE_CHECKING:
+    from actor_trainer.gui.context import AppContext
+
+_RETRYABLE = (VersionStatus.FAILED, VersionStatus.TIMED_OUT, VersionStatus.CANCELLED, VersionStatus.EXPIRED)
+
+
+def mark_good_refusal(version: TrainingVersion) -> str | None:
+    """Why `version` cannot be marked good (the library's own rule), or None if it can."""
+    if version.status is not VersionStatus.COMPLETED:
+        return tr("{name} is {status}; only a completed version can be marked good.").format(
+            name=version.name, status=tr(version.status.label))
+    if not version.loraUrl:
+        return tr("{name} has no LoRA URL, so there is no model to validate.").format(name=version.name)
+    return None
+
+
+class VersionActions(QObject):
+    """The actions on the selected version of the current actor."""
+
+    #: "Train again with these parameters" (TrainingParameters)
+    trainAgainRequested = Signal(object)
+    #: a version was marked good (actor id, TrainingVersion); the panel reloads
+    markedGood = Signal(int, object)
+    #: check/cancel/retry answered (actor id, TrainingVersion, select it)
+    versionUpdated = Signal(int, object, bool)
+    #: a download dialog was opened (LoraDownloadDialog)
+    downloadStarted = Signal(object)
+
+    def __init__(self, ctx: AppContext, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._parent = parent
+        self._actor_id: int | None = None
+        self._version: TrainingVersion | None = None
+        self._others: list[TrainingVersion] = []
+        #: Ask a yes/no question: confirm(title, question) -> True to go on.
+        self.confirm: Callable[[str, str], bool] = self._ask
+        #: Ask where to save a LoRA: choose_destination(version) -> Path, or None to give up.
+        self.choose_destination: Callable[[TrainingVersion], Path | None] = self._ask_path
+        #: Download dialogs opened (kept referenced while they live).
+        self.downloads: list[LoraDownloadDialog] = []
+
+        self.mark_good = self._action("markGood", tr("✓ Mark as good"), self.mark_good_selected)
+        self.download = self._action("downloadLora", tr("Download LoRA…"), lambda: self.download_selected())
+        self.train_again = self._action("trainAgain", tr("Train again with these parameters"),
+                                        self.train_again_selected)
+        self.train_again.setIconText(tr("Train again"))  # the button's short text; menus say it all
+        self.check = self._action("checkStatus", tr("Check status"), self.check_selected)
+        self.cancel = self._action("cancelRun", tr("Cancel run…"), self.cancel_selected)
+        self.retry = self._action("retryRun", tr("Retry"), self.retry_selected)
+        self.set_target(None, None, [])
+
+    def _action(self, name: str, text: str, slot: Callable[[], object]) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def all(self) -> list[QAction]:
+        return [self.mark_good, self.download, self.train_again, self.check, self.cancel, self.retry]
+
+    # --- target ---------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> TrainingVersion | None:
+        return self._version
+
+    def set_target(self, actor_id: int | None, version: TrainingVersion | None,
+                   versions: list[TrainingVersion]) -> None:
+        """Act on `version` of `actor_id`; `versions` are the actor's others (for the good mark)."""
+        self._actor_id, self._version, self._others = actor_id, version, versions
+        v = version
+        self._set(self.mark_good, v is not None and mark_good_refusal(v) is None,
+                  self._mark_good_tip(v), self._mark_good_reason(v))
+        self._set(self.download, v is not None and v.status is VersionStatus.COMPLETED and bool(v.loraUrl),
+                  tr("Save the LoRA file on this computer and show what it contains"),
+                  None if v is None else tr("Only a completed version with a LoRA can be downloaded."))
+        self._set(self.train_again, v is not None,
+                  tr("Put these parameters in the form, to start a new version with them"), None)
+        checkable = v is not None and (not v.status.is_terminal or v.status is VersionStatus.EXPIRED)
+        self._set(self.check, checkable, tr("Ask RunPod for this run's state now"),
+                  None if v is None else tr("{name} is {status}: its state is final.").format(
+                      name=v.name, status=tr(v.status.label)))
+        self.check.setVisible(v is None or checkable)
+        running = v is not None and not v.status.is_terminal
+        self._set(self.cancel, running and v is not None and v.job_id is not None,
+                  tr("Stop this run on RunPod (/cancel); billing stops with it"),
+                  None if v is None or not running else tr(
+                      "{name} has no RunPod job id yet; check its status first.").format(name=v.name))
+        self.cancel.setVisible(v is None or running)
+        retryable = v is not None and v.status in _RETRYABLE
+        self._set(self.retry, retryable, self._retry_tip(v), None)
+        self.retry.setVisible(v is None or retryable)
+
+    def refresh(self) -> None:
+        self.set_target(self._actor_id, self._version, self._others)
+
+    @staticmethod
+    def _set(action: QAction, enabled: bool, tip: str, reason: str | None) -> None:
+        action.setEnabled(enabled)
+        text = tip if enabled or not reason else reason
+        action.setToolTip(text)
+        action.setStatusTip(text)
+
+    def _mark_good_reason(self, v: TrainingVersion | None) -> str | None:
+        return mark_good_refusal(v) if v is not None else None
+
+    def _mark_good_tip(self, v: TrainingVersion | None) -> str:
+        if v is not None and v.isGood:
+            return tr("{name} is already the validated model; marking it again changes nothing.").format(name=v.name)
+        return tr("Record this version as the actor's validated model")
+
+    def _retry_tip(self, v: TrainingVersion | None) -> str:
+        if v is not None and v.status in (VersionStatus.FAILED, VersionStatus.TIMED_OUT) and v.job_id:
+            return tr("Ask RunPod to run the same job again; if it no longer can, start a new version "
+                      "with the same parameters")
+        return tr("Start a new version with the same parameters")
+
+    def validated_name(self) -> str | None:
+        """The name of the actor's validated version, if it is not the selected one."""
+        v = self._version
+        if v is None or self._actor_id is None:
+            return None
+        other = next((o for o in self._others if o.isGood and o.name != v.name), None)
+        if other is not None:
+            return other.name
+        summary = self.ctx.summary(self._actor_id)
+        validated = summary.actor.validated_lora_model if summary is not None else None
+        if validated is not None and validated.version_id not in (v.id, v.requestId):
+            return validated.version_name
+        return None
+
+    # --- doing ----------------------------------------------------------------------------------
+
+    def mark_good_selected(self) -> None:
+        v, actor_id = self._version, self._actor_id
+        if v is None or actor_id is None:
+            return
+        current = self.validated_name()
+        if current is not None and not self.confirm(
+            tr("Replace the validated model?"),
+            tr("{old} is the validated model. Mark {new} as good instead?").format(old=current, new=v.name),
+        ):
+            return
+
+        def done(result: object) -> None:
+            self.ctx.statusMessage.emit(tr("{name} is now the validated model").format(name=v.name))
+            self.markedGood.emit(actor_id, v)
+
+        def failed(exc: BaseException) -> None:
+            title = tr("Cannot mark as good") if isinstance(exc, MarkGoodRefusedError) else tr("Mark as good failed")
+            self.ctx.report_error(exc, title)
+
+        self.ctx.tasks.start(f"versions-mark-good-{actor_id}",
+                             asyncio.to_thread(self.ctx.library.mark_good, actor_id, v.requestId or v.id),
+                             on_done=done, on_error=failed, owner=self)
+
+    def check_selected(self) -> None:
+        self._run("check", tr("Status check failed"), select=False)
+
+    def cancel_selected(self) -> None:
+        v = self._version
+        if v is None:
+            return
+        if not self.confirm(tr("Cancel the run?"),
+                            tr("Cancel {name}? RunPod stops the job (and its billing); the run cannot be resumed.")
+                            .format(name=v.name)):
+            return
+        self._run("cancel", tr("Cancel failed"), select=False)
+
+    def retry_selected(self) -> None:
+        self._run("retry", tr("Retry failed"), select=True)
+
+    def _run(self, what: str, title: str, *, select: bool) -> None:
+        v, actor_id = self._version, self._actor_id
+        if v is None or actor_id is None:
+            return
+        orchestrator = self.ctx.orchestrator
+        call = {"check": orchestrator.check, "cancel": orchestrator.cancel, "retry": orchestrator.retry}[what]
+        ref = v.requestId or v.id
+
+        def done(saved: TrainingVersion) -> None:
+            self.versionUpdated.emit(actor_id, saved, select)
+
+        self.ctx.tasks.start(f"versions-{what}-{actor_id}-{ref}", call(actor_id, ref), on_done=done,
+                             on_error=lambda exc: self.ctx.report_error(exc, title), owner=self)
+
+    def download_selected(self, dest: Path | None = None) -> LoraDownloadDialog | None:
+        """Download the selected LoRA to `dest` (asked for when None); returns the dialog showing it."""
+        v, actor_id = self._version, self._actor_id
+        if v is None or actor_id is None or not self.download.isEnabled():
+            return None
+        if dest is None:
+            dest = self.choose_destination(v)
+            if dest is None:
+                return None
+        dialog = LoraDownloadDialog(self.ctx, actor_id, v, self._parent)
+        self.downloads = [d for d in self.downloads if d.isVisible() or d.is_running()]
+        self.downloads.append(dialog)
+        dialog.start(dest)
+        dialog.show()
+        self.downloadStarted.emit(dialog)
+        return dialog
+
+    def train_again_selected(self) -> None:
+        if self._version is not None:
+            self.trainAgainRequested.emit(self._version.parameters)
+
+    # --- default questions ----------------------------------------------------------------------
+
+    def _ask(self, title: str, question: str) -> bool:
+        answer = QMessageBox.question(self._parent, title, question,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_path(self, version: TrainingVersion) -> Path | None:
+        name = QUrl(version.loraUrl or "").fileName() or f"{version.name}.safetensors"
+        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
+        path, _filter = QFileDialog.getSaveFileName(
+            self._parent, tr("Save {name} LoRA").format(name=version.name), str(Path(folder) / name),
+            tr("LoRA files (*.safetensors);;All files (*)"))
+        return Path(path) if path else None
