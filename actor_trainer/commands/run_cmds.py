@@ -105,7 +105,7 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
         if watcher is None:
             return 0
         try:
-            final = await watcher.wait(actor.id, version.requestId or version.id)
+            final = await watcher.wait(actor.id, version.key)
         except asyncio.CancelledError:
             say(f"Stopped waiting; {version.name} goes on at RunPod. "
                 f"Follow it with `actor-trainer status {version.id}`.")
@@ -185,7 +185,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def run() -> list[TrainingVersion]:
         async with running_services(ctx, serve_webhooks=False, poll=False, echo=not args.json) as services:
             orchestrator = services.require_orchestrator()
-            return [await orchestrator.check(actor_id, v.requestId or v.id) for actor_id, v in targets]
+            return [await orchestrator.check(actor_id, v.key) for actor_id, v in targets]
 
     results = asyncio.run(run())
     if args.json:
@@ -224,7 +224,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
             say(f"{saved.name}: {saved.status.label} (job {saved.id}).")
             if watcher is None:
                 return 0
-            return _final_report(await watcher.wait(actor.id, saved.requestId or saved.id))
+            return _final_report(await watcher.wait(actor.id, saved.key))
 
     return asyncio.run(run())
 

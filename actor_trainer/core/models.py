@@ -294,6 +294,12 @@ class TrainingVersion(Record):
         return int(self.name[1:])
 
     @property
+    def key(self) -> str:
+        """The version's stable key: the app-made request id, which never changes (`id` becomes
+        the RunPod job id once `/run` answered). Versions written by other tools may lack one."""
+        return self.requestId or self.id
+
+    @property
     def job_id(self) -> str | None:
         """The RunPod job id, or None while the job has not been created."""
         if self.requestId is not None and self.id == self.requestId:

@@ -88,7 +88,7 @@ class StatusPoller:
             self.events.log(LogLevel.INFO, f"Reconciling {len(mine)} run(s) in flight ({reason}).")
         results = []
         for actor_id, version in mine:
-            results.append(await self._check(actor_id, version.requestId or version.id))
+            results.append(await self._check(actor_id, version.key))
         return results
 
     async def _check(self, actor_id: int, ref: str) -> TrainingVersion:
@@ -111,7 +111,7 @@ class StatusPoller:
         last_full = time.monotonic()
         while True:
             in_flight = await asyncio.to_thread(self.library.in_flight_versions)
-            mine = {(a.id, v.requestId or v.id) for a, v in in_flight
+            mine = {(a.id, v.key) for a, v in in_flight
                     if v.endpoint in (None, self.orchestrator.endpoint_label)}
             self._live &= mine  # runs that ended or left this endpoint are no longer followed
             if not mine:

@@ -19,15 +19,15 @@ from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.parameter_memory import ParameterMemory
-from actor_trainer.runtime import Services
 from actor_trainer.core.settings import Config, Settings, cache_dir, config_dir
 from actor_trainer.core.storage.base import SyncProgress, SyncResult, SyncStatus
 from actor_trainer.core.thumbnails import ThumbnailCache
-from actor_trainer.gui.selector.actor_list_model import ActorListModel
 from actor_trainer.gui.bridge import EventBridge
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.selector.actor_list_model import ActorListModel
 from actor_trainer.gui.tasks import TaskRunner
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
+from actor_trainer.runtime import Services
 
 log = logging.getLogger(__name__)
 

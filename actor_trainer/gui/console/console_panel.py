@@ -23,10 +23,10 @@ from actor_trainer.core.runpod_health import EndpointHealth
 from actor_trainer.core.settings import log_dir
 from actor_trainer.gui.console.console_log_model import DEFAULT_MAX_LINES, ConsoleLine, tint, tone_color
 from actor_trainer.gui.console.console_log_view import ConsoleLogView
-from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.console.loss_chart import LossChart, LossHistory
 from actor_trainer.gui.console.run_progress import RunProgressWidget, phase_word
+from actor_trainer.gui.context import AppContext
+from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.widgets.status_style import status_colour
 
 #: The strip's title per state; it is always shown with the version name, so state is in words.
@@ -43,10 +43,6 @@ _STATES: dict[VersionStatus, str] = {
 
 Confirm = Callable[[str, str], bool]
 
-
-def run_ref(version: TrainingVersion) -> str:
-    """The stable reference of a run: its request id (the job id replaces `id` after /run)."""
-    return version.requestId or version.id
 
 
 def pick_current_run(versions: list[TrainingVersion]) -> TrainingVersion | None:
@@ -180,7 +176,7 @@ class ConsolePanel(QWidget):
         if actor_id != self._actor_id:
             return
         shown = self._version
-        if shown is None or run_ref(shown) == run_ref(version):
+        if shown is None or shown.key == version.key:
             self._show(version)
         elif not version.status.is_terminal and (shown.status.is_terminal or version.number > shown.number):
             self._show(version)  # a new run started, or one in flight beats a finished one
@@ -189,7 +185,7 @@ class ConsolePanel(QWidget):
 
     def _show(self, version: TrainingVersion | None) -> None:
         previous = self._version
-        same_run = previous is not None and version is not None and run_ref(previous) == run_ref(version)
+        same_run = previous is not None and version is not None and previous.key == version.key
         if same_run and previous is not None and version is not None and self._actor_id is not None:
             if previous.status.is_terminal and not version.status.is_terminal:
                 # RunPod /retry requeued this job: a new attempt whose steps start over.
@@ -219,7 +215,7 @@ class ConsolePanel(QWidget):
                 and poller is not None
                 and self._actor_id is not None
             ):
-                poller.watch(self._actor_id, run_ref(version))  # live progress while it is shown
+                poller.watch(self._actor_id, version.key)  # live progress while it is shown
         self._update_strip()
         self._update_buttons()
 
@@ -286,8 +282,8 @@ class ConsolePanel(QWidget):
 
     def _update_buttons(self) -> None:
         version = self._version
-        checking = version is not None and self._ctx.tasks.is_running(f"console-check-{run_ref(version)}")
-        aborting = version is not None and self._ctx.tasks.is_running(f"console-abort-{run_ref(version)}")
+        checking = version is not None and self._ctx.tasks.is_running(f"console-check-{version.key}")
+        aborting = version is not None and self._ctx.tasks.is_running(f"console-abort-{version.key}")
         can_check = version is not None and (not version.status.is_terminal or version.status is VersionStatus.EXPIRED)
         self._check_button.setEnabled(can_check and not checking)
         self._check_button.setText(tr("Checking…") if checking else tr("Check status"))
@@ -311,7 +307,7 @@ class ConsolePanel(QWidget):
         version, actor_id = self._version, self._actor_id
         if version is None or actor_id is None:
             return
-        ref = run_ref(version)
+        ref = version.key
         self._ctx.tasks.start(
             f"console-check-{ref}",
             self._ctx.orchestrator.check(actor_id, ref),
@@ -359,7 +355,7 @@ class ConsolePanel(QWidget):
             text += "\n\n" + tr("(Sandbox: the run is simulated, nothing is billed.)")
         if not (confirm or self._confirm_dialog)(title, text):
             return False
-        ref = run_ref(version)
+        ref = version.key
         self._ctx.tasks.start(
             f"console-abort-{ref}",
             self._ctx.orchestrator.cancel(actor_id, ref),

@@ -131,7 +131,7 @@ class RunProgressWidget(QWidget):
 
     def show_run(self, version: TrainingVersion | None) -> None:
         """Show `version` (None: no run). A different run starts a fresh rate estimate."""
-        key = (version.requestId or version.id) if version is not None else None
+        key = version.key if version is not None else None
         if key != self._run_key:
             self._estimator.reset()
             self._progress = None

@@ -7,9 +7,9 @@ from contextlib import ExitStack
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
 
+from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.selector.actor_filter_proxy import ActorFilter
 from actor_trainer.gui.selector.actor_list_model import ActorListModel
-from actor_trainer.gui.i18n import tr
 
 MAX_AGE = 150
 

@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.selector.actor_filter_bar import ActorFilterBar
 from actor_trainer.gui.selector.actor_filter_proxy import ActorFilterProxy
 from actor_trainer.gui.selector.actor_list_model import ActorListModel, ActorRoles
-from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.selector.poster_delegate import PosterDelegate
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
 

@@ -11,8 +11,8 @@ from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, Q
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from actor_trainer.gui.selector.actor_list_model import ActorRoles
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.selector.actor_list_model import ActorRoles
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
 
 _Index = QModelIndex | QPersistentModelIndex

@@ -19,11 +19,6 @@ from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
 
 
-def run_key(version: TrainingVersion) -> str:
-    """A run's stable key: the request id (the job id replaces `id` once /run answered)."""
-    return version.requestId or version.id
-
-
 def describe_run(version: TrainingVersion, progress: Progress | None = None) -> str:
     """One run in flight, in words that fit a window title."""
     progress = progress or version.progress
@@ -81,13 +76,13 @@ class CurrentRunTracker(QObject):
             return
         for version in versions:
             if not version.status.is_terminal:
-                self._runs.setdefault(run_key(version), version)
+                self._runs.setdefault(version.key, version)
         self._emit()
 
     def _on_version(self, actor_id: int, version: TrainingVersion) -> None:
         if actor_id != self._actor_id:
             return
-        key = run_key(version)
+        key = version.key
         if version.status.is_terminal:
             self._runs.pop(key, None)
             self._progress.pop(key, None)
@@ -113,7 +108,7 @@ class CurrentRunTracker(QObject):
                 text = tr("idle")
             else:
                 newest = runs[0]
-                text = describe_run(newest, self._progress.get(run_key(newest)))
+                text = describe_run(newest, self._progress.get(newest.key))
                 if len(runs) > 1:
                     text += " " + tr("(+{n} more)").format(n=len(runs) - 1)
         if text != self._text:

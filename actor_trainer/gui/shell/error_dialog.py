@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from actor_trainer.gui.widgets import icons
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.widgets import icons
 
 
 class ErrorDialog(QDialog):

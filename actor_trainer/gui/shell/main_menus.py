@@ -18,9 +18,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from actor_trainer import APP_NAME, __version__
 from actor_trainer.core.settings import log_dir
-from actor_trainer.gui.widgets import icons
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.shell.theme import THEME_MODES
+from actor_trainer.gui.widgets import icons
 
 if TYPE_CHECKING:
     from actor_trainer.gui.shell.main_window import MainWindow

@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
 from actor_trainer.core.library import ActorSummary
 from actor_trainer.core.models import TrainingParameters
 from actor_trainer.core.settings import config_dir
-from actor_trainer.gui.widgets import icons
-from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
 from actor_trainer.gui.console.console_panel import ConsolePanel
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
+from actor_trainer.gui.shell.current_run import CurrentRunTracker
 from actor_trainer.gui.shell.main_menus import MenuActions, build_menus
 from actor_trainer.gui.shell.notifications import RunNotifier
 from actor_trainer.gui.shell.status_bar import AppStatusBar
@@ -40,7 +40,7 @@ from actor_trainer.gui.shell.theme import ThemeManager
 from actor_trainer.gui.training.training_tab import ActorTrainingTab
 from actor_trainer.gui.tunnel.tunnel_panel import TunnelPanel
 from actor_trainer.gui.versions.versions_panel import VersionsPanel
-from actor_trainer.gui.shell.current_run import CurrentRunTracker
+from actor_trainer.gui.widgets import icons
 
 LAYOUT_VERSION = 1
 SIDE_DOCK = "runsDock"

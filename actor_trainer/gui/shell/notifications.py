@@ -14,9 +14,9 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QSystemTrayIcon, QVBoxLayout, QWidget
 
 from actor_trainer.core.models import TrainingVersion, VersionStatus, utc_now
-from actor_trainer.gui.widgets import icons
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.widgets import icons
 
 TOAST_MS = 7000
 

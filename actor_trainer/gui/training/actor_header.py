@@ -7,12 +7,12 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from actor_trainer.core.library import ActorSummary
-from actor_trainer.gui.selector.actor_list_model import initials_for
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.selector.actor_list_model import initials_for
 from actor_trainer.gui.selector.poster_delegate import placeholder_color
-from actor_trainer.gui.widgets.status_style import good_colour, make_badge
 from actor_trainer.gui.training.training_tab_card import Card, heading, secondary
+from actor_trainer.gui.widgets.status_style import good_colour, make_badge
 
 POSTER_SIZE = 96
 CHANGE_SHORTCUT = "Ctrl+O"

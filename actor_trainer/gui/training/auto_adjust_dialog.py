@@ -26,8 +26,8 @@ from actor_trainer.core.auto_adjust import Proposal, auto_adjust
 from actor_trainer.core.models import TrainingParameters, VersionStatus
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.training.parameters_form_fields import FIELD_LABELS, format_number
-from actor_trainer.gui.widgets.status_style import status_colour
 from actor_trainer.gui.training.training_tab_card import counted, heading, secondary
+from actor_trainer.gui.widgets.status_style import status_colour
 
 
 def show_value(value: Any) -> str:

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from actor_trainer.core.models import TrainingParameters, derived_epochs, steps_per_epoch, steps_per_image
-from actor_trainer.gui.training.auto_adjust_dialog import AutoAdjustDialog
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.training.auto_adjust_dialog import AutoAdjustDialog
 from actor_trainer.gui.training.parameters_form_fields import (
     ADVANCED_FIELDS,
     BASIC_FIELDS,

@@ -19,8 +19,8 @@ from actor_trainer.core.models import TrainingParameters, TrainingVersion, Versi
 from actor_trainer.core.preflight import DataNotSyncedError, RunInFlightError
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.widgets.status_style import make_badge, status_colour, status_word
 from actor_trainer.gui.training.training_tab_card import Card, secondary
+from actor_trainer.gui.widgets.status_style import make_badge, status_colour, status_word
 
 PREFLIGHT_DELAY_MS = 250
 START_SHORTCUT = "Ctrl+Enter"
@@ -231,7 +231,7 @@ class StartPanel(Card):
         if actor_id == self._actor_id:
             self.allow_concurrent.setChecked(False)
             self._checked, self._error = False, None  # the new run is in flight: check again
-        self.trainingStarted.emit(actor_id, version.requestId or version.id)
+        self.trainingStarted.emit(actor_id, version.key)
         self.recheck()
 
     def _submit_failed(self, exc: BaseException) -> None:

@@ -19,9 +19,9 @@ from actor_trainer.core.models import VersionStatus
 from actor_trainer.core.storage.base import FileSyncState, SyncStatus
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, status_colour
 from actor_trainer.gui.training.training_images_strip import TrainingImagesStrip
 from actor_trainer.gui.training.training_tab_card import Card, counted, heading, secondary
+from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, status_colour
 
 SCAN_TASK = "training-tab-scan"
 

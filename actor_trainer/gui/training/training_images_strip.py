@@ -25,8 +25,8 @@ from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QWidget
 from actor_trainer.core.library import TrainingDataScan
 from actor_trainer.core.models import VersionStatus
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.widgets.status_style import badge_fill, status_colour
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
+from actor_trainer.gui.widgets.status_style import badge_fill, status_colour
 
 TILE = 72
 _Index = QModelIndex | QPersistentModelIndex

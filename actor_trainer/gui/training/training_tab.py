@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QScrollArea, 
 
 from actor_trainer.core.library import ActorSummary, TrainingDataScan
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
-from actor_trainer.gui.training.actor_header import ActorHeader
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.training.actor_header import ActorHeader
 from actor_trainer.gui.training.parameters_form import ParametersForm
 from actor_trainer.gui.training.start_panel import StartPanel
 from actor_trainer.gui.training.training_data_box import TrainingDataBox

@@ -29,10 +29,10 @@ from actor_trainer.core.tunnel import NoAuthTokenError, TunnelState
 from actor_trainer.core.webhook_server import test_delivery
 from actor_trainer.gui.console.console_log_model import tint, tone_color
 from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.widgets.eliding_label import ElidingLabel
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.widgets.status_style import StatusBadge
 from actor_trainer.gui.tunnel.webhook_mode_selector import WebhookModeSelector, mode_description
+from actor_trainer.gui.widgets.eliding_label import ElidingLabel
+from actor_trainer.gui.widgets.status_style import StatusBadge
 
 _STATE_LOOK = {  # state → (word, tone)
     TunnelState.STOPPED: ("Stopped", "neutral"),

@@ -131,7 +131,7 @@ class LoraDownloadDialog(QDialog):
 
     @property
     def task_name(self) -> str:
-        return f"lora-download-{self.actor_id}-{self.version.requestId or self.version.id}"
+        return f"lora-download-{self.actor_id}-{self.version.key}"
 
     def is_running(self) -> bool:
         return self._task is not None and not self._task.done()

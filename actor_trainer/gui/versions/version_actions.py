@@ -177,7 +177,7 @@ class VersionActions(QObject):
             self.ctx.report_error(exc, title)
 
         self.ctx.tasks.start(f"versions-mark-good-{actor_id}",
-                             asyncio.to_thread(self.ctx.library.mark_good, actor_id, v.requestId or v.id),
+                             asyncio.to_thread(self.ctx.library.mark_good, actor_id, v.key),
                              on_done=done, on_error=failed, owner=self)
 
     def check_selected(self) -> None:
@@ -202,7 +202,7 @@ class VersionActions(QObject):
             return
         orchestrator = self.ctx.orchestrator
         call = {"check": orchestrator.check, "cancel": orchestrator.cancel, "retry": orchestrator.retry}[what]
-        ref = v.requestId or v.id
+        ref = v.key
 
         def done(saved: TrainingVersion) -> None:
             self.versionUpdated.emit(actor_id, saved, select)

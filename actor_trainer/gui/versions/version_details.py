@@ -28,9 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from actor_trainer.core.models import TrainingVersion, VersionStatus, derived_epochs
-from actor_trainer.gui.widgets.error_box import ErrorBox
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, good_text, make_badge, status_colour
 from actor_trainer.gui.versions.version_text import (
     attempts_text,
     duration_seconds,
@@ -40,6 +38,8 @@ from actor_trainer.gui.versions.version_text import (
     format_number,
     progress_text,
 )
+from actor_trainer.gui.widgets.error_box import ErrorBox
+from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, good_text, make_badge, status_colour
 
 # (field, label) in the order the parameters form shows them.
 _PARAMETER_LABELS: tuple[tuple[str, str], ...] = (
@@ -280,7 +280,7 @@ class VersionDetails(QScrollArea):
         same_version = (
             version is not None
             and self._version is not None
-            and (version.requestId or version.id) == (self._version.requestId or self._version.id)
+            and version.key == self._version.key
         )
         self._version = version
         self.placeholder.setVisible(version is None)
@@ -310,7 +310,7 @@ class VersionDetails(QScrollArea):
     def _show_run(self, v: TrainingVersion) -> None:
         self.job_id.set_text(v.job_id or "")
         if v.job_id is None:
-            self.job_id.edit.setPlaceholderText(tr("not created yet (request {id})").format(id=v.requestId or v.id))
+            self.job_id.edit.setPlaceholderText(tr("not created yet (request {id})").format(id=v.key))
         self.endpoint.setText(v.endpoint or tr("unknown"))
         self.started.setText(format_local_time(v.timestamp))
         if v.completedAt is not None:

@@ -17,6 +17,13 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from actor_trainer.core.models import Progress, TrainingVersion, VersionStatus
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.versions.version_text import (
+    duration_seconds,
+    first_line,
+    format_duration,
+    format_local_time,
+    format_number,
+)
 from actor_trainer.gui.widgets.status_style import (
     badge_size,
     good_colour,
@@ -25,13 +32,6 @@ from actor_trainer.gui.widgets.status_style import (
     status_colour,
     status_tooltip,
     status_word,
-)
-from actor_trainer.gui.versions.version_text import (
-    duration_seconds,
-    first_line,
-    format_duration,
-    format_local_time,
-    format_number,
 )
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -67,10 +67,6 @@ _HEADERS = {
 }
 _NUMERIC = {Column.STEPS, Column.LR, Column.DIM_ALPHA, Column.IMAGES, Column.DURATION}
 
-
-def version_key(version: TrainingVersion) -> str:
-    """The identity of a version across its life (its id changes once RunPod answers)."""
-    return version.requestId or version.id
 
 
 class VersionsModel(QAbstractTableModel):
@@ -168,7 +164,7 @@ class VersionsModel(QAbstractTableModel):
     def row_of(self, key: str) -> int:
         """The row of the version whose request id or id is `key`; -1 if none."""
         for row, v in enumerate(self._versions):
-            if key in (version_key(v), v.id, v.requestId):
+            if key in (v.key, v.id, v.requestId):
                 return row
         return -1
 
@@ -180,7 +176,7 @@ class VersionsModel(QAbstractTableModel):
     def set_versions(self, versions: list[TrainingVersion]) -> None:
         """Replace every row. Same rows in the same order change in place (no reset)."""
         ordered = sorted(versions, key=lambda v: v.number, reverse=True)
-        if [version_key(v) for v in ordered] == [version_key(v) for v in self._versions]:
+        if [v.key for v in ordered] == [v.key for v in self._versions]:
             self._versions = ordered
             if ordered:
                 self._changed(0, len(ordered) - 1)
@@ -191,7 +187,7 @@ class VersionsModel(QAbstractTableModel):
 
     def upsert(self, version: TrainingVersion) -> int:
         """Insert or update one version (a live change); returns its row."""
-        row = self.row_of(version_key(version))
+        row = self.row_of(version.key)
         if row < 0 and version.job_id is not None:
             row = self.row_of(version.id)
         if row >= 0:

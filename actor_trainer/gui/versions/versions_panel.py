@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
 from actor_trainer.core.library import ActorSummary
 from actor_trainer.core.models import Progress, TrainingVersion, VersionStatus
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.widgets.status_style import badge_size, status_word
 from actor_trainer.gui.versions.version_actions import VersionActions
 from actor_trainer.gui.versions.version_details import VersionDetails
-from actor_trainer.gui.versions.versions_model import Column, VersionsDelegate, VersionsModel, version_key
+from actor_trainer.gui.versions.versions_model import Column, VersionsDelegate, VersionsModel
+from actor_trainer.gui.widgets.status_style import badge_size, status_word
 
 if TYPE_CHECKING:
     from actor_trainer.gui.context import AppContext
@@ -228,8 +228,8 @@ class VersionsPanel(QWidget):
         first_load = self._loaded_actor != actor_id
         self._loaded_actor = actor_id
         self.model.set_versions(versions)
-        if selected is not None and self.model.row_of(version_key(selected)) >= 0:
-            self._select_row(self.model.row_of(version_key(selected)))
+        if selected is not None and self.model.row_of(selected.key) >= 0:
+            self._select_row(self.model.row_of(selected.key))
         elif self.model.rowCount() and not self.table.currentIndex().isValid():
             self._select_row(0)
         if first_load:

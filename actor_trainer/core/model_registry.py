@@ -1,0 +1,34 @@
+"""Mark as good, the one road: record a version as the actor's validated model and say so.
+
+`Library.mark_good` writes the two files; this service runs it off the event loop and emits what
+changed (`VersionChanged` for each version whose good mark moved, `ActorChanged` for the registry),
+so every view — the versions panel, the selector's badge, the CLI — hears it the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from actor_trainer.core.events import ActorChanged, EventBus, LogLevel, VersionChanged
+from actor_trainer.core.library import Library
+from actor_trainer.core.models import Actor, TrainingVersion
+
+
+class ModelRegistry:
+    def __init__(self, library: Library, events: EventBus) -> None:
+        self.library = library
+        self.events = events
+
+    async def mark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
+        """Mark `version_ref` (job id, request id or name) good; refused for a version that is not
+        completed or has no LoRA (MarkGoodRefusedError, nothing written)."""
+        before = {v.key: v.isGood for v in await asyncio.to_thread(self.library.load_versions, actor_id)}
+        actor, version = await asyncio.to_thread(self.library.mark_good, actor_id, version_ref)
+        after = await asyncio.to_thread(self.library.load_versions, actor_id)
+        for v in after:
+            if before.get(v.key) != v.isGood:
+                self.events.emit(VersionChanged(actor_id=actor_id, version=v))
+        self.events.emit(ActorChanged(actor_id=actor_id))
+        self.events.log(LogLevel.SUCCESS, f"{version.name} is now the validated model of {actor.name}.",
+                        actor_id=actor_id, version_id=version.id)
+        return actor, version
