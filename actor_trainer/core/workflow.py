@@ -1,6 +1,6 @@
 """The ComfyUI training workflow: the template, the builder that fills it, and its validation.
 
-The template (`actor_trainer/resources/workflows/flux_lora_training.json`) is the API-format graph
+The template (`resources/workflows/flux_lora_training.json`, read through `core/resources.py`) is the API-format graph
 of flux-training-workflow.md. `build_workflow` copies it and writes every parameter the user set,
 unchanged, into the node input that carries it (by node id and input name, never by string
 templating). `validate_workflow` checks a graph against what the FluxTrainer nodes accept, so that a
@@ -13,9 +13,9 @@ import functools
 import json
 import posixpath
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from actor_trainer.core import resources
 from actor_trainer.core.models import TrainingParameters
 from actor_trainer.core.workflow_nodes import MAX_STEPS_PER_LOOP
 from actor_trainer.core.workflow_validation import WorkflowValidationError, trainer_chain, validate_workflow
@@ -109,8 +109,7 @@ def split_steps(total: int) -> list[int]:
 
 @functools.lru_cache(maxsize=1)
 def _template_text() -> str:
-    resource = resources.files("actor_trainer.resources").joinpath(*TEMPLATE_RESOURCE)
-    return resource.read_text(encoding="utf-8")
+    return resources.read_text(*TEMPLATE_RESOURCE)
 
 
 def load_template() -> dict[str, Any]:

@@ -1,20 +1,23 @@
-"""The app's line icons: hand-drawn 24 px SVGs in `actor_trainer/resources/icons/`, tinted to the palette.
+"""The app's line icons: hand-drawn 24 px SVGs in `resources/icons/`, tinted to the palette.
 
 Line icons draw with `currentColor`; `icon(name)` substitutes the palette's text colour (or the
 colour asked for) and renders crisp pixmaps at the usual sizes, so the same file works in light
 and dark themes. Icons are cached per (name, colour); the cache is cheap to clear on a theme change.
+The files are read through `actor_trainer.core.resources` (source tree, wheel and frozen build alike);
+the "app" icon is the application icon's source, `resources/app-icon/actor-trainer.svg`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-#: Every icon the app ships (file stem in resources/icons).
+from actor_trainer.core import resources
+
+#: Every icon the app ships (file stem in resources/icons; "app" is the app icon source).
 ICON_NAMES = (
     "app", "train", "stop", "refresh", "sync", "tunnel", "settings", "copy", "download",
     "check", "search", "folder", "status", "info", "user",
@@ -23,9 +26,14 @@ _SIZES = (16, 20, 24, 32, 48)
 _APP_SIZES = (16, 24, 32, 48, 64, 128, 256)
 
 
+def icon_resource(name: str) -> tuple[str, ...]:
+    """Where icon `name` lives, as path parts under resources/."""
+    return resources.APP_ICON_SOURCE if name == "app" else ("icons", f"{name}.svg")
+
+
 def svg_text(name: str) -> str:
     """The SVG source of icon `name` (raises FileNotFoundError for an unknown name)."""
-    return (resources.files("actor_trainer.resources") / "icons" / f"{name}.svg").read_text(encoding="utf-8")
+    return resources.read_text(*icon_resource(name))
 
 
 def _render(svg: str, size: int, ratio: float) -> QPixmap:
