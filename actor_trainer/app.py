@@ -1,7 +1,7 @@
 """The desktop app: `run_gui(args)` builds the QApplication, runs ONE start-up coroutine on a
 qasync loop, and returns the exit code.
 
-The coroutine (style.md): load settings → resolve the configuration → seed/open the library →
+The coroutine (docs/architecture.md): load settings → resolve the configuration → seed/open the library →
 one instance per library → start the services → read the library → show the window → await
 quit → shut down in reverse, bounded in time. A configuration or library error before the
 window exists ends in a message naming the file and what to do, and exit code 1 — never a

@@ -1,4 +1,4 @@
-"""`actor-trainer`: the GUI with no command, headless commands otherwise (cli-and-config.md).
+"""`actor-trainer`: the GUI with no command, headless commands otherwise (README, "Headless use").
 
 Exit codes: 0 success, 1 a failure the user must act on, 2 bad usage. JSON goes to stdout,
 everything human to stderr. Headless commands never import Qt.

@@ -1,5 +1,5 @@
-"""How long does the event loop stall while the app works? (architecture.md: "never more than a
-frame or two; measure it").
+"""How long does the event loop stall while the app works? (docs/architecture.md, "One event loop":
+"must not stall for more than a frame or two").
 
 A probe coroutine asks to wake every 5 ms and records how late it wakes. It runs first on an idle
 loop (the baseline), then while the app's core does its heavy work on the same loop: syncing the

@@ -63,7 +63,7 @@ def _link(source: Path, target: Path) -> None:
 
 
 def actor_records(count: int, seed: int) -> list[dict[str, Any]]:
-    """`count` actor records in the seed's shape (id, name, description, sex, ethnicity, age, ...)."""
+    """`count` actor records in the library's shape (id, name, description, sex, ethnicity, age, ...)."""
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []
     for actor_id in range(count):

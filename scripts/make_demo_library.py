@@ -8,7 +8,7 @@
         # use it to check that the committed data/ is what this script makes)
 
 Deterministic: the same script (and Pillow) always writes the same files. Layout and record shapes
-are those of the data library (architecture.md); every record is validated with the app's pydantic
+are those of the data library (docs/architecture.md); every record is validated with the app's pydantic
 models before it is written.
 """
 
@@ -108,7 +108,7 @@ def file_stems(rng: random.Random, member: CastMember) -> list[str]:
             stems.append(f"IMG_{number}")
         return stems
     if member.naming == "mixed":
-        # a name with spaces among them: keys and URLs must survive it (lessons-from-the-field.md)
+        # a name with spaces among them: keys and URLs must survive it (encoding a URL twice once broke such uploads)
         kinds = ("still", "closeup", "studio shot")
         return [f"{kinds[i % 3]}_{i:02d}" if i % 3 != 2 else f"{kinds[2]} {i:02d}" for i in range(1, n + 1)]
     return [f"{member.id:04d}_{i:02d}" for i in range(1, n + 1)]

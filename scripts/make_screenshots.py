@@ -106,7 +106,7 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
         grab(selector, "selector.png")
         selector.reject()
 
-        # 2. The seed's flow: start the tunnel, pick actor 0010 (25 images), sync, auto-adjust, train.
+        # 2. The whole flow: start the tunnel, pick actor 0010 (25 images), sync, auto-adjust, train.
         window.tunnel_panel.start()
         await wait_for(lambda: services.tunnel is not None and services.tunnel.public_url is not None,
                        what="the tunnel")

@@ -1,1 +1,1 @@
-"""Headless commands (cli-and-config.md). None of them imports Qt."""
+"""Headless commands (README, "Headless use"; docs/configuration.md). None of them imports Qt."""

@@ -57,8 +57,8 @@ class _Tier:
 
 _ONE_PASS = "the set is large enough for one pass per epoch; repeats would only lengthen epochs"
 
-# The seed's own system tiers (flux-training-workflow.md, "Auto-adjust — starting points from the
-# field", first bullet): ≤15 → 1500 steps, lr 2e-4, repeats 2; 16–30 → 2000, 2.5e-4, 2;
+# The original web app's tiers (docs/training-workflow.md, "Auto-adjust"):
+# ≤15 → 1500 steps, lr 2e-4, repeats 2; 16–30 → 2000, 2.5e-4, 2;
 # 31–60 → 2500, 1.5e-4, 1; > 60 → 3000, 1e-4, 1 plus a warning to curate to 30–60.
 _TIERS = (
     _Tier(

@@ -1,4 +1,4 @@
-"""The training job contract between the app and the worker, version 1 (worker-contract.md).
+"""The training job contract between the app and the worker, version 1 (docs/worker-contract.md).
 
 The request the app sends to `POST /run`, the progress payload a worker reports while the job is
 IN_PROGRESS, the result of a COMPLETED job, and RunPod's status object that carries them. A change

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class LogLevel(StrEnum):
-    """The console's kinds of line (the seed's console colours them)."""
+    """The console's kinds of line (the original web app's console coloured them)."""
 
     DEBUG = "debug"
     INFO = "info"

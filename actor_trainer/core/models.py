@@ -1,4 +1,5 @@
-"""Domain models of the data library (the seed's record shapes, kept key for key).
+"""Domain models of the data library (docs/architecture.md: the original web app's record shapes, kept
+key for key).
 
 Every record allows extra fields and keeps them on a load/save round trip: other studio tools
 share these files, and a field we do not know is theirs, not ours to drop.
@@ -25,7 +26,7 @@ class Record(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=True)
 
-    #: Keys written even when their value is None (the seed's shapes show them as null).
+    #: Keys written even when their value is None (the original web app's shapes show them as null).
     _always_written: ClassVar[frozenset[str]] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
@@ -69,13 +70,13 @@ class Actor(Record):
 
     @property
     def meta_line(self) -> str:
-        """"age • sex • ethnicity", as the seed's actor button showed it."""
+        """"age • sex • ethnicity", as the original web app's actor button showed it."""
         parts = [str(self.age) if self.age is not None else None, self.sex, self.ethnicity]
         return " • ".join(p for p in parts if p)
 
 
 class ActorRegistry(BaseModel):
-    """`actors.json`: a list of actor records (the seed's format is a bare JSON list)."""
+    """`actors.json`: a list of actor records (the original web app's format is a bare JSON list)."""
 
     actors: list[Actor]
 
@@ -91,7 +92,7 @@ class ActorRegistry(BaseModel):
 
 # --- training parameters ------------------------------------------------------------------------
 
-# Allowed values of the FluxTrainer nodes (case-sensitive); see flux-training-workflow.md.
+# Allowed values of the FluxTrainer nodes (case-sensitive); see docs/training-workflow.md.
 OptimizerType = Literal[
     "adamw8bit",
     "adamw",
@@ -118,7 +119,7 @@ SAVE_DTYPES: tuple[str, ...] = SaveDtype.__args__  # type: ignore[attr-defined]
 class TrainingParameters(Record):
     """What the user sets for one run. Sent to the worker exactly as set.
 
-    Defaults are the seed's (lr 0.0004, 2000 steps, dim 8). network_alpha 1 pairs with that rate:
+    Defaults are the original web app's (lr 0.0004, 2000 steps, dim 8). network_alpha 1 pairs with that rate:
     the update scales with alpha/dim, and FluxTrainer's own default pairs alpha 1 with 4e-4.
     """
 
@@ -163,7 +164,7 @@ def steps_per_epoch(image_count: int, num_repeats: int, batch_size: int) -> int:
 
 
 def derived_epochs(image_count: int, params: TrainingParameters) -> int:
-    """`epochs = ceil(steps / ceil(images × repeats / batch_size))` (flux-training-workflow.md)."""
+    """`epochs = ceil(steps / ceil(images × repeats / batch_size))` (docs/training-workflow.md)."""
     return math.ceil(params.max_train_steps / steps_per_epoch(image_count, params.num_repeats, params.batch_size))
 
 
@@ -207,7 +208,7 @@ TERMINAL_STATUSES = frozenset(
 )
 _RANK = {VersionStatus.PENDING: 0, VersionStatus.QUEUED: 1, VersionStatus.IN_PROGRESS: 2}
 
-# Names other tools (and the seed's web app) wrote for the same states.
+# Names other tools (and the original web app) wrote for the same states.
 _STATUS_ALIASES = {"training": "in_progress", "running": "in_progress", "in_queue": "queued"}
 
 
@@ -233,7 +234,7 @@ class VersionError(Record):
 
 
 class Progress(Record):
-    """The latest progress the worker reported (worker-contract.md), as the app saw it."""
+    """The latest progress the worker reported (docs/worker-contract.md), as the app saw it."""
 
     phase: str | None = None
     step: int | None = Field(default=None, ge=0)
@@ -271,7 +272,7 @@ class TrainingVersion(Record):
     failedAt: datetime | None = None
     error: VersionError | None = None
     progress: Progress | None = None
-    # Bookkeeping of this app (not in the seed, preserved by others as extra fields).
+    # Bookkeeping of this app (not in the original web app's records; other tools keep them as extra fields).
     requestId: str | None = None
     endpoint: str | None = None  # "sandbox" or the RunPod endpoint id the job was sent to
     outputUrl: str | None = None
@@ -361,7 +362,7 @@ class VersionsFile(BaseModel):
 
 
 class JobState(StrEnum):
-    """RunPod Serverless job states (runpod.md)."""
+    """RunPod Serverless job states (docs/runpod.md)."""
 
     IN_QUEUE = "IN_QUEUE"
     IN_PROGRESS = "IN_PROGRESS"

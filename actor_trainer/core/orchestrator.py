@@ -134,7 +134,7 @@ class TrainingOrchestrator:
         require_sync: bool = True,
         need_webhook: bool = True,
     ) -> Preflight:
-        """Every check of the seed's validation tree, in order. Raises a TrainingValidationError."""
+        """Every check of the original web app's validation tree, in order. Raises a TrainingValidationError."""
         actor = await asyncio.to_thread(self.library.get_actor, actor_ref)
         scan = await asyncio.to_thread(self.library.scan_training_data, actor.id)
         if scan.image_count == 0:
@@ -337,7 +337,7 @@ class TrainingOrchestrator:
     # --- checking -------------------------------------------------------------------------------
 
     async def check(self, actor_id: int, ref: str) -> TrainingVersion:
-        """Ask RunPod about one version now and apply the answer (the seed's "Check Status")."""
+        """Ask RunPod about one version now and apply the answer (the original web app's "Check Status")."""
         version = await asyncio.to_thread(self.library.get_version, actor_id, ref)
         if version.status.is_terminal and version.status is not VersionStatus.EXPIRED:
             return version

@@ -1,4 +1,4 @@
-"""Checks made before a training run costs money: the seed's "Validation Errors" tree, typed.
+"""Checks made before a training run costs money: the original web app's "Validation Errors" tree, typed.
 
 Each failure is its own error class, so the GUI can show the reason under a disabled Start button
 and the CLI can print it with a hint.

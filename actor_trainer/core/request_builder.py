@@ -1,6 +1,6 @@
-"""The `POST /run` body of a training job (worker-contract.md, version 1).
+"""The `POST /run` body of a training job (docs/worker-contract.md, version 1).
 
-The seed's request structure plus what a real worker needs: the validated workflow, the training
+The original web app's request structure plus what a real worker needs: the validated workflow, the training
 images, the training config with the app-made request id and the LoRA's final URL, a per-job
 webhook URL (unless the app only polls) and a policy whose timeouts fit a LoRA run. Nothing secret
 goes in `input`: RunPod echoes it back in the webhook. The webhook token is the one secret, and it
@@ -30,7 +30,7 @@ WEBHOOK_PATH = "/api/training-webhook/"
 # --- execution time estimate ---------------------------------------------------------------------
 # A Flux dev LoRA step (fp8 base, bf16, gradient checkpointing, 512×512, batch 1) takes about 1.5 s
 # on a typical 24–48 GB serverless GPU (RTX 4090 / A5000 / L40 class): 2000 steps ≈ 50 min, which
-# matches the 20–60 min runs of runpod.md. Time grows with the pixels per step (resolution² ×
+# matches the 20–60 min runs of docs/runpod.md. Time grows with the pixels per step (resolution² ×
 # batch). The estimate is doubled (slower GPU types, contention), then fixed time is added for
 # loading the models, downloading and caching the images, saving and uploading the LoRA.
 SECONDS_PER_STEP_AT_512 = 1.5
@@ -66,7 +66,7 @@ class EmptyTrainingDataError(RequestBuildError):
 class BuiltRequest:
     """A ready `POST /run` body and the facts the caller records before sending it."""
 
-    body: dict[str, Any]  # exactly the RunRequest JSON of worker-contract.md
+    body: dict[str, Any]  # exactly the RunRequest JSON of docs/worker-contract.md
     request_id: str
     model_name: str  # actor_NNNN_Vn
     output_url: str

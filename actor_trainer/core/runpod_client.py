@@ -1,4 +1,4 @@
-"""An async client for a RunPod Serverless endpoint (runpod.md): run, status, cancel, retry, health.
+"""An async client for a RunPod Serverless endpoint (docs/runpod.md): run, status, cancel, retry, health.
 
 Every failure is a typed `RunPodError`. Safe calls (status, health, cancel, retry — RunPod treats
 cancel and retry as idempotent) are retried with exponential backoff and full jitter on 429, 5xx

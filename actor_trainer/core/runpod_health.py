@@ -1,4 +1,4 @@
-"""RunPod's `GET /health` answer, and what it most likely means for the user (runpod.md).
+"""RunPod's `GET /health` answer, and what it most likely means for the user (docs/runpod.md).
 
 Jobs stuck IN_QUEUE are the most common field failure; the counters tell "waiting for a GPU"
 (throttled, or scaled to zero) from "broken endpoint" (unhealthy workers, or idle workers that do
@@ -51,7 +51,7 @@ class EndpointHealth(_Open):
     sandbox: bool = False
 
     def condition(self) -> EndpointCondition:
-        """Tells "waiting for a GPU" from "broken endpoint" (runpod.md, known field failures).
+        """Tells "waiting for a GPU" from "broken endpoint" (docs/runpod.md, "Health and stuck queues").
 
         One reading is a snapshot: a job submitted a moment ago can sit in the queue next to an idle
         worker for a second. Trust BROKEN when two readings some seconds apart agree."""

@@ -1,5 +1,5 @@
 """Settings (a JSON file in the per-user config folder), secrets (the OS keyring), and the
-environment variables of cli-and-config.md, which override both.
+environment variables of docs/configuration.md, which override both.
 
 `resolve_config()` turns the three into one frozen `Config` that the rest of the app reads.
 """

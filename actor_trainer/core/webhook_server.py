@@ -1,6 +1,6 @@
 """The webhook receiver: an aiohttp server on the app's event loop that RunPod POSTs job results to.
 
-RunPod signs nothing (runpod.md, "Webhooks"), so each job gets an unguessable URL token; a delivery
+RunPod signs nothing (docs/runpod.md, "Webhooks"), so each job gets an unguessable URL token; a delivery
 for an unknown token changes nothing. A valid delivery is answered 200 at once and handed to
 `on_delivery` in a task the server owns (RunPod retries anything slower than ~10 s). The request
 checks are plain functions raising `Rejected`, unit-testable without a server. Neither the token

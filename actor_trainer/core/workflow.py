@@ -1,7 +1,7 @@
 """The ComfyUI training workflow: the template, the builder that fills it, and its validation.
 
 The template (`resources/workflows/flux_lora_training.json`, read through `core/resources.py`) is the API-format graph
-of flux-training-workflow.md. `build_workflow` copies it and writes every parameter the user set,
+of docs/training-workflow.md. `build_workflow` copies it and writes every parameter the user set,
 unchanged, into the node input that carries it (by node id and input name, never by string
 templating). `validate_workflow` checks a graph against what the FluxTrainer nodes accept, so that a
 misspelt optimizer or an out-of-range value is caught before a GPU is paid for.
@@ -34,7 +34,7 @@ __all__ = [
     "worker_output_dir",
 ]
 
-# Node ids of the template (flux-training-workflow.md, "A minimal training graph").
+# Node ids of the template (docs/training-workflow.md, "The graph").
 MODEL_NODE = "2"
 DATASET_CONFIG_NODE = "108"
 DATASET_NODE = "109"

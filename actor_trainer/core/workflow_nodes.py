@@ -1,6 +1,6 @@
 """What the FluxTrainer nodes accept: the table `workflow.validate_workflow` checks a graph against.
 
-Derived from flux-training-workflow.md and the node pack's own `INPUT_TYPES` (kijai's
+Derived from docs/training-workflow.md and the node pack's own `INPUT_TYPES` (kijai's
 ComfyUI-FluxTrainer, `nodes.py`): required and optional inputs, their types, allowed values and
 ranges, and each node's output types. ComfyUI refuses an API-format prompt that misses a required
 input or holds a value outside these sets, but only after a GPU worker has started — so the app

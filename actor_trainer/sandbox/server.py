@@ -1,4 +1,4 @@
-"""A local endpoint that speaks RunPod Serverless's cloud HTTP API (runpod.md), for the sandbox.
+"""A local endpoint that speaks RunPod Serverless's cloud HTTP API (docs/runpod.md), for the sandbox.
 
 Routes under `/v2/{endpoint_id}`: `POST /run`, `GET|POST /status/{id}`, `POST /cancel/{id}`,
 `POST /retry/{id}`, `GET /health`, `POST /purge-queue`. Bearer auth when an API key is set. Jobs

@@ -1,4 +1,4 @@
-"""Webhook delivery the way RunPod does it (runpod.md, "Webhooks").
+"""Webhook delivery the way RunPod does it (docs/runpod.md, "Webhooks").
 
 One POST of the job's status object (plus `input` and `webhook`) when the job ends. Success is an
 HTTP 200 within the timeout; otherwise it is retried, up to `attempts` deliveries in all,

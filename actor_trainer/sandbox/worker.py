@@ -1,4 +1,4 @@
-"""The sandbox's simulated training worker, following worker-contract.md.
+"""The sandbox's simulated training worker, following docs/worker-contract.md.
 
 It does what a real ComfyUI/FluxTrainer worker does, minus the GPU: validates the job input and
 the workflow, really reads every training file from storage and decodes every image (a missing or

@@ -1,7 +1,7 @@
 """Reading the training parameters out of a ComfyUI API-format workflow, as a worker must.
 
 A real worker does not trust `training_config` for the run: ComfyUI runs the graph, so the values
-that count are the node inputs (flux-training-workflow.md). This module finds the FluxTrainer
+that count are the node inputs (docs/training-workflow.md). This module finds the FluxTrainer
 nodes, checks that the graph is one ComfyUI would accept (every link points at an existing node)
 and returns the parameters the simulated worker needs. Problems raise WorkerFailure("ValueError").
 """
@@ -73,7 +73,7 @@ def read_workflow_params(workflow: dict[str, Any]) -> WorkflowParams:
         class_tokens=_optional(dataset, DATASET_NODE, "class_tokens", str),
         seed=_optional(init, INIT_NODE, "seed", int),
     )
-    # The ranges the FluxTrainer nodes accept (flux-training-workflow.md); ComfyUI refuses others.
+    # The ranges the FluxTrainer nodes accept (docs/training-workflow.md); ComfyUI refuses others.
     _check_range(INIT_NODE, "network_dim", params.network_dim, 1, 100_000)
     _check_range(INIT_NODE, "network_alpha", params.network_alpha, 0, 2048)
     _check_range(INIT_NODE, "learning_rate", params.learning_rate, 0, 10)

@@ -1,6 +1,6 @@
 """Run one prompt on the ComfyUI server beside the worker and follow it over the websocket.
 
-ComfyUI's protocol (flux-training-workflow.md, "Progress over ComfyUI's websocket"): connect
+ComfyUI's protocol (docs/training-workflow.md, "Progress over ComfyUI's websocket"): connect
 `ws://host/ws?clientId=<id>` first, then `POST /prompt {"prompt": ..., "client_id": id}`; the
 server then sends that client `executing`, `progress {value, max, node, prompt_id}`,
 `execution_error` and, when the prompt is done, `executing {node: null}`.

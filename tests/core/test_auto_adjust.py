@@ -9,7 +9,7 @@ import pytest
 from actor_trainer.core.auto_adjust import auto_adjust, recommended_steps, warmup_for
 from actor_trainer.core.models import TrainingParameters
 
-# The seed's own tiers (flux-training-workflow.md): images → (steps, learning rate, repeats).
+# The original web app's tiers (docs/training-workflow.md, "Auto-adjust"): images → (steps, learning rate, repeats).
 TIERS = [
     (1, 1500, 2e-4, 2),
     (15, 1500, 2e-4, 2),

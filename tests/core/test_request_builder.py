@@ -1,4 +1,4 @@
-"""The `POST /run` body (worker-contract.md): built, validated, nothing secret in `input`."""
+"""The `POST /run` body (docs/worker-contract.md): built, validated, nothing secret in `input`."""
 
 from __future__ import annotations
 

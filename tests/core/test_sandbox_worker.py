@@ -40,7 +40,7 @@ class RecordingStorage(LocalStorage):
 def workflow(
     *, dim: int = 16, alpha: float = 8, lr: float = 0.0004, steps: int = 2000, repeats: int = 1
 ) -> dict[str, Any]:
-    """The training graph of flux-training-workflow.md, with the parameters the worker reads."""
+    """The training graph of docs/training-workflow.md, with the parameters the worker reads."""
     return {
         "2": {"class_type": "FluxTrainModelSelect", "inputs": {"transformer": "flux1-dev-fp8.safetensors"}},
         "108": {"class_type": "TrainDatasetGeneralConfig", "inputs": {"caption_extension": ".txt"}},

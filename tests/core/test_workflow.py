@@ -1,4 +1,4 @@
-"""The ComfyUI training workflow: template, builder and validation (flux-training-workflow.md)."""
+"""The ComfyUI training workflow: template, builder and validation (docs/training-workflow.md)."""
 
 from __future__ import annotations
 

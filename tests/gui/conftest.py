@@ -1,7 +1,7 @@
 """Widget tests: a qasync event loop installed as the running asyncio loop, never exec()'d.
 
 qtbot's waits process Qt events, and with them asyncio callbacks, tasks, httpx calls and executor
-results (testing-notes.md, "Async Qt in tests"). Never call loop.stop() or QApplication.exit():
+results (docs/development.md, "Async Qt in tests"). Never call loop.stop() or QApplication.exit():
 that would make every later exec() return at once.
 """
 

@@ -1,5 +1,6 @@
 """Training runs end to end over real HTTP: the orchestrator, the sandbox endpoint and its worker,
-the webhook server, the local bucket — the seed's whole flow and every branch of its error tree."""
+the webhook server, the local bucket — the whole flow of docs/architecture.md and every branch of
+the preflight error tree."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The storage interface shared by the S3 backend and the local-folder backend (sandbox).
 
-Key layout (architecture.md): `<prefix>actors/<NNNN>/training_data/<file>` for training data and
+Key layout (docs/architecture.md): `<prefix>actors/<NNNN>/training_data/<file>` for training data and
 `<prefix>actors/<NNNN>/models/<model_name>.safetensors` for LoRAs. Keys are built from raw file
 names; URLs are encoded once, at the edge (an `s3://` URL carries the raw key; a `file://` URL is
 percent-encoded by `Path.as_uri()` and decoded when parsed back).

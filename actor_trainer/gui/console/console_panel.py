@@ -1,4 +1,4 @@
-"""The Console tab (the seed's console): the current run's state, its progress and loss, and the log.
+"""The Console tab (the original web app's console): the current run's state, its progress and loss, and the log.
 
 The strip and progress show the current actor's current run — its newest run still in flight,
 else its newest run — as RunPod last described it. Check status asks RunPod now; Abort really

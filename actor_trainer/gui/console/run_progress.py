@@ -21,7 +21,7 @@ NO_VALUE = "—"
 
 
 def phase_word(phase: str | None) -> str:
-    """The worker's phase (worker-contract.md) in words."""
+    """The worker's phase (docs/worker-contract.md) in words."""
     words = {
         "downloading": tr("Downloading training data"),
         "caching": tr("Caching latents"),

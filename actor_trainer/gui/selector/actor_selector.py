@@ -1,4 +1,4 @@
-"""The actor selector (the seed's ActorSelectorModal): search, filters and a grid of poster cards.
+"""The actor selector (the original web app's ActorSelectorModal): search, filters and a grid of poster cards.
 
 The dialog filters a model it does not own (the main window's `ActorListModel`, kept up to date
 by services), so opening it again costs only the proxy and the widgets.

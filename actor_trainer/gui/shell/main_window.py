@@ -1,4 +1,4 @@
-"""The main window (ui.md, "Our layout"): the training tab in the centre, Console | Versions in a
+"""The main window (docs/architecture.md, "The window"): the training tab in the centre, Console | Versions in a
 right dock, the tunnel panel in a bottom dock, the status bar, menus and shortcuts.
 
 Closing the window does not quit Qt: it saves the layout, hides, and emits `closeRequested`; the

@@ -1,4 +1,4 @@
-"""The ParametersForm: the seed's basic fields in front, the rest under "Advanced" (collapsed).
+"""The ParametersForm: the original web app's basic fields in front, the rest under "Advanced" (collapsed).
 
 Values are validated live by pydantic (TrainingParameters): an invalid field is outlined with the
 message under it, and `parametersChanged` carries None until it is fixed. What the user typed is

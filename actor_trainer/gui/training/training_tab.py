@@ -1,4 +1,4 @@
-"""The ActorTrainingTab: the main window's central widget (ui.md, "Our layout").
+"""The ActorTrainingTab: the main window's central widget (docs/architecture.md, "The window").
 
 Top to bottom: the actor header card, the training-data box, the ParametersForm, a short
 description, and Start Training with the reason it is disabled right under it. The cards scroll

@@ -1,4 +1,4 @@
-"""The tunnel panel (the seed's ngrok box): is the webhook reachable from RunPod, and at which URL?
+"""The tunnel panel (the original web app's ngrok box): is the webhook reachable from RunPod, and at which URL?
 
 It shows the tunnel's state (colour AND word), the public URL read back from the running agent,
 where it forwards, the last webhook that arrived, and a Test delivery button that POSTs a probe

@@ -1,4 +1,4 @@
-"""The Versions tab (the seed's History): every training run of the current actor, newest first,
+"""The Versions tab (the original web app's History): every training run of the current actor, newest first,
 live while runs progress, with the details of the selected one and what can be done to it.
 
 The table follows `ctx.currentActorChanged`; it reloads off the loop, and between reloads it is

@@ -20,7 +20,7 @@ from actor_trainer.core.models import Progress, TrainingVersion, VersionStatus
 from actor_trainer.gui.i18n import tr
 
 # (light theme, dark theme): the light tones are dark enough for text on white, the dark tones
-# light enough for text on a near-black base. Hues follow the seed: completed green, failed red,
+# light enough for text on a near-black base. Hues follow the original web app: completed green, failed red,
 # training orange, pending blue.
 _COLOURS: dict[VersionStatus, tuple[str, str]] = {
     VersionStatus.PENDING: ("#1565c0", "#64b5f6"),
@@ -34,7 +34,7 @@ _COLOURS: dict[VersionStatus, tuple[str, str]] = {
 }
 _GOOD = ("#2e7d32", "#81c784")
 
-#: The validated-model mark, as the seed's selector showed it.
+#: The validated-model mark, as the original web app's selector showed it.
 GOOD_TEXT_SOURCE = "✓ Good"
 
 
