@@ -20,11 +20,13 @@ from actor_trainer.core.library import Library
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.preflight import WebhookNotReadyError
 from actor_trainer.core.runpod_client import RunPodClient
-from actor_trainer.core.settings import Config, cache_dir, data_home
+from actor_trainer.core.runpod_health import EndpointHealth
+from actor_trainer.core.settings import RUNPOD_API_ROOT, Config, StorageConfig, cache_dir, data_home
 from actor_trainer.core.status_poller import StatusPoller
 from actor_trainer.core.storage.base import Storage
 from actor_trainer.core.tunnel import TunnelService, TunnelState
-from actor_trainer.core.webhook_server import WebhookServer
+from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
+from actor_trainer.core.webhook_server import WebhookServer, test_delivery
 
 if TYPE_CHECKING:
     from actor_trainer.sandbox.server import SandboxEndpoint
@@ -163,11 +165,80 @@ class Services:
             f"{cfg.poll_seconds:g} s).",
         )
 
-    async def start_tunnel(self) -> str:
+    # --- tunnel and checks: one road each, for the GUI and the CLI ------------------------------
+
+    def tunnel_status(self) -> TunnelStatus:
+        """The webhook mode, the tunnel and the webhook server as they are now."""
+        cfg, tunnel, server = self.config, self.tunnel, self.webhook_server
+        state = tunnel.state if tunnel is not None else TunnelState.STOPPED
+        url: str | None = None
+        if cfg.webhook_mode == "public":
+            url = cfg.public_url
+        elif cfg.webhook_mode == "ngrok" and tunnel is not None and state is TunnelState.RUNNING:
+            url = tunnel.public_url
+        return TunnelStatus(
+            mode=cfg.webhook_mode,
+            state=state,
+            label=tunnel.label if tunnel is not None else "ngrok",
+            public_url=url,
+            server_port=server.port if server is not None else None,
+            last_error=tunnel.last_error if tunnel is not None else None,
+            last_delivery_at=server.last_delivery_at if server is not None else None,
+        )
+
+    async def start_tunnel(self, *, watch: bool = False) -> str:
+        """Publish the webhook server through the tunnel; return the public URL the agent reports.
+        With `watch`, a tunnel that dies later turns ERROR (a TunnelChanged event), not silently."""
         if self.tunnel is None or self.webhook_server is None:
             raise WebhookNotReadyError("The webhook server is not running (poll-only mode).",
                                        "Switch the webhook mode to ngrok in Settings.")
-        return await self.tunnel.start(self.webhook_server.port)
+        url = await self.tunnel.start(self.webhook_server.port)
+        if watch:
+            self.tunnel.start_watch()
+        return url
+
+    async def stop_tunnel(self) -> None:
+        """Stop the tunnel and its watch. Idempotent."""
+        if self.tunnel is not None:
+            await self.tunnel.stop()
+
+    async def test_delivery(self, base_url: str | None = None, *, start_tunnel: bool = False) -> DeliveryResult:
+        """POST a probe through `base_url` (default: the public URL of the running mode) to this
+        app's webhook server. With `start_tunnel`, a stopped ngrok tunnel is started (and watched) first."""
+        server = self.webhook_server
+        if server is None:
+            raise WebhookNotReadyError("Webhooks are off (poll-only mode).", "Choose another mode and restart.")
+        url = base_url or self.tunnel_status().public_url
+        if not url and start_tunnel and self.config.webhook_mode == "ngrok":
+            url = await self.start_tunnel(watch=True)
+        if not url:
+            raise WebhookNotReadyError("There is no public URL to deliver through: the tunnel is not running.",
+                                       "Start the tunnel in the tunnel panel.")
+        return DeliveryResult(url, await test_delivery(url, server))
+
+    async def check_endpoint(self, endpoint_id: str | None = None, *, api_root: str = RUNPOD_API_ROOT,
+                             api_key: str | None = None) -> EndpointHealth:
+        """RunPod's `GET /health`: of the running endpoint, or of `endpoint_id` at `api_root` with
+        `api_key` (e.g. settings being typed, not yet saved)."""
+        if not endpoint_id:
+            if self.client is None:
+                raise ActorTrainerError("The sandbox is not running.")
+            return await self.client.health()
+        async with RunPodClient(f"{api_root.rstrip('/')}/{endpoint_id}", api_key, max_attempts=2,
+                                timeout=15) as client:
+            return await client.health()
+
+    async def check_storage(self, storage: StorageConfig | None = None) -> str:
+        """List the bucket (a one-line summary): the running one, or `storage` (e.g. settings being
+        typed, not yet saved). Raises StorageError."""
+        if storage is None:
+            return await self.storage.check()
+        from actor_trainer.core.storage import make_storage as make_backend
+
+        backend = make_backend(bucket=storage.bucket, prefix=storage.prefix, endpoint_url=storage.endpoint_url,
+                               region=storage.region, access_key_id=storage.access_key_id,
+                               secret_access_key=storage.secret_access_key, url_style=storage.url_style)
+        return await backend.check()
 
     # --- stop -----------------------------------------------------------------------------------
 

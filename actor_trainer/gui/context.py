@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -19,9 +20,11 @@ from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.parameter_memory import ParameterMemory
-from actor_trainer.core.settings import Config, Settings, cache_dir, config_dir
+from actor_trainer.core.runpod_health import EndpointHealth
+from actor_trainer.core.settings import Config, Settings, StorageConfig, cache_dir, config_dir
 from actor_trainer.core.storage.base import SyncProgress, SyncResult, SyncStatus
 from actor_trainer.core.thumbnails import ThumbnailCache
+from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
 from actor_trainer.gui.bridge import EventBridge
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.selector.actor_list_model import ActorListModel
@@ -189,6 +192,61 @@ class AppContext(QObject):
 
         self.syncRunning.emit(actor_id, True)
         self.tasks.start(f"sync-{actor_id}", run(), on_done=done, on_error=failed, replace=False)
+
+    # --- tunnel and checks (one road each: runtime.Services, which the CLI calls too) -----------
+    # Widgets call these and never await; results come back to `on_done` / `on_error` on the GUI
+    # thread (skipped when `owner` was deleted meanwhile). Tunnel changes arrive as bridge signals.
+
+    def tunnel_status(self) -> TunnelStatus:
+        """The webhook mode, the tunnel and the webhook server now (read-only)."""
+        return self.services.tunnel_status()
+
+    def is_tunnel_busy(self, what: str) -> bool:
+        """A tunnel "start", "stop" or "test-delivery" is under way."""
+        return self.tasks.is_running(f"tunnel-{what}")
+
+    def start_tunnel(self, *, on_error: Callable[[BaseException], None] | None = None,
+                     owner: QObject | None = None) -> None:
+        """Start the tunnel, watched (a tunnel that dies later turns ERROR instead of silently)."""
+        if self.is_tunnel_busy("start"):
+            return
+        status = self.tunnel_status()
+        if status.has_server:
+            self.events.log(LogLevel.INFO, tr("{label}: starting a tunnel to localhost:{port}").format(
+                label=status.label, port=status.server_port))
+        self.tasks.start("tunnel-start", self.services.start_tunnel(watch=True), on_error=on_error, owner=owner)
+
+    def stop_tunnel(self, *, on_error: Callable[[BaseException], None] | None = None,
+                    owner: QObject | None = None) -> None:
+        self.tasks.start("tunnel-stop", self.services.stop_tunnel(), on_error=on_error, owner=owner)
+
+    def test_delivery(self, *, on_done: Callable[[DeliveryResult], None],
+                      on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+        """POST a probe through the running mode's public URL to this app's webhook server."""
+        self.tasks.start("tunnel-test-delivery", self.services.test_delivery(), on_done=on_done,
+                         on_error=on_error, owner=owner)
+
+    def check_delivery(self, public_url: str | None, *, on_done: Callable[[DeliveryResult], None],
+                       on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+        """Settings' test: deliver through `public_url`, or the tunnel (started first if it is not running)."""
+        self.tasks.start("check-delivery", self.services.test_delivery(public_url, start_tunnel=True),
+                         on_done=on_done, on_error=on_error, owner=owner)
+
+    def check_endpoint(self, endpoint_id: str | None, *, api_root: str, api_key: str | None,
+                       on_done: Callable[[EndpointHealth], None], on_error: Callable[[BaseException], None],
+                       owner: QObject | None = None) -> None:
+        """RunPod's /health of `endpoint_id` at `api_root` (None: the running endpoint)."""
+        self.tasks.start("check-endpoint", self.services.check_endpoint(endpoint_id, api_root=api_root,
+                                                                        api_key=api_key),
+                         on_done=on_done, on_error=on_error, owner=owner)
+
+    def check_storage(self, storage: StorageConfig | None, *, on_done: Callable[[str], None],
+                      on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+        """List the bucket `storage` describes (None: the running one)."""
+        self.tasks.start("check-storage", self.services.check_storage(storage), on_done=on_done,
+                         on_error=on_error, owner=owner)
+
+    # --- end of tunnel and checks ---------------------------------------------------------------
 
     # --- parameters -----------------------------------------------------------------------------
 

@@ -75,10 +75,10 @@ def test_without_a_keyring_the_secret_is_refused_with_a_hint(gui_ctx, qtbot):  #
 def test_test_connection_reaches_the_sandbox_and_the_bucket(gui_ctx, qtbot):  # type: ignore[no-untyped-def]
     dialog = SettingsDialog(gui_ctx)
     qtbot.addWidget(dialog)
-    dialog._run_test("runpod", dialog._test_runpod, dialog.restart_button, dialog.runpod_result)
+    dialog._run_test(dialog._test_runpod, dialog.restart_button, dialog.runpod_result)
     qtbot.waitUntil(lambda: dialog.runpod_result.text().startswith(("✓", "✗")), timeout=5000)
     assert dialog.runpod_result.text().startswith("✓ sandbox endpoint answers")
-    dialog._run_test("storage", dialog._test_storage, dialog.restart_button, dialog.storage_result)
+    dialog._run_test(dialog._test_storage, dialog.restart_button, dialog.storage_result)
     qtbot.waitUntil(lambda: dialog.storage_result.text().startswith(("✓", "✗")), timeout=5000)
     assert dialog.storage_result.text().startswith("✓")
 
@@ -88,6 +88,20 @@ def test_runpod_test_with_a_wrong_endpoint_says_what_failed(gui_ctx, qtbot):  # 
     qtbot.addWidget(dialog)
     dialog.endpoint_id.setText("nope")
     dialog.api_root.setText("http://127.0.0.1:9/v2")  # nothing listens on the discard port
-    dialog._run_test("runpod", dialog._test_runpod, dialog.restart_button, dialog.runpod_result)
+    dialog._run_test(dialog._test_runpod, dialog.restart_button, dialog.runpod_result)
     qtbot.waitUntil(lambda: dialog.runpod_result.text().startswith(("✓", "✗")), timeout=15000)
     assert dialog.runpod_result.text().startswith("✗")
+
+
+def test_test_delivery_starts_the_tunnel_and_delivers_through_it(gui_ctx, qtbot):  # type: ignore[no-untyped-def]
+    from actor_trainer.core.tunnel import TunnelState
+
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    assert gui_ctx.tunnel_status().state is TunnelState.STOPPED
+    dialog._run_test(dialog._test_tunnel, dialog.restart_button, dialog.tunnel_result)
+    qtbot.waitUntil(lambda: dialog.tunnel_result.text().startswith(("✓", "✗")), timeout=15000)
+    status = gui_ctx.tunnel_status()
+    assert status.state is TunnelState.RUNNING and status.public_url
+    assert dialog.tunnel_result.text().startswith(f"✓ delivered through {status.public_url} in ")
+    assert dialog.tunnel_result.text().endswith(" ms")

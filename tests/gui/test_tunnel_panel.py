@@ -82,10 +82,10 @@ def test_start_test_delivery_copy_and_stop(gui_ctx: AppContext, panel: TunnelPan
     assert panel.state_text() == "Stopped"
     assert not panel.is_compact()
     port = gui_ctx.services.webhook_server.port  # type: ignore[union-attr]
-    assert panel._forwarding.text() == f"Forwarding to localhost:{port}"
+    assert panel.details.forwarding.text() == f"Forwarding to localhost:{port}"
     assert panel._name.text() == "sandbox tunnel (simulated)"
-    assert panel._sandbox_note.isVisible() and "stands in for ngrok" in panel._sandbox_note.text()
-    assert not panel._test.isEnabled() and not panel._copy.isEnabled()
+    assert panel.details.sandbox_note.isVisible() and "stands in for ngrok" in panel.details.sandbox_note.text()
+    assert not panel.delivery.button.isEnabled() and not panel._copy.isEnabled()
 
     qtbot.mouseClick(panel._start, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=15000)
@@ -94,7 +94,7 @@ def test_start_test_delivery_copy_and_stop(gui_ctx: AppContext, panel: TunnelPan
     assert panel.is_compact()
     assert panel._stop.isVisible() and not panel._start.isVisible()
 
-    qtbot.mouseClick(panel._test, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.delivery.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.test_result_text().startswith("✓ delivered in "), timeout=15000)
     assert panel.test_result_text().endswith(" ms")
     assert panel.is_compact()
@@ -116,15 +116,15 @@ def test_a_failed_start_says_what_to_do(
     monkeypatch.setenv("ACTOR_TRAINER_FAKE_NGROK_FAIL", "authtoken")
     panel.start()
     qtbot.waitUntil(lambda: panel.state_text() == "Error", timeout=15000)
-    qtbot.waitUntil(lambda: panel._error_box.isVisible(), timeout=5000)
-    assert "ERR_NGROK_4018" in panel._error_title.text()
-    assert panel._error_hint.text().startswith("Add your ngrok auth token in Settings.")
+    qtbot.waitUntil(lambda: panel.details.error_box.isVisible(), timeout=5000)
+    assert "ERR_NGROK_4018" in panel.details.error_title.text()
+    assert panel.details.error_hint.text().startswith("Add your ngrok auth token in Settings.")
     assert panel._start.text() == "Restart" and not panel.is_compact()
 
     monkeypatch.delenv("ACTOR_TRAINER_FAKE_NGROK_FAIL")
     panel.start()
     qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=15000)
-    assert not panel._error_box.isVisible() and panel.is_compact()
+    assert not panel.details.error_box.isVisible() and panel.is_compact()
 
 
 def test_last_webhook_received(gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot) -> None:
@@ -142,11 +142,11 @@ def test_poll_only_mode_says_webhooks_are_off(poll_ctx: AppContext, qtbot: QtBot
     qtbot.addWidget(panel)
     panel.show()
     assert panel.state_text() == "Webhooks off"
-    assert panel._mode_text.text() == (
+    assert panel.details.mode_text.text() == (
         "Webhooks are off (poll-only mode): the status of each run is checked every 0.3 s."
     )
-    assert not panel._start.isVisible() and not panel._test.isVisible() and not panel.url_field.isVisible()
-    assert "No webhook server" in panel._forwarding.text()
+    assert not panel._start.isVisible() and not panel.delivery.button.isVisible() and not panel.url_field.isVisible()
+    assert "No webhook server" in panel.details.forwarding.text()
     assert not panel.is_compact()
 
 
@@ -157,11 +157,11 @@ def test_public_url_mode_test_delivery_failure_is_shown(public_ctx: AppContext, 
     assert panel.state_text() == "Public URL"
     assert panel.url_field.text() == public_ctx.config.public_url
     assert not panel._start.isVisible()
-    qtbot.mouseClick(panel._test, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.delivery.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.test_result_text() == "✗ not delivered", timeout=15000)
-    assert panel._error_box.isVisible()
-    assert "could not be reached" in panel._error_title.text()
-    assert panel._error_hint.text()
+    assert panel.details.error_box.isVisible()
+    assert "could not be reached" in panel.details.error_title.text()
+    assert panel.details.error_hint.text()
     assert not panel.is_compact()
 
 

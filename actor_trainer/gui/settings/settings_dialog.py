@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -32,11 +31,18 @@ from PySide6.QtWidgets import (
 )
 
 from actor_trainer.core.errors import ActorTrainerError
-from actor_trainer.core.settings import RUNPOD_API_ROOT, SECRET_ENV, Secrets, Settings
+from actor_trainer.core.runpod_health import EndpointHealth
+from actor_trainer.core.settings import RUNPOD_API_ROOT, SECRET_ENV, Secrets, Settings, StorageConfig
+from actor_trainer.core.tunnel_status import DeliveryResult
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
 
 WEBHOOK_MODES = (("ngrok", "ngrok tunnel"), ("public", "public URL (no tunnel)"), ("poll", "poll only (no webhook)"))
+
+Done = Callable[[str], None]  # a test's answer, in words
+Failed = Callable[[BaseException], None]
+#: a section's test: it asks the AppContext for a check and answers through `Done` / `Failed`
+Test = Callable[[Done, Failed], None]
 
 
 class SecretField(QWidget):
@@ -110,7 +116,7 @@ class SettingsDialog(QDialog):
 
     # --- sections -------------------------------------------------------------------------------
 
-    def _test_row(self, label: str, run: Callable[[], Coroutine[Any, Any, str]]) -> tuple[QWidget, QLabel]:
+    def _test_row(self, label: str, run: Test) -> tuple[QWidget, QLabel]:
         row = QWidget(self)
         h = QHBoxLayout(row)
         h.setContentsMargins(0, 0, 0, 0)
@@ -120,7 +126,7 @@ class SettingsDialog(QDialog):
         result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         h.addWidget(button)
         h.addWidget(result, 1)
-        button.clicked.connect(lambda: self._run_test(label, run, button, result))
+        button.clicked.connect(lambda: self._run_test(run, button, result))
         return row, result
 
     def _runpod_box(self) -> QGroupBox:
@@ -217,8 +223,7 @@ class SettingsDialog(QDialog):
 
     # --- tests ----------------------------------------------------------------------------------
 
-    def _run_test(self, name: str, run: Callable[[], Coroutine[Any, Any, str]], button: QPushButton,
-                  result: QLabel) -> None:
+    def _run_test(self, run: Test, button: QPushButton, result: QLabel) -> None:
         button.setEnabled(False)
         result.setText(tr("testing…"))
 
@@ -231,56 +236,44 @@ class SettingsDialog(QDialog):
             text = f"{exc.message} {exc.hint}" if isinstance(exc, ActorTrainerError) else str(exc)
             result.setText("✗ " + text)
 
-        self.ctx.tasks.start(f"settings-test-{name}", run(), on_done=done, on_error=failed, owner=self)
+        run(done, failed)
 
     def _secret(self, field: SecretField) -> str | None:
         typed = field.value()
         return typed if typed is not None else self.secrets.get(field.name)
 
-    async def _test_runpod(self) -> str:
-        from actor_trainer.core.runpod_client import RunPodClient
-
+    def _test_runpod(self, done: Done, failed: Failed) -> None:
         endpoint = self.endpoint_id.text().strip()
-        if not endpoint:
-            if self.ctx.services.client is None:
-                raise ActorTrainerError(tr("The sandbox is not running."))
-            health = await self.ctx.services.client.health()
-            return tr("sandbox endpoint answers: ") + health.summary()
-        root = self.api_root.text().strip() or RUNPOD_API_ROOT
-        async with RunPodClient(f"{root.rstrip('/')}/{endpoint}", self._secret(self.api_key),
-                                max_attempts=2, timeout=15) as client:
-            health = await client.health()
-        return health.summary()
 
-    async def _test_storage(self) -> str:
+        def answered(health: EndpointHealth) -> None:
+            done(health.summary() if endpoint else tr("sandbox endpoint answers: ") + health.summary())
+
+        self.ctx.check_endpoint(endpoint or None, api_root=self.api_root.text().strip() or RUNPOD_API_ROOT,
+                                api_key=self._secret(self.api_key) if endpoint else None,
+                                on_done=answered, on_error=failed, owner=self)
+
+    def _test_storage(self, done: Done, failed: Failed) -> None:
         bucket = self.bucket.text().strip()
         if not bucket:
-            return await self.ctx.services.storage.check() if self.ctx.config.storage is None else tr(
-                "no bucket set: the sandbox's local folder would be used")
-        from actor_trainer.core.storage.s3 import S3Storage
+            if self.ctx.config.storage is None:
+                self.ctx.check_storage(None, on_done=done, on_error=failed, owner=self)
+            else:
+                done(tr("no bucket set: the sandbox's local folder would be used"))
+            return
+        typed = StorageConfig(bucket=bucket, prefix=self.prefix.text().strip(),
+                              endpoint_url=self.s3_endpoint.text().strip() or None,
+                              region=self.region.text().strip() or None,
+                              access_key_id=self.access_key.text().strip() or None,
+                              secret_access_key=self._secret(self.secret_key), url_style="s3")
+        self.ctx.check_storage(typed, on_done=done, on_error=failed, owner=self)
 
-        storage = S3Storage(bucket, prefix=self.prefix.text().strip(),
-                            endpoint_url=self.s3_endpoint.text().strip() or None,
-                            region=self.region.text().strip() or None,
-                            access_key_id=self.access_key.text().strip() or None,
-                            secret_access_key=self._secret(self.secret_key))
-        return await storage.check()
+    def _test_tunnel(self, done: Done, failed: Failed) -> None:
+        typed = self.public_url.text().strip() if self.ctx.config.webhook_mode == "public" else ""
 
-    async def _test_tunnel(self) -> str:
-        from actor_trainer.core.webhook_server import test_delivery
+        def delivered(result: DeliveryResult) -> None:
+            done(tr("delivered through {url} in {ms} ms").format(url=result.url, ms=round(result.seconds * 1000)))
 
-        services = self.ctx.services
-        if services.webhook_server is None:
-            raise ActorTrainerError(tr("Webhooks are off (poll-only mode)."), tr("Choose another mode and restart."))
-        mode = self.ctx.config.webhook_mode
-        if mode == "public":
-            base = self.public_url.text().strip() or self.ctx.config.public_url or ""
-        else:
-            if services.tunnel is None:
-                raise ActorTrainerError(tr("No tunnel service."))
-            base = services.tunnel.public_url or await services.start_tunnel()
-        seconds = await test_delivery(base, services.webhook_server)
-        return tr("delivered through {url} in {ms} ms").format(url=base, ms=round(seconds * 1000))
+        self.ctx.check_delivery(typed or None, on_done=delivered, on_error=failed, owner=self)
 
     # --- saving ---------------------------------------------------------------------------------
 
@@ -302,12 +295,11 @@ class SettingsDialog(QDialog):
         s.data_dir = self.library.text().strip() or None
         return s
 
-    async def _persist(self, settings: Settings) -> None:
-        for field in (self.api_key, self.secret_key, self.ngrok_token):
-            typed = field.value()
-            if typed is not None:
-                await asyncio.to_thread(self.secrets.set, field.name, typed.strip() or None)
-        await asyncio.to_thread(settings.save)
+    def _persist(self, settings: Settings, typed: dict[str, str]) -> None:
+        """Runs in a worker thread: the typed secrets to the keyring, then the settings file."""
+        for name, value in typed.items():
+            self.secrets.set(name, value.strip() or None)
+        settings.save()
 
     def _save(self, then: Callable[[], None]) -> None:
         try:
@@ -321,7 +313,9 @@ class SettingsDialog(QDialog):
             self.saved.emit()
             then()
 
-        self.ctx.tasks.start("settings-save", self._persist(settings), on_done=done,
+        typed = {f.name: value for f in (self.api_key, self.secret_key, self.ngrok_token)
+                 if (value := f.value()) is not None}  # read on the GUI thread, written off it
+        self.ctx.tasks.start("settings-save", asyncio.to_thread(self._persist, settings, typed), on_done=done,
                              on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")), owner=self)
 
     def _save_clicked(self) -> None:

@@ -79,12 +79,8 @@ class AppStatusBar(QStatusBar):
         self._recount.setInterval(500)
         self._recount.timeout.connect(self.refresh_in_flight)
 
-        tunnel = ctx.services.tunnel
-        self._show_tunnel(
-            tunnel.state.value if tunnel is not None else "stopped",
-            tunnel.public_url if tunnel is not None else None,
-            None,
-        )
+        tunnel = ctx.tunnel_status()
+        self._show_tunnel(tunnel.state.value, tunnel.public_url, None)
         self._update_runs()
         ctx.bridge.tunnelChanged.connect(self._on_tunnel)
         ctx.bridge.webhookReceived.connect(self._on_webhook)
