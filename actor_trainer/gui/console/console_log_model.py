@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 from actor_trainer.core.events import LogLevel
 from actor_trainer.gui.i18n import tr
 
+_HAS_FILTER_CHANGE = hasattr(QSortFilterProxyModel, "beginFilterChange")  # PySide6 6.9 and newer
 DEFAULT_MAX_LINES = 10_000
 CONSOLE_LOGGER = "actor_trainer.console"
 
@@ -171,16 +172,26 @@ class ConsoleFilterProxy(QSortFilterProxyModel):
         return frozenset(self._levels)
 
     def set_levels(self, levels: Iterable[LogLevel]) -> None:
-        self.beginFilterChange()
+        self._begin_change()
         self._levels = set(levels)
-        self.endFilterChange()
+        self._end_change()
 
     def set_actor_filter(self, actor_id: int | None, enabled: bool) -> None:
         if (actor_id, enabled) == (self._actor, self._actor_only):
             return
-        self.beginFilterChange()
+        self._begin_change()
         self._actor, self._actor_only = actor_id, enabled
-        self.endFilterChange()
+        self._end_change()
+
+    def _begin_change(self) -> None:
+        if _HAS_FILTER_CHANGE:
+            self.beginFilterChange()
+
+    def _end_change(self) -> None:
+        if _HAS_FILTER_CHANGE:
+            self.endFilterChange()
+        else:  # PySide6 < 6.9 has no begin/endFilterChange
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         model = self.sourceModel()
