@@ -8,6 +8,9 @@ window exists ends in a message naming the file and what to do, and exit code 1 
 traceback. Unexpected exceptions later are logged and shown in the error dialog; the app keeps
 running.
 
+The process-wide hooks (exception hooks, signal handlers, start-up failure reports) live in
+`actor_trainer.gui.shell.hooks`.
+
 Hidden test hook: `ACTOR_TRAINER_QUIT_AFTER_S=<seconds>` closes the window after that long.
 """
 
@@ -17,19 +20,16 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from actor_trainer import APP_ID, APP_NAME, __version__
-from actor_trainer.app_logging import FILE_ONLY, LogSetup, configure_logging
+from actor_trainer.app_logging import LogSetup, configure_logging
 from actor_trainer.core.errors import ActorTrainerError
 
 if TYPE_CHECKING:
@@ -65,10 +65,6 @@ def ensure_display() -> None:
     print(f"actor-trainer: {NO_DISPLAY_NOTE}", file=sys.stderr)
 
 
-def _headless() -> bool:
-    return os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc")
-
-
 def _quit_after() -> float | None:
     text = os.environ.get(QUIT_AFTER_ENV)
     if not text:
@@ -91,9 +87,10 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from actor_trainer.gui.widgets import icons
+    from actor_trainer.gui.shell import hooks
     from actor_trainer.gui.shell.error_dialog import ErrorReporter
     from actor_trainer.gui.shell.theme import ThemeManager
+    from actor_trainer.gui.widgets import icons
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -108,8 +105,8 @@ def run_gui(args: argparse.Namespace) -> int:
     theme = ThemeManager(app)
     reporter = ErrorReporter(logs.folder, app)
     previous_hook = sys.excepthook
-    sys.excepthook = _make_excepthook(app, reporter, logs)
-    threading.excepthook = _thread_excepthook
+    sys.excepthook = hooks.make_excepthook(app, reporter, logs)
+    threading.excepthook = hooks.thread_excepthook
 
     workers = min(16, (os.cpu_count() or 2) + 4)
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="actor-trainer-worker")
@@ -118,10 +115,10 @@ def run_gui(args: argparse.Namespace) -> int:
     def make_loop() -> asyncio.AbstractEventLoop:
         loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app)
         loop.set_default_executor(executor)
-        loop.set_exception_handler(_make_loop_handler(reporter, logs))
+        loop.set_exception_handler(hooks.make_loop_handler(reporter, logs))
         return loop
 
-    saved_signals = _current_signal_handlers()
+    saved_signals = hooks.current_signal_handlers()
     # Python runs signal handlers only between bytecodes: a small timer lets Ctrl+C through Qt.
     wake = QTimer()
     wake.start(250)
@@ -135,10 +132,10 @@ def run_gui(args: argparse.Namespace) -> int:
     finally:
         wake.stop()
         sys.excepthook = previous_hook
-        _restore_signal_handlers(saved_signals)
+        hooks.restore_signal_handlers(saved_signals)
         executor.shutdown(wait=False, cancel_futures=True)
     if outcome.failure is not None:
-        _show_startup_failure(outcome.failure, app)
+        hooks.show_startup_failure(outcome.failure, app)
         code = 1
     else:
         code = outcome.code
@@ -167,10 +164,11 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
                 logs: LogSetup, outcome: Outcome) -> int:
     from actor_trainer.core.demo import ensure_library
     from actor_trainer.core.library import Library
-    from actor_trainer.runtime import Services
     from actor_trainer.core.settings import Secrets, Settings, resolve_config
     from actor_trainer.gui.context import AppContext
+    from actor_trainer.gui.shell import hooks
     from actor_trainer.gui.shell.single_instance import SingleInstance
+    from actor_trainer.runtime import Services
 
     loop = asyncio.get_running_loop()
     quit_requested: asyncio.Future[None] = loop.create_future()
@@ -180,7 +178,7 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
             quit_requested.set_result(None)
 
     app.aboutToQuit.connect(request_quit)
-    _install_signal_handlers(loop, request_quit)
+    hooks.install_signal_handlers(loop, request_quit)
 
     services: Services | None = None
     ctx: AppContext | None = None
@@ -220,12 +218,7 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
             instance.close()
         return 1
     except Exception as exc:  # a bug: the traceback goes to the log file, the user gets a sentence
-        log.critical("start-up failed", exc_info=exc, extra=FILE_ONLY)
-        where = str(logs.file) if logs.file is not None else "stderr"
-        outcome.failure = ActorTrainerError(
-            f"an unexpected error stopped the start-up ({type(exc).__name__}: {logs.scrub(str(exc))}).",
-            f"This is a bug; the details are in {where}.",
-        )
+        outcome.failure = hooks.unexpected_startup_failure(exc, logs)
         await _stop_quietly(ctx, services)
         if instance is not None:
             instance.close()
@@ -280,98 +273,7 @@ async def _stop_quietly(ctx: Any, services: Any) -> None:
         log.exception("shutdown did not finish cleanly")
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, request_quit: Any) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("signal %d: closing", signum)
-        loop.call_soon_threadsafe(request_quit)
-
-    for sig in _handled_signals():
-        signal.signal(sig, on_signal)
-
-
-def _handled_signals() -> list[signal.Signals]:
-    return [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
-
-
-def _current_signal_handlers() -> dict[signal.Signals, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {sig: signal.getsignal(sig) for sig in _handled_signals()}
-
-
-def _restore_signal_handlers(saved: dict[signal.Signals, Any]) -> None:
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
-# --- unexpected errors ----------------------------------------------------------------------------
-
-
-def _make_excepthook(app: QApplication, reporter: ErrorReporter, logs: LogSetup) -> Any:
-    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        if issubclass(exc_type, KeyboardInterrupt):
-            return
-        log.critical("unhandled exception", exc_info=(exc_type, exc, tb))
-        from PySide6.QtCore import QThread
-
-        if QThread.currentThread() is app.thread():
-            details = logs.scrub("".join(traceback.format_exception(exc_type, exc, tb)))
-            reporter.report(_title_for(exc), logs.scrub(f"{exc_type.__name__}: {exc}"), details)
-
-    return hook
-
-
-def _thread_excepthook(hook_args: threading.ExceptHookArgs) -> None:
-    if hook_args.exc_type is SystemExit:
-        return
-    log.error("unhandled exception in thread %s", getattr(hook_args.thread, "name", "?"),
-              exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback))  # type: ignore[arg-type]
-
-
-def _make_loop_handler(reporter: ErrorReporter, logs: LogSetup) -> Any:
-    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        message = str(context.get("message") or "unhandled error in the event loop")
-        exc = context.get("exception")
-        if not isinstance(exc, BaseException) or isinstance(exc, (asyncio.CancelledError, ConnectionError)):
-            # Peers hanging up and similar transport noise: worth a log line, not a dialog.
-            log.warning("%s%s", message, f": {exc!r}" if exc is not None else "")
-            return
-        log.error("%s", message, exc_info=exc)
-        details = logs.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        reporter.report(_title_for(exc), logs.scrub(f"{type(exc).__name__}: {exc}"), details)
-
-    return handler
-
-
-def _title_for(exc: BaseException) -> str:
-    from actor_trainer.gui.i18n import tr
-
-    if isinstance(exc, ActorTrainerError):
-        return tr("Something failed")
-    return tr("Unexpected error (a bug)")
-
-
 # --- after the loop -------------------------------------------------------------------------------
-
-
-def _show_startup_failure(exc: ActorTrainerError, app: QApplication) -> None:
-    text = f"{APP_NAME} could not start: {exc.message}"
-    print(text, file=sys.stderr)
-    if exc.hint:
-        print(exc.hint, file=sys.stderr)
-    log.error("could not start: %s", exc.message, extra=FILE_ONLY)
-    if _headless():
-        return
-    from PySide6.QtWidgets import QMessageBox
-
-    from actor_trainer.gui.i18n import tr
-
-    box = QMessageBox(QMessageBox.Icon.Critical, tr("{app} could not start").format(app=APP_NAME), exc.message)
-    box.setInformativeText(exc.hint)
-    box.exec()
 
 
 def _relaunch(args: argparse.Namespace, folder: Path | None) -> None:

@@ -3,31 +3,24 @@
 A version's state comes from RunPod (status answers, confirmed webhooks) or from the worker's
 stored output in the bucket — never from this process's memory. Every write goes through the
 library's read-modify-write under its lock; states only move forward (`models.can_transition`).
+What is learnt is written and reported by `run_recorder.RunRecorder`; webhook tokens are looked up
+in `webhook_tokens.TokenIndex`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
-import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC
 
 from actor_trainer.core.contract import DEFAULT_USER_ID, JobStatus
 from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
-from actor_trainer.core.events import EventBus, LogLevel, RunProgress, VersionChanged
+from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
-from actor_trainer.core.models import (
-    TrainingParameters,
-    TrainingVersion,
-    VersionError,
-    VersionStatus,
-    can_transition,
-)
+from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.preflight import (
     DataNotSyncedError,
     InvalidParametersError,
@@ -40,21 +33,13 @@ from actor_trainer.core.request_builder import (
     RequestBuildError,
     build_run_request,
     model_name_for,
-    new_webhook_token,
-    webhook_token_hash,
 )
-from actor_trainer.core.runpod_client import (
-    RunPodClient,
-    RunPodError,
-    RunPodNotFoundError,
-    SubmissionUncertainError,
-)
+from actor_trainer.core.run_recorder import RunRecorder
+from actor_trainer.core.runpod_client import RunPodClient
+from actor_trainer.core.runpod_errors import RunPodError, RunPodNotFoundError, SubmissionUncertainError
 from actor_trainer.core.storage.base import Storage
-from actor_trainer.core.version_updates import StatusOutcome, apply_job_status, mark_recovered_or_expired
-from actor_trainer.core.webhook_server import token_matches
+from actor_trainer.core.webhook_tokens import TokenIndex, new_webhook_token, webhook_token_hash
 from actor_trainer.core.workflow import WorkflowValidationError
-
-log = logging.getLogger(__name__)
 
 #: A 404 from /status this soon after submitting means "not registered yet", not "expired".
 NOT_REGISTERED_GRACE_S = 120.0
@@ -62,12 +47,6 @@ NOT_REGISTERED_GRACE_S = 120.0
 
 class OrchestratorError(ActorTrainerError):
     """An action on a run could not be carried out."""
-
-
-@dataclass(frozen=True)
-class TokenRef:
-    actor_id: int
-    request_id: str
 
 
 WebhookBase = Callable[[], str | None]
@@ -100,28 +79,21 @@ class TrainingOrchestrator:
         self.on_submitted = on_submitted
         self._submit_lock = asyncio.Lock()
         self._submitting: set[int] = set()
-        self._tokens: dict[str, TokenRef] = {}  # sha256(token) → version
+        self._tokens = TokenIndex()
+        self.recorder = RunRecorder(library=library, storage=storage, events=events)
+        # The orchestrator's own events and log lines go the same way as the recorder's.
+        self._changed = self.recorder.changed
+        self._log = self.recorder.log
 
     # --- webhook tokens -------------------------------------------------------------------------
 
     async def load_token_index(self) -> int:
         """Learn the token hashes of every version still in flight (after a restart)."""
-        in_flight = await asyncio.to_thread(self.library.in_flight_versions)
-        for actor, version in in_flight:
-            if version.webhookTokenHash:
-                self._tokens[version.webhookTokenHash] = TokenRef(actor.id, version.requestId or version.id)
-        return len(self._tokens)
+        return await asyncio.to_thread(self._tokens.load, self.library)
 
     def is_known_token(self, token: str) -> bool:
         """Constant-time comparison of the token's hash with every known hash."""
-        return token_matches(token, self._tokens)
-
-    def _token_ref(self, token: str) -> TokenRef | None:
-        digest = webhook_token_hash(token)
-        for known, ref in self._tokens.items():
-            if hmac.compare_digest(digest, known):
-                return ref
-        return None
+        return self._tokens.is_known(token)
 
     # --- validation -----------------------------------------------------------------------------
 
@@ -260,7 +232,7 @@ class TrainingOrchestrator:
         version = await asyncio.to_thread(self.library.append_version, actor.id, make)
         built = built_box[0]
         if token:
-            self._tokens[webhook_token_hash(token)] = TokenRef(actor.id, request_id)
+            self._tokens.add(token, actor.id, request_id)
         self._changed(actor.id, version)
         p = params
         self._log(
@@ -276,10 +248,10 @@ class TrainingOrchestrator:
         try:
             answer = await self.client.run(built.body)
         except SubmissionUncertainError as exc:
-            await self._record_error(actor.id, request_id, exc, fail=False)
+            await self.recorder.record_error(actor.id, request_id, exc, fail=False)
             raise
         except RunPodError as exc:
-            await self._record_error(actor.id, request_id, exc, fail=True)
+            await self.recorder.record_error(actor.id, request_id, exc, fail=True)
             raise
         self._log(LogLevel.RESPONSE, f"RunPod accepted the job: id {answer.id}, {answer.status.value}",
                   actor.id, answer.id)
@@ -288,51 +260,12 @@ class TrainingOrchestrator:
             self.on_submitted(actor.id, request_id)
         return saved
 
-    async def _record_error(self, actor_id: int, ref: str, exc: ActorTrainerError, *, fail: bool) -> None:
-        def change(v: TrainingVersion) -> None:
-            v.error = VersionError(message=exc.message, details={"hint": exc.hint, "kind": type(exc).__name__})
-            if fail and can_transition(v.status, VersionStatus.FAILED):
-                v.move_to(VersionStatus.FAILED)
-
-        saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
-        self._changed(actor_id, saved)
-        self._log(LogLevel.ERROR, f"{saved.name}: {exc}", actor_id, saved.id)
-
     # --- applying RunPod's answers --------------------------------------------------------------
 
     async def apply_status(self, actor_id: int, ref: str, status: JobStatus, *, source: str) -> TrainingVersion:
-        """Apply one status object (from /run, /status, /cancel or a confirmed webhook).
-
-        Only forward moves are applied; progress only when its step is newer; a job id is adopted
-        only by a version that has none yet.
-        """
-        outcome = StatusOutcome()
-        saved, _ = await asyncio.to_thread(
-            self.library.update_version, actor_id, ref, lambda v: apply_job_status(v, status, outcome)
-        )
-        if outcome.mismatch is not None:
-            self._log(LogLevel.WARNING,
-                      f"{source}: status for job {status.id} does not belong to {saved.name} "
-                      f"(job {outcome.mismatch}); ignored.", actor_id, saved.id)
-            return saved
-        if outcome.moved or outcome.progress:
-            self._changed(actor_id, saved)
-        if outcome.progress and saved.progress is not None:
-            self.events.emit(RunProgress(actor_id=actor_id, version_id=saved.id, progress=saved.progress))
-        if outcome.moved:
-            self._log_transition(actor_id, saved, source)
-        return saved
-
-    def _log_transition(self, actor_id: int, v: TrainingVersion, source: str) -> None:
-        if v.status is VersionStatus.COMPLETED:
-            self._log(LogLevel.SUCCESS, f"{v.name} completed ({source}). LoRA: {v.loraUrl}", actor_id, v.id)
-        elif v.status in (VersionStatus.FAILED, VersionStatus.TIMED_OUT, VersionStatus.EXPIRED):
-            message = v.error.message if v.error else v.status.label
-            self._log(LogLevel.ERROR, f"{v.name} {v.status.label} ({source}): {message}", actor_id, v.id)
-        elif v.status is VersionStatus.CANCELLED:
-            self._log(LogLevel.WARNING, f"{v.name} cancelled ({source}).", actor_id, v.id)
-        else:
-            self._log(LogLevel.INFO, f"{v.name} is {v.status.label} ({source}).", actor_id, v.id)
+        """Apply one status object (from /run, /status, /cancel or a confirmed webhook): forward moves
+        only, newer progress only, a job id adopted only by a version without one (`RunRecorder`)."""
+        return await self.recorder.apply_status(actor_id, ref, status, source=source)
 
     # --- checking -------------------------------------------------------------------------------
 
@@ -350,7 +283,7 @@ class TrainingOrchestrator:
         job_id = version.job_id
         if job_id is None:
             if age > self.not_registered_grace_s and version.error is not None:
-                return await self._recover_from_bucket(actor_id, version)
+                return await self.recorder.recover_from_bucket(actor_id, version)
             return version
         try:
             status = await self.client.status(job_id)
@@ -359,7 +292,7 @@ class TrainingOrchestrator:
                 self._log(LogLevel.INFO, f"{version.name}: RunPod has not registered job {job_id} yet.",
                           actor_id, job_id)
                 return version
-            return await self._recover_from_bucket(actor_id, version)
+            return await self.recorder.recover_from_bucket(actor_id, version)
         except RunPodError as exc:
             # A failed check is only a failed check: nothing about the run changes.
             self._log(LogLevel.WARNING, f"{version.name}: status check failed — {exc.message} "
@@ -367,32 +300,11 @@ class TrainingOrchestrator:
             return version
         return await self.apply_status(actor_id, version.id, status, source="status check")
 
-    async def _recover_from_bucket(self, actor_id: int, version: TrainingVersion) -> TrainingVersion:
-        """RunPod forgot the job (results live 30 min): look for the LoRA where the worker stores it."""
-        url = version.outputUrl
-        found = False
-        if url:
-            try:
-                found = await self.storage.exists_url(url)
-            except ActorTrainerError as exc:
-                self._log(LogLevel.WARNING, f"{version.name}: could not look in the bucket — {exc}",
-                          actor_id, version.id)
-                return version
-
-        before = version.status
-        saved, _ = await asyncio.to_thread(
-            self.library.update_version, actor_id, version.id, lambda v: mark_recovered_or_expired(v, url, found)
-        )
-        if saved.status is not before:
-            self._changed(actor_id, saved)
-            self._log_transition(actor_id, saved, "bucket" if found else "expired")
-        return saved
-
     # --- webhooks -------------------------------------------------------------------------------
 
     async def handle_webhook(self, token: str, payload: JobStatus) -> None:
         """A delivery whose token we know: believe nothing until `/status` says the same."""
-        ref = self._token_ref(token)
+        ref = self._tokens.lookup(token)
         if ref is None:
             return
         try:
@@ -470,12 +382,3 @@ class TrainingOrchestrator:
                 return saved
         description = f"Retry of {version.name}" + (f": {version.description}" if version.description else "")
         return await self.submit(actor_id, version.parameters, description=description)
-
-    # --- events ---------------------------------------------------------------------------------
-
-    def _changed(self, actor_id: int, version: TrainingVersion) -> None:
-        self.events.emit(VersionChanged(actor_id=actor_id, version=version))
-
-    def _log(self, level: LogLevel, message: str, actor_id: int | None = None, version_id: str | None = None) -> None:
-        log.log(logging.WARNING if level in (LogLevel.WARNING, LogLevel.ERROR) else logging.INFO, "%s", message)
-        self.events.log(level, message, actor_id=actor_id, version_id=version_id)

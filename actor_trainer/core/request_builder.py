@@ -9,10 +9,8 @@ lives only in the webhook URL; the caller stores its sha256.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,9 +21,8 @@ from pydantic import ValidationError
 from actor_trainer.core.contract import CONTRACT_VERSION, DEFAULT_USER_ID, TRAINING_MODE, RunRequest
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.models import Actor, TrainingParameters
+from actor_trainer.core.webhook_tokens import WebhookAddressError, new_webhook_token, webhook_url
 from actor_trainer.core.workflow import build_workflow, worker_dataset_dir, worker_output_dir
-
-WEBHOOK_PATH = "/api/training-webhook/"
 
 # --- execution time estimate ---------------------------------------------------------------------
 # A Flux dev LoRA step (fp8 base, bf16, gradient checkpointing, 512×512, batch 1) takes about 1.5 s
@@ -73,16 +70,6 @@ class BuiltRequest:
     webhook_token: str | None  # the per-job secret (the caller stores only its sha256)
 
 
-def new_webhook_token() -> str:
-    """An unguessable per-job token for the webhook URL (RunPod signs nothing)."""
-    return secrets.token_urlsafe(32)
-
-
-def webhook_token_hash(token: str) -> str:
-    """The sha256 hex digest of a webhook token: what is stored instead of the token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def model_name_for(actor: Actor, version_name: str) -> str:
     """`actor_NNNN_Vn`: the LoRA's name everywhere (workflow output name, bucket key, config)."""
     return f"actor_{actor.id:04d}_{version_name}"
@@ -98,17 +85,6 @@ def execution_timeout_ms(params: TrainingParameters, image_count: int) -> int:
     training = params.max_train_steps * SECONDS_PER_STEP_AT_512 * pixel_factor * params.batch_size
     seconds = training * TIMEOUT_MARGIN + FIXED_OVERHEAD_SECONDS + SECONDS_PER_IMAGE * max(image_count, 0)
     return max(MIN_EXECUTION_TIMEOUT_MS, min(MAX_POLICY_MS, math.ceil(seconds * 1000)))
-
-
-def webhook_url(base_url: str, token: str) -> str:
-    """`<base>/api/training-webhook/<token>`; the base is the public URL of the app's server."""
-    base = base_url.strip().rstrip("/")
-    if not base.startswith(("https://", "http://")):
-        raise RequestBuildError(
-            f"The webhook address {base_url!r} is not an http(s) URL.",
-            "Start the tunnel, set a public URL, or switch to poll-only mode.",
-        )
-    return f"{base}{WEBHOOK_PATH}{token}"
 
 
 def build_run_request(
@@ -186,7 +162,10 @@ def build_run_request(
     token: str | None = None
     if webhook_base_url is not None:
         token = webhook_token or new_webhook_token()
-        body["webhook"] = webhook_url(webhook_base_url, token)
+        try:
+            body["webhook"] = webhook_url(webhook_base_url, token)
+        except WebhookAddressError as exc:
+            raise RequestBuildError(exc.message, exc.hint) from exc
 
     try:
         RunRequest.model_validate(body)

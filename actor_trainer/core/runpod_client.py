@@ -1,11 +1,11 @@
 """An async client for a RunPod Serverless endpoint (docs/runpod.md): run, status, cancel, retry, health.
 
-Every failure is a typed `RunPodError`. Safe calls (status, health, cancel, retry — RunPod treats
-cancel and retry as idempotent) are retried with exponential backoff and full jitter on 429, 5xx
-and connection errors, honouring `Retry-After`. `/run` is retried only when no job can have been
-created (429, or the connection was never made); after a timeout or a 5xx it raises
-`SubmissionUncertainError` instead, because a blind resubmission could start (and bill) a second
-training job. The API key is sent as a Bearer header and never logged or put in a message.
+Every failure is a typed `RunPodError` (runpod_errors.py). Safe calls (status, health, cancel,
+retry — RunPod treats cancel and retry as idempotent) are retried with exponential backoff and
+full jitter on 429, 5xx and connection errors, honouring `Retry-After`. `/run` is retried only
+when no job can have been created (429, or the connection was never made); after a timeout or a
+5xx it raises `SubmissionUncertainError` instead, because a blind resubmission could start (and
+bill) a second training job. The API key is sent as a Bearer header and never logged or put in a message.
 """
 
 from __future__ import annotations
@@ -23,7 +23,17 @@ import httpx
 from pydantic import ValidationError
 
 from actor_trainer.core.contract import JobStatus
-from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.runpod_errors import (
+    RunPodBadResponseError,
+    RunPodError,
+    RunPodNetworkError,
+    RunPodNotFoundError,
+    RunPodRateLimitedError,
+    RunPodRequestError,
+    RunPodServerError,
+    RunPodUnauthorizedError,
+    SubmissionUncertainError,
+)
 from actor_trainer.core.runpod_health import EndpointCondition, EndpointHealth, HealthJobs, HealthWorkers
 
 __all__ = [
@@ -32,16 +42,7 @@ __all__ = [
     "EndpointHealth",
     "HealthJobs",
     "HealthWorkers",
-    "RunPodBadResponseError",
     "RunPodClient",
-    "RunPodError",
-    "RunPodNetworkError",
-    "RunPodNotFoundError",
-    "RunPodRateLimitedError",
-    "RunPodRequestError",
-    "RunPodServerError",
-    "RunPodUnauthorizedError",
-    "SubmissionUncertainError",
     "endpoint_base_url",
 ]
 
@@ -62,58 +63,6 @@ def endpoint_base_url(root: str, endpoint_id: str) -> str:
     if root.endswith("/v2"):
         root = root[: -len("/v2")]
     return f"{root}/v2/{quote(endpoint_id, safe='')}"
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class RunPodError(ActorTrainerError):
-    """RunPod refused or could not answer a call. `status_code` is the HTTP status, if any."""
-
-    def __init__(self, message: str, hint: str = "", *, status_code: int | None = None) -> None:
-        super().__init__(message, hint)
-        self.status_code = status_code
-
-
-class RunPodUnauthorizedError(RunPodError):
-    """401/403: the API key is missing, wrong, or lacks access to this endpoint."""
-
-
-class RunPodNotFoundError(RunPodError):
-    """404. For a job call `job_id` is set: the job is not registered yet, or it expired / was deleted.
-    The caller decides which, from how long ago it was submitted."""
-
-    def __init__(self, message: str, hint: str = "", *, job_id: str | None = None) -> None:
-        super().__init__(message, hint, status_code=404)
-        self.job_id = job_id
-
-
-class RunPodRateLimitedError(RunPodError):
-    """429 after every retry. `retry_after` is what the server asked for, in seconds, if it said."""
-
-    def __init__(self, message: str, hint: str = "", *, retry_after: float | None = None) -> None:
-        super().__init__(message, hint, status_code=429)
-        self.retry_after = retry_after
-
-
-class RunPodServerError(RunPodError):
-    """5xx after every retry."""
-
-
-class RunPodNetworkError(RunPodError):
-    """RunPod could not be reached (refused, DNS, timeout). Only a network error: nothing changed."""
-
-
-class RunPodBadResponseError(RunPodError):
-    """The answer was not JSON, or not the shape RunPod documents."""
-
-
-class RunPodRequestError(RunPodError):
-    """Another 4xx: RunPod rejected the request itself (bad body, job not retryable, too large)."""
-
-
-class SubmissionUncertainError(RunPodError):
-    """`/run` may or may not have created a job (timeout after sending, or a 5xx). Never retried."""
 
 
 # --- client -----------------------------------------------------------------------------------------

@@ -10,13 +10,11 @@ checks are plain functions raising `Rejected`, unit-testable without a server. N
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,19 +26,13 @@ from actor_trainer.core.contract import JobStatus
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, WebhookReceived
 from actor_trainer.core.models import utc_now
-
-# Token helpers live with the request builder (one definition); re-exported for this server's users.
-from actor_trainer.core.request_builder import new_webhook_token as new_webhook_token
-from actor_trainer.core.request_builder import webhook_token_hash as token_digest
-from actor_trainer.core.request_builder import webhook_url as webhook_url
+from actor_trainer.core.webhook_tokens import TOKEN_FORMAT, WEBHOOK_PATH, token_preview
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/api/training-webhook"
 PROBE_PATH = f"{WEBHOOK_PATH}/_probe"
 HEALTH_PATH = "/api/health"
 SERVICE_NAME = "actor-trainer-webhook"
-_TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _REASON_MAX = 200
 # RunPod echoes the job input (a ComfyUI workflow: about 6 levels); far deeper is not a status object.
 MAX_JSON_DEPTH = 64
@@ -61,23 +53,6 @@ class WebhookWrongServerError(WebhookError):
     """Something answered at the public URL, but the request never reached this app's server."""
 
 
-# --- tokens -------------------------------------------------------------------------------------
-
-
-def token_matches(token: str, digests: Iterable[str]) -> bool:
-    """Whether `token` hashes to one of `digests`, comparing every one in constant time."""
-    candidate = token_digest(token)
-    found = False
-    for digest in digests:
-        found |= hmac.compare_digest(candidate, digest)
-    return found
-
-
-def token_preview(token: str) -> str:
-    """The most of a token that may appear in a log line."""
-    return f"{token[:4]}…"
-
-
 # --- request checks (plain functions) -----------------------------------------------------------
 
 
@@ -92,7 +67,7 @@ class Rejected(Exception):
 
 def check_token(token: str, is_known_token: Callable[[str], bool]) -> None:
     """404 unless `token` has the shape of ours and is known. Both cases answer alike."""
-    if not _TOKEN_FORMAT.fullmatch(token) or not is_known_token(token):
+    if not TOKEN_FORMAT.fullmatch(token) or not is_known_token(token):
         raise Rejected(404, "unknown webhook token")
 
 

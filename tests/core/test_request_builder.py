@@ -20,9 +20,8 @@ from actor_trainer.core.request_builder import (
     RequestBuildError,
     build_run_request,
     execution_timeout_ms,
-    new_webhook_token,
-    webhook_token_hash,
 )
+from actor_trainer.core.webhook_tokens import new_webhook_token, webhook_token_hash
 from actor_trainer.core.workflow import WorkflowValidationError, describe_workflow, validate_workflow
 
 DEMO = Actor(id=0, name="0000_european_16_male")

@@ -107,13 +107,13 @@ def test_errors_share_one_dialog_with_details_and_copy(qtbot: QtBot, tmp_path: P
 
 
 def test_the_exception_hook_logs_and_shows_without_secrets(qapp: QApplication, qtbot: QtBot, tmp_path: Path) -> None:
-    from actor_trainer.app import _make_excepthook
+    from actor_trainer.gui.shell.hooks import make_excepthook
 
     logs = configure_logging(0, folder=tmp_path)
     try:
         logs.redact("rpa_SUPERSECRETKEY123")
         reporter = ErrorReporter(tmp_path)
-        hook = _make_excepthook(qapp, reporter, logs)
+        hook = make_excepthook(qapp, reporter, logs)
         try:
             raise RuntimeError("request failed with Authorization: Bearer rpa_SUPERSECRETKEY123")
         except RuntimeError as exc:

@@ -8,17 +8,14 @@ import logging
 import pytest
 
 from actor_trainer.core.models import JobState
-from actor_trainer.core.runpod_client import (
-    EndpointCondition,
-    EndpointHealth,
-    RunPodClient,
+from actor_trainer.core.runpod_client import EndpointCondition, EndpointHealth, RunPodClient, endpoint_base_url
+from actor_trainer.core.runpod_errors import (
     RunPodNotFoundError,
     RunPodRateLimitedError,
     RunPodRequestError,
     RunPodServerError,
     RunPodUnauthorizedError,
     SubmissionUncertainError,
-    endpoint_base_url,
 )
 from actor_trainer.sandbox.faults import Faults
 from actor_trainer.sandbox.server import SandboxEndpoint

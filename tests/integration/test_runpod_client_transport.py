@@ -10,12 +10,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from actor_trainer.core.runpod_client import (
-    RunPodBadResponseError,
-    RunPodClient,
-    RunPodNetworkError,
-    SubmissionUncertainError,
-)
+from actor_trainer.core.runpod_client import RunPodClient
+from actor_trainer.core.runpod_errors import RunPodBadResponseError, RunPodNetworkError, SubmissionUncertainError
 
 BODY = {"input": {"training_config": {"model_name": "actor_0007_V2"}}}
 

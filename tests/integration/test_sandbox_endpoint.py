@@ -15,7 +15,8 @@ from aiohttp import web
 
 from actor_trainer.core.contract import JobStatus
 from actor_trainer.core.models import JobState
-from actor_trainer.core.runpod_client import RunPodClient, RunPodNotFoundError
+from actor_trainer.core.runpod_client import RunPodClient
+from actor_trainer.core.runpod_errors import RunPodNotFoundError
 from actor_trainer.sandbox.jobs import ProgressReporter, WorkerFailure
 from actor_trainer.sandbox.server import SandboxEndpoint
 from tests.fixtures import sandbox as sandbox_fixtures

@@ -28,12 +28,10 @@ from actor_trainer.core.webhook_server import (
     Rejected,
     WebhookServer,
     check_content_type,
-    new_webhook_token,
     parse_json,
     parse_status,
-    token_digest,
-    token_matches,
 )
+from actor_trainer.core.webhook_tokens import new_webhook_token, token_matches, webhook_token_hash
 
 MAX_BODY = 4096
 STANDARD_METHODS = ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
@@ -82,7 +80,7 @@ def running() -> Iterator[Running]:
     thread = threading.Thread(target=loop.run_forever, name="webhook-fuzz-loop", daemon=True)
     thread.start()
     token = new_webhook_token()
-    digests = [token_digest(token)]
+    digests = [webhook_token_hash(token)]
     holder: list[Running] = []
 
     async def on_delivery(tok: str, status: JobStatus) -> None:

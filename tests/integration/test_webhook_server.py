@@ -28,13 +28,15 @@ from actor_trainer.core.webhook_server import (
     check_declared_length,
     check_token,
     json_depth,
-    new_webhook_token,
     parse_json,
     parse_status,
     test_delivery,
-    token_digest,
+)
+from actor_trainer.core.webhook_tokens import (
+    new_webhook_token,
     token_matches,
     token_preview,
+    webhook_token_hash,
     webhook_url,
 )
 from tests.fixtures.ngrok import FakeNgrok, fake_ngrok_fixture  # noqa: F401  (registers the fixture)
@@ -57,8 +59,8 @@ def status_body(job_id: str = "job-1", state: str = "COMPLETED") -> dict[str, ob
 def test_tokens_are_long_urlsafe_and_compared_by_digest() -> None:
     token = new_webhook_token()
     assert len(token) >= 43 and token.replace("-", "").replace("_", "").isalnum()
-    assert token_matches(token, ["0" * 64, token_digest(token)])
-    assert not token_matches(token + "x", [token_digest(token)])
+    assert token_matches(token, ["0" * 64, webhook_token_hash(token)])
+    assert not token_matches(token + "x", [webhook_token_hash(token)])
     assert not token_matches(token, [])
     assert token_preview(token) == token[:4] + "…"
     assert webhook_url("https://a.example/", token) == f"https://a.example/api/training-webhook/{token}"
@@ -128,7 +130,7 @@ async def harness() -> AsyncIterator[Harness]:
     events: list[Event] = []
     bus.subscribe(events.append)
     token = new_webhook_token()
-    digests = [token_digest(token)]
+    digests = [webhook_token_hash(token)]
     holder: list[Harness] = []
 
     async def on_delivery(tok: str, status: JobStatus) -> None:

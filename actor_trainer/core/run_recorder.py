@@ -1,0 +1,112 @@
+"""Recording what is learnt about a run: RunPod's answers, errors, and what the bucket holds.
+
+The orchestrator decides what to ask and when; this writes the answers. Each write is one
+read-modify-write of the version in the library (under its lock) through the pure rules of
+`version_updates`, so states only move forward; each change is announced (`VersionChanged`,
+`RunProgress`) and logged, to the log file and through the event bus to the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from actor_trainer.core.contract import JobStatus
+from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.events import EventBus, LogLevel, RunProgress, VersionChanged
+from actor_trainer.core.library import Library
+from actor_trainer.core.models import TrainingVersion, VersionError, VersionStatus, can_transition
+from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.version_updates import StatusOutcome, apply_job_status, mark_recovered_or_expired
+
+# These are the orchestrator's log lines: they keep its logger name.
+log = logging.getLogger("actor_trainer.core.orchestrator")
+
+
+class RunRecorder:
+    def __init__(self, *, library: Library, storage: Storage, events: EventBus) -> None:
+        self.library = library
+        self.storage = storage
+        self.events = events
+
+    # --- RunPod's answers -----------------------------------------------------------------------
+
+    async def apply_status(self, actor_id: int, ref: str, status: JobStatus, *, source: str) -> TrainingVersion:
+        """Apply one status object (from /run, /status, /cancel or a confirmed webhook).
+
+        Only forward moves are applied; progress only when its step is newer; a job id is adopted
+        only by a version that has none yet.
+        """
+        outcome = StatusOutcome()
+        saved, _ = await asyncio.to_thread(
+            self.library.update_version, actor_id, ref, lambda v: apply_job_status(v, status, outcome)
+        )
+        if outcome.mismatch is not None:
+            self.log(LogLevel.WARNING,
+                     f"{source}: status for job {status.id} does not belong to {saved.name} "
+                     f"(job {outcome.mismatch}); ignored.", actor_id, saved.id)
+            return saved
+        if outcome.moved or outcome.progress:
+            self.changed(actor_id, saved)
+        if outcome.progress and saved.progress is not None:
+            self.events.emit(RunProgress(actor_id=actor_id, version_id=saved.id, progress=saved.progress))
+        if outcome.moved:
+            self.log_transition(actor_id, saved, source)
+        return saved
+
+    def log_transition(self, actor_id: int, v: TrainingVersion, source: str) -> None:
+        if v.status is VersionStatus.COMPLETED:
+            self.log(LogLevel.SUCCESS, f"{v.name} completed ({source}). LoRA: {v.loraUrl}", actor_id, v.id)
+        elif v.status in (VersionStatus.FAILED, VersionStatus.TIMED_OUT, VersionStatus.EXPIRED):
+            message = v.error.message if v.error else v.status.label
+            self.log(LogLevel.ERROR, f"{v.name} {v.status.label} ({source}): {message}", actor_id, v.id)
+        elif v.status is VersionStatus.CANCELLED:
+            self.log(LogLevel.WARNING, f"{v.name} cancelled ({source}).", actor_id, v.id)
+        else:
+            self.log(LogLevel.INFO, f"{v.name} is {v.status.label} ({source}).", actor_id, v.id)
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    async def record_error(self, actor_id: int, ref: str, exc: ActorTrainerError, *, fail: bool) -> None:
+        """Store `exc` on the version; with `fail`, the version also becomes FAILED (if it still can)."""
+
+        def change(v: TrainingVersion) -> None:
+            v.error = VersionError(message=exc.message, details={"hint": exc.hint, "kind": type(exc).__name__})
+            if fail and can_transition(v.status, VersionStatus.FAILED):
+                v.move_to(VersionStatus.FAILED)
+
+        saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
+        self.changed(actor_id, saved)
+        self.log(LogLevel.ERROR, f"{saved.name}: {exc}", actor_id, saved.id)
+
+    # --- the bucket -----------------------------------------------------------------------------
+
+    async def recover_from_bucket(self, actor_id: int, version: TrainingVersion) -> TrainingVersion:
+        """RunPod forgot the job (results live 30 min): look for the LoRA where the worker stores it."""
+        url = version.outputUrl
+        found = False
+        if url:
+            try:
+                found = await self.storage.exists_url(url)
+            except ActorTrainerError as exc:
+                self.log(LogLevel.WARNING, f"{version.name}: could not look in the bucket — {exc}",
+                         actor_id, version.id)
+                return version
+
+        before = version.status
+        saved, _ = await asyncio.to_thread(
+            self.library.update_version, actor_id, version.id, lambda v: mark_recovered_or_expired(v, url, found)
+        )
+        if saved.status is not before:
+            self.changed(actor_id, saved)
+            self.log_transition(actor_id, saved, "bucket" if found else "expired")
+        return saved
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def changed(self, actor_id: int, version: TrainingVersion) -> None:
+        self.events.emit(VersionChanged(actor_id=actor_id, version=version))
+
+    def log(self, level: LogLevel, message: str, actor_id: int | None = None, version_id: str | None = None) -> None:
+        log.log(logging.WARNING if level in (LogLevel.WARNING, LogLevel.ERROR) else logging.INFO, "%s", message)
+        self.events.log(level, message, actor_id=actor_id, version_id=version_id)
