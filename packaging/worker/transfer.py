@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -21,16 +23,13 @@ import boto3
 import httpx
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from errors import TransferAborted, TransferError
 
 _CHUNK = 1024 * 1024
 #: Files from this size on go up in parts (S3 keeps the ETag of a multipart upload, not an MD5:
 #: the app reads the MD5 from the object's metadata instead).
 _UPLOAD = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024, max_concurrency=4)
 _HTTP_TIMEOUT = httpx.Timeout(60.0, connect=15.0)
-
-
-class TransferError(RuntimeError):
-    """A training file could not be downloaded, or the LoRA could not be uploaded."""
 
 
 def make_s3_client() -> Any:
@@ -77,23 +76,41 @@ def redact(url: str) -> str:
     return url.split("?", 1)[0] + ("?…" if "?" in url else "")
 
 
-def download(url: str, dest: Path, s3_client: Any) -> int:
-    """Download `url` to `dest` (written beside it, then renamed); return its size in bytes."""
+def _stopper(stop: threading.Event | None) -> Callable[[int], None]:
+    """A boto3 transfer callback that aborts the transfer once `stop` is set (the job was cancelled)."""
+
+    def callback(_bytes: int) -> None:
+        if stop is not None and stop.is_set():
+            raise TransferAborted("the job was cancelled")
+
+    return callback
+
+
+def download(url: str, dest: Path, s3_client: Any, stop: threading.Event | None = None) -> int:
+    """Download `url` to `dest` (written beside it, then renamed); return its size in bytes.
+
+    Setting `stop` aborts the transfer at its next chunk (TransferAborted).
+    """
     part = dest.with_name(dest.name + ".part")
     try:
         if url.startswith("s3://"):
             bucket, key = parse_s3_url(url)
-            s3_client.download_file(bucket, key, str(part))
+            s3_client.download_file(bucket, key, str(part), Callback=_stopper(stop))
         else:
             with httpx.stream("GET", url, timeout=_HTTP_TIMEOUT, follow_redirects=True) as response:
                 if response.status_code != 200:
                     raise TransferError(f"HTTP {response.status_code}")
                 with part.open("wb") as out:
                     for chunk in response.iter_bytes(_CHUNK):
+                        _stopper(stop)(len(chunk))
                         out.write(chunk)
+        if stop is not None and stop.is_set():
+            raise TransferAborted("the job was cancelled")
         part.replace(dest)
     except Exception as exc:
         part.unlink(missing_ok=True)
+        if isinstance(exc, TransferAborted) or (stop is not None and stop.is_set()):
+            raise TransferAborted(f"Download of {dest.name} stopped: the job was cancelled") from exc
         raise TransferError(f"Could not download training file {dest.name} from {redact(url)}: {_reason(exc)}") from exc
     return dest.stat().st_size
 
@@ -109,8 +126,11 @@ def digests(path: Path) -> tuple[str, str, int]:
     return md5.hexdigest(), sha256.hexdigest(), size
 
 
-def upload_lora(path: Path, output_url: str, md5: str, s3_client: Any) -> None:
-    """Upload the LoRA to `output_url` (s3://) with its MD5 in the metadata (`x-amz-meta-md5`)."""
+def upload_lora(path: Path, output_url: str, md5: str, s3_client: Any, stop: threading.Event | None = None) -> None:
+    """Upload the LoRA to `output_url` (s3://) with its MD5 in the metadata (`x-amz-meta-md5`).
+
+    Setting `stop` aborts the upload at its next chunk (a multipart upload is aborted too).
+    """
     bucket, key = parse_s3_url(output_url)
     try:
         s3_client.upload_file(
@@ -119,9 +139,21 @@ def upload_lora(path: Path, output_url: str, md5: str, s3_client: Any) -> None:
             key,
             ExtraArgs={"Metadata": {"md5": md5}, "ContentType": "application/octet-stream"},
             Config=_UPLOAD,
+            Callback=_stopper(stop),
         )
     except Exception as exc:
+        if isinstance(exc, TransferAborted) or (stop is not None and stop.is_set()):
+            raise TransferAborted("The LoRA upload stopped: the job was cancelled") from exc
         raise TransferError(f"Could not upload the LoRA to {output_url}: {_reason(exc)}") from exc
+
+
+def delete_object(output_url: str, s3_client: Any) -> None:
+    """Delete `output_url` (s3://): a cancelled job leaves no LoRA behind. Raises TransferError."""
+    bucket, key = parse_s3_url(output_url)
+    try:
+        s3_client.delete_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        raise TransferError(f"Could not delete {output_url}: {_reason(exc)}") from exc
 
 
 def _reason(exc: BaseException) -> str:
