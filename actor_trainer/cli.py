@@ -92,6 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
                 _lazy("actor_trainer.commands.run_cmds", "cmd_reconcile"))
     p.add_argument("--json", action="store_true")
 
+    p = command("doctor", "check the actor's training pictures and captions before paying for a run "
+                "(exit 1 when something blocks training)", _lazy("actor_trainer.commands.doctor_cmd", "cmd_doctor"))
+    p.add_argument("actor", metavar="ACTOR", help="id (0, 0000) or name")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument("--steps", type=int, help="check against these steps (default: the actor's remembered ones)")
+    p.add_argument("--resolution", type=int, help="training resolution in px (default: the remembered one)")
+    p.add_argument("--dismiss", metavar="FILE:CODE", action="append", default=[],
+                   help="accept a warning about one file (remembered in the library); repeatable")
+    p.add_argument("--undismiss", metavar="FILE:CODE", action="append", default=[],
+                   help="show a dismissed warning again; repeatable")
+
     p = command("sandbox", "run the local RunPod-compatible endpoint alone",
                 _lazy("actor_trainer.commands.remote_cmds", "cmd_sandbox"))
     p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0 = any free port)")

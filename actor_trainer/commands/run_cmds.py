@@ -69,6 +69,10 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
     actor = await asyncio.to_thread(ctx.library.get_actor, args.actor)
     scan = await asyncio.to_thread(ctx.library.scan_training_data, actor.id)
     params = _parameters(ctx, args, scan.image_count)
+    from actor_trainer.commands.doctor_cmd import check_before_training  # the dataset doctor (refuses blocks)
+
+    forced = await asyncio.to_thread(check_before_training, ctx.library, actor, params, force=args.force,
+                                     dry_run=args.dry_run)
     if args.dry_run:
         async with running_services(ctx, poll=False, echo=False) as services:
             built, pre = await services.require_orchestrator().dry_run(actor.id, params)
@@ -102,6 +106,10 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
         version = await orchestrator.submit(actor.id, params, description=args.description,
                                             allow_concurrent=args.allow_concurrent)
         say(f"{actor.name}: {version.name} submitted as job {version.id} ({version.status.label}).")
+        if forced:
+            from actor_trainer.core.dataset_doctor import record_forced
+
+            await asyncio.to_thread(record_forced, ctx.library, actor.id, version.key, forced)
         if watcher is None:
             return 0
         try:

@@ -125,6 +125,43 @@ def recommended_steps(image_count: int) -> int:
     return _tier_for(image_count).steps
 
 
+#: How far a run's steps may stray from the tier's recommendation before the dataset doctor says
+#: the image count does not fit them: more than 1.5× (each image is seen so often that the LoRA
+#: copies the pictures) or less than 1/1.5× (each image is seen too rarely to be learned). The
+#: steps auto-adjust proposes are the recommendation itself, so they always fit.
+STEPS_TOLERANCE = 1.5
+
+
+@dataclass(frozen=True)
+class StepsFit:
+    """How a run's steps fit its image count, by the same tiers auto-adjust proposes from."""
+
+    image_count: int
+    images_seen: int  # max_train_steps × batch_size: the tiers assume batch 1
+    recommended: int
+    tier: str
+    verdict: str  # "ok" | "too_few_images" (for these steps) | "too_many_images" (for these steps)
+
+    @property
+    def ratio(self) -> float:
+        return self.images_seen / self.recommended
+
+
+def steps_fit(image_count: int, max_train_steps: int, batch_size: int = 1) -> StepsFit:
+    """The one rule for "steps by image count": compare with `recommended_steps` (the tiers)."""
+    tier = _tier_for(image_count)
+    seen = max_train_steps * max(batch_size, 1)
+    ratio = seen / tier.steps
+    if image_count > 0 and ratio > STEPS_TOLERANCE:
+        verdict = "too_few_images"
+    elif image_count > 0 and ratio < 1 / STEPS_TOLERANCE:
+        verdict = "too_many_images"
+    else:
+        verdict = "ok"
+    return StepsFit(image_count=image_count, images_seen=seen, recommended=tier.steps,
+                    tier=tier.label, verdict=verdict)
+
+
 def warmup_for(steps: int) -> int:
     """20 % of the steps, rounded half up."""
     return math.floor(steps * WARMUP_FRACTION + 0.5)

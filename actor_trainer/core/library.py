@@ -372,6 +372,25 @@ class Library:
             self._write_actors(actors)
             return actor, target
 
+    def update_actor(self, actor_id: int, change: Callable[[Actor], T]) -> tuple[Actor, T]:
+        """Read-modify-write one actor record under the lock (like `update_version`): `change`
+        mutates it (and may raise to abort without writing); returns the saved actor and what
+        `change` returned. Fields of other tools on every record are kept."""
+        with self.locked():
+            actors = self.load_actors()
+            for index, actor in enumerate(actors):
+                if actor.id == actor_id:
+                    working = actor.model_copy(deep=True)
+                    result = change(working)
+                    checked = Actor.model_validate(working.to_json())
+                    if checked.id != actor_id:
+                        raise LibraryError(f"An actor's id cannot change ({actor_id} → {checked.id}).")
+                    if checked.to_json() != actor.to_json():
+                        actors[index] = checked
+                        self._write_actors(actors)
+                    return checked, result
+            raise ActorNotFoundError(str(actor_id))
+
     def _write_actors(self, actors: list[Actor]) -> None:
         atomic_write_json(self.actors_file, [a.to_json() for a in actors])
 
