@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -78,8 +77,9 @@ def test_thumbnail_is_reused_while_the_source_is_unchanged(tmp_path: Path) -> No
     cache = ThumbnailCache(tmp_path / "cache")
 
     first = cache.get_or_create(source)
+    old_ns = 1_000_000_000_000_000_000  # a stamp no rewrite could carry: a rewrite would show at once
+    os.utime(first, ns=(old_ns, old_ns))
     before = first.stat()
-    time.sleep(0.02)  # so that a rewrite would show in mtime_ns
     second = cache.get_or_create(source)
 
     assert second == first

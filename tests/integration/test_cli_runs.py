@@ -59,6 +59,7 @@ def test_dry_run_without_images_exits_1(lib: Path) -> None:
     assert result.returncode == 1 and "no training images" in result.stderr and result.stdout == ""
 
 
+@pytest.mark.slow
 def test_train_refuses_unsynced_data_then_sync_and_train_wait_completes(lib: Path) -> None:
     refused = cli("--data-dir", str(lib), "train", "0", "--steps", "30", "--dim", "4", "--alpha", "4", "--wait")
     assert refused.returncode == 1 and "not in the bucket" in refused.stderr and "sync 0" in refused.stderr
@@ -85,6 +86,7 @@ def test_train_refuses_unsynced_data_then_sync_and_train_wait_completes(lib: Pat
     assert registry[0]["validated_lora_model"]["version_id"] == version["id"]
 
 
+@pytest.mark.slow
 def test_failed_run_exits_1_with_the_workers_message(lib: Path, tmp_path: Path) -> None:
     assert cli("--data-dir", str(lib), "sync", "0").returncode == 0
     run = cli("--data-dir", str(lib), "train", "0", "--optimizer", "AdamW8bit", "--wait")

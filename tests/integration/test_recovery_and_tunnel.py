@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from actor_trainer.core.models import VersionStatus
@@ -28,6 +29,7 @@ from tests.fixtures.ngrok import FakeNgrok, fake_ngrok_fixture  # noqa: F401
 from tests.fixtures.s3 import S3Bucket, aws_env, s3_bucket, s3_server  # noqa: F401
 from tests.integration.e2e_support import FAST_PARAMS, Recorder, sandbox_config, wait_terminal
 from tests.library_factory import make_library
+from tests.waits import WAIT_S
 
 
 def free_port() -> int:
@@ -53,6 +55,21 @@ def read_until(proc: subprocess.Popen[str], pattern: str, limit_s: float = 30.0)
     raise AssertionError(f"{pattern!r} never appeared; output was:\n{''.join(seen)}")
 
 
+def wait_for_job(base_url: str, job_id: str, state: str, limit_s: float = WAIT_S) -> None:
+    """Poll the endpoint's `/status` until the job is in `state` (the endpoint is the authority)."""
+    deadline = time.monotonic() + limit_s
+    seen = None
+    with httpx.Client(base_url=base_url, timeout=5) as http:
+        while time.monotonic() < deadline:
+            answer = http.get(f"/status/{job_id}")
+            seen = answer.json().get("status") if answer.status_code == 200 else answer.status_code
+            if seen == state:
+                return
+            time.sleep(0.1)  # the poll's interval
+    raise AssertionError(f"job {job_id} is {seen}, not {state}, after {limit_s:g} s")
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 def test_app_killed_mid_run_then_restarted_reconciles_to_completed(tmp_path: Path, s3_bucket: S3Bucket) -> None:
     lib = make_library(tmp_path / "lib", images={0: 6})
@@ -89,7 +106,8 @@ def test_app_killed_mid_run_then_restarted_reconciles_to_completed(tmp_path: Pat
         versions = json.loads((lib / "actor_training_versions" / "0000.json").read_text())["versions"]
         assert versions[0]["id"] == job_id and versions[0]["status"] in ("queued", "in_progress")
 
-        time.sleep(7)  # the endpoint finishes the job while the app is gone (its webhook finds no one)
+        # The endpoint finishes the job while the app is gone (its webhook finds no one).
+        wait_for_job(f"http://127.0.0.1:{endpoint_port}/v2/sandbox", job_id, "COMPLETED")
         restarted = subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "reconcile",
                                     "--json"], env=app_env, capture_output=True, text=True, timeout=60)
         assert restarted.returncode == 0, restarted.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -18,14 +19,17 @@ from actor_trainer.core.runpod_errors import (
     SubmissionUncertainError,
 )
 from actor_trainer.sandbox.faults import Faults
+from actor_trainer.sandbox.jobs import ProgressReporter
 from actor_trainer.sandbox.server import SandboxEndpoint
 from tests.fixtures import sandbox as sandbox_fixtures
 from tests.fixtures.sandbox import (
     SANDBOX_API_KEY,
     fast_client,
+    make_fast_worker,
     wait_for_state,
     wait_until,
 )
+from tests.waits import WAIT_S, tasks_named
 
 # The shared fixtures, bound under their fixture names (an assignment, so ruff's F811 stays quiet).
 sandbox = sandbox_fixtures.sandbox
@@ -59,7 +63,9 @@ async def test_run_then_status_shows_progress_then_the_final_output(sandbox_clie
     assert submitted.id.endswith("-e1") and len(submitted.id) == 36 + 3
 
     steps: list[int] = []
+    deadline = asyncio.get_running_loop().time() + WAIT_S
     while True:
+        assert asyncio.get_running_loop().time() < deadline, "the job never ended"
         status = await sandbox_client.status(submitted.id)
         assert status.id == submitted.id
         if status.status.is_terminal:
@@ -68,7 +74,7 @@ async def test_run_then_status_shows_progress_then_the_final_output(sandbox_clie
         if status.status is JobState.IN_PROGRESS and progress is not None and not isinstance(progress, str):
             assert progress.total == 200
             steps.append(progress.step or 0)
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(0.03)  # the sampling rate of the progress, not a wait for something
 
     assert status.status is JobState.COMPLETED
     assert len(steps) >= 3 and steps == sorted(steps) and steps[-1] > steps[0]
@@ -84,12 +90,12 @@ async def test_run_then_status_shows_progress_then_the_final_output(sandbox_clie
 async def test_cancel_a_queued_job(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     sandbox.faults.stuck_in_queue = True
     job = await sandbox_client.run(BODY)
-    await asyncio.sleep(0.1)
     assert (await sandbox_client.status(job.id)).status is JobState.IN_QUEUE
     cancelled = await sandbox_client.cancel(job.id)
     assert cancelled.status is JobState.CANCELLED
     sandbox.faults.stuck_in_queue = False
-    await asyncio.sleep(0.1)
+    # The job's task leaves the queue without ever taking a worker: once it is over, nothing can start.
+    await wait_until(lambda: not tasks_named(f"sandbox-job-{job.id}"))
     after = await sandbox_client.status(job.id)
     assert after.status is JobState.CANCELLED and after.workerId is None
 
@@ -98,12 +104,24 @@ async def test_cancel_a_queued_job(sandbox: SandboxEndpoint, sandbox_client: Run
 async def test_cancel_a_running_job_stops_the_worker(
     sandbox: SandboxEndpoint, sandbox_client: RunPodClient
 ) -> None:
+    inner = make_fast_worker(duration_s=2.0)
+    returned: list[dict[str, Any]] = []
+
+    async def recording_worker(job_input: dict[str, Any], report: ProgressReporter, cancelled: asyncio.Event) -> Any:
+        output = await inner(job_input, report, cancelled)
+        returned.append(output)
+        return output
+
+    sandbox.worker = recording_worker
     job = await sandbox_client.run(BODY)
     await wait_for_state(sandbox_client, job.id, [JobState.IN_PROGRESS])
     cancelled = await sandbox_client.cancel(job.id)
     assert cancelled.status is JobState.CANCELLED
     reports = sandbox.jobs[job.id].progress_reports
-    await asyncio.sleep(0.6)  # longer than the whole run would have taken
+    # The worker saw the cancel and returned early (its 2 s run would have returned "success").
+    await wait_until(lambda: bool(returned))
+    assert returned == [{"status": "cancelled", "simulation": True}]
+    assert not tasks_named(f"sandbox-worker-{job.id}")
     final = await sandbox_client.status(job.id)
     assert final.status is JobState.CANCELLED and final.result() is None
     assert sandbox.jobs[job.id].progress_reports == reports  # the worker really stopped
@@ -290,8 +308,15 @@ async def test_not_registered_yet_then_found(sandbox: SandboxEndpoint, sandbox_c
     with pytest.raises(RunPodNotFoundError) as err:
         await sandbox_client.status(job.id)
     assert err.value.job_id == job.id
-    await asyncio.sleep(0.35)
-    assert (await sandbox_client.status(job.id)).id == job.id
+    deadline = asyncio.get_running_loop().time() + WAIT_S
+    while True:  # found once the 0.3 s have passed, as RunPod finds a job a moment after /run
+        try:
+            found = await sandbox_client.status(job.id)
+            break
+        except RunPodNotFoundError:
+            assert asyncio.get_running_loop().time() < deadline, "the job was never found"
+            await asyncio.sleep(0.02)
+    assert found.id == job.id
 
 
 @pytest.mark.asyncio
@@ -302,9 +327,19 @@ async def test_result_expires_after_the_window(
     job = await sandbox_client.run(BODY)
     done = await wait_for_state(sandbox_client, job.id, TERMINAL)
     assert done.status is JobState.COMPLETED
-    await asyncio.sleep(0.4)
-    with pytest.raises(RunPodNotFoundError):
-        await sandbox_client.status(job.id)
+    finished_at = sandbox.jobs[job.id].finished_at
+    assert finished_at is not None
+    # Readable inside the window, 404 from the moment the window (on the endpoint's clock) has passed.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while True:
+        try:
+            status = await sandbox_client.status(job.id)
+        except RunPodNotFoundError:
+            break
+        assert status.status is JobState.COMPLETED and loop.time() < deadline
+        await asyncio.sleep(0.02)
+    assert loop.time() - finished_at >= sandbox.result_window_s
     with pytest.raises(RunPodNotFoundError):
         await sandbox_client.retry(job.id)
 

@@ -22,12 +22,14 @@ from actor_trainer.sandbox.server import SandboxEndpoint
 from tests.fixtures import sandbox as sandbox_fixtures
 from tests.fixtures.sandbox import (
     SANDBOX_API_KEY,
+    deliveries_done,
     fast_client,
     make_fast_worker,
     running_sandbox,
     wait_for_state,
     wait_until,
 )
+from tests.waits import tasks_named
 
 # The shared fixtures, bound under their fixture names (an assignment, so ruff's F811 stays quiet).
 sandbox = sandbox_fixtures.sandbox
@@ -85,7 +87,7 @@ async def _submit(client: RunPodClient, webhook: str | None = None, **policy: in
 
 @pytest.mark.asyncio
 async def test_webhook_carries_the_status_object_the_input_and_the_url(
-    sandbox_client: RunPodClient, receiver: Receiver
+    sandbox: SandboxEndpoint, sandbox_client: RunPodClient, receiver: Receiver
 ) -> None:
     job_id = await _submit(sandbox_client, receiver.url)
     await wait_until(lambda: len(receiver.bodies) == 1)
@@ -95,7 +97,7 @@ async def test_webhook_carries_the_status_object_the_input_and_the_url(
     delivered = JobStatus.model_validate(body)
     polled = await sandbox_client.status(job_id)
     assert delivered.output == polled.output and delivered.result() is not None
-    await asyncio.sleep(0.3)
+    await deliveries_done(sandbox, job_id)
     assert len(receiver.bodies) == 1  # exactly one delivery when the receiver answers 200
 
 
@@ -123,9 +125,10 @@ async def test_webhooks_for_failed_cancelled_and_timed_out_jobs(
 
     sandbox.faults.webhook_on_cancel = False
     quiet = await _submit(sandbox_client, receiver.url)
-    await sandbox_client.cancel(quiet)
-    await asyncio.sleep(0.3)
+    assert (await sandbox_client.cancel(quiet)).status is JobState.CANCELLED
+    await deliveries_done(sandbox, quiet)
     assert len(receiver.bodies) == 3 and failed != quiet
+    assert sandbox.jobs[quiet].deliveries == []
 
 
 @pytest.mark.asyncio
@@ -137,7 +140,8 @@ async def test_lost_webhooks_are_never_sent(
     await wait_for_state(sandbox_client, lost, TERMINAL)
     kept = await _submit(sandbox_client, receiver.url)
     await wait_until(lambda: len(receiver.bodies) == 1)
-    await asyncio.sleep(0.2)
+    await deliveries_done(sandbox, lost)
+    await deliveries_done(sandbox, kept)
     assert [b["id"] for b in receiver.bodies] == [kept]
     assert [d.lost for d in sandbox.jobs[lost].deliveries] == [True]
 
@@ -148,19 +152,20 @@ async def test_duplicated_webhooks_arrive_several_times(
 ) -> None:
     sandbox.faults.duplicate_webhooks = 2
     job_id = await _submit(sandbox_client, receiver.url)
-    await wait_until(lambda: len(receiver.bodies) == 3)
-    await asyncio.sleep(0.2)
+    await deliveries_done(sandbox, job_id)
     assert len(receiver.bodies) == 3 and all(b == receiver.bodies[0] for b in receiver.bodies)
     assert [d.duplicate for d in sandbox.jobs[job_id].deliveries] == [False, True, True]
 
 
 @pytest.mark.asyncio
-async def test_a_webhook_answered_500_is_retried(sandbox_client: RunPodClient, receiver: Receiver) -> None:
+async def test_a_webhook_answered_500_is_retried(
+    sandbox: SandboxEndpoint, sandbox_client: RunPodClient, receiver: Receiver
+) -> None:
     receiver.answers = [500]
-    await _submit(sandbox_client, receiver.url)
-    await wait_until(lambda: len(receiver.bodies) == 2)
-    await asyncio.sleep(0.3)
+    job_id = await _submit(sandbox_client, receiver.url)
+    await deliveries_done(sandbox, job_id)
     assert len(receiver.bodies) == 2
+    assert [d.http_status for d in sandbox.jobs[job_id].deliveries] == [500, 200]
     assert receiver.times[1] - receiver.times[0] >= 0.09  # retry interval 0.1 s
 
 
@@ -170,8 +175,7 @@ async def test_webhook_gives_up_after_three_attempts(
 ) -> None:
     receiver.answers = [500, 404, 503, 500, 500]
     job_id = await _submit(sandbox_client, receiver.url)
-    await wait_until(lambda: len(receiver.bodies) == 3)
-    await asyncio.sleep(0.4)
+    await deliveries_done(sandbox, job_id)
     assert len(receiver.bodies) == 3
     assert [d.http_status for d in sandbox.jobs[job_id].deliveries] == [500, 404, 503]
 
@@ -240,9 +244,9 @@ async def test_execution_timeout_stops_the_worker(
     status = await wait_for_state(sandbox_client, job_id, TERMINAL)
     assert status.status is JobState.TIMED_OUT and status.output is None
     assert 100 <= (status.executionTime or 0) <= 400
-    reports = sandbox.jobs[job_id].progress_reports
-    await asyncio.sleep(0.5)
-    assert sandbox.jobs[job_id].progress_reports == reports
+    # The worker was stopped before TIMED_OUT was recorded (its task is over), long before the
+    # fast worker's own 0.5 s would have ended it: nothing can report progress any more.
+    assert not tasks_named(f"sandbox-worker-{job_id}")
 
     retried = await sandbox_client.retry(job_id)  # TIMED_OUT jobs can be retried too
     assert retried.status is JobState.IN_QUEUE
@@ -254,14 +258,14 @@ async def test_ttl_deletes_the_job_even_mid_run(
 ) -> None:
     job_id = await _submit(sandbox_client, ttl=200)
     await wait_for_state(sandbox_client, job_id, [JobState.IN_PROGRESS])
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: job_id not in sandbox.jobs)  # deleted by its own ttl, mid-run
+    assert not tasks_named(f"sandbox-worker-{job_id}")
     with pytest.raises(RunPodNotFoundError):
         await sandbox_client.status(job_id)
-    assert job_id not in sandbox.jobs
 
     sandbox.faults.stuck_in_queue = True
     queued = await _submit(sandbox_client, ttl=100)
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: queued not in sandbox.jobs)  # deleted by its ttl while still queued
     with pytest.raises(RunPodNotFoundError):
         await sandbox_client.status(queued)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,10 @@ from actor_trainer.core.lora_file import read_lora_info
 from actor_trainer.core.models import JobState, VersionStatus
 from actor_trainer.core.preflight import DataNotSyncedError, NoTrainingDataError, RunInFlightError
 from actor_trainer.core.runpod_client import RunPodClient
+from actor_trainer.core.runpod_errors import RunPodNotFoundError
 from actor_trainer.runtime import Services
-from tests.integration.e2e_support import FAST_PARAMS, running, wait_terminal
+from tests.integration.e2e_support import FAST_PARAMS, running, wait_terminal, webhooks_applied
+from tests.waits import WAIT_S, tasks_named, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,14 +32,19 @@ def local_path(url: str) -> Path:
 
 
 async def until_forgotten(services: Services, job_id: str) -> None:
-    """Wait until the job finished and its result window passed (RunPod forgets it)."""
-    assert services.sandbox is not None
-    for _ in range(300):
-        job = services.sandbox.jobs.get(job_id)
-        if job is not None and job.finished_at is not None:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(services.sandbox.result_window_s + 0.2)
+    """Wait until the job finished and RunPod forgot it: `/status` answers 404 (its result window passed)."""
+    sandbox = services.sandbox
+    assert sandbox is not None
+    await wait_until(lambda: job_id in sandbox.jobs and sandbox.jobs[job_id].finished_at is not None)
+    async with RunPodClient(sandbox.base_url, None) as client:
+        deadline = asyncio.get_running_loop().time() + WAIT_S
+        while True:
+            try:
+                await client.status(job_id)
+            except RunPodNotFoundError:
+                return
+            assert asyncio.get_running_loop().time() < deadline, f"job {job_id} was never forgotten"
+            await asyncio.sleep(0.05)
 
 
 async def test_happy_path_completes_by_webhook_and_writes_a_real_lora(tmp_path: Path) -> None:
@@ -73,7 +81,7 @@ async def test_duplicate_webhooks_change_nothing(tmp_path: Path) -> None:
         services.sandbox.faults.duplicate_webhooks = 2
         version = await services.require_orchestrator().submit(0, FAST_PARAMS)
         final = await wait_terminal(services, 0, version.id)
-        await asyncio.sleep(0.5)  # let the duplicates land
+        await webhooks_applied(services, version.id)  # all three copies sent, received and handled
         assert services.webhook_server is not None and services.webhook_server.deliveries == 3
         assert final.status is VersionStatus.COMPLETED
         assert len(rec.terminal_changes(final.id)) == 1
@@ -81,16 +89,16 @@ async def test_duplicate_webhooks_change_nothing(tmp_path: Path) -> None:
 
 
 class SlowRunTransport(httpx.AsyncHTTPTransport):
-    """Real HTTP, but the answer to /run reaches the app late (a slow network)."""
+    """Real HTTP, but the answer to /run reaches the app late (a slow network): only once `until()`."""
 
-    def __init__(self, delay_s: float) -> None:
+    def __init__(self, until: Callable[[], bool]) -> None:
         super().__init__()
-        self.delay_s = delay_s
+        self.until = until
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await super().handle_async_request(request)
         if request.url.path.endswith("/run"):
-            await asyncio.sleep(self.delay_s)
+            await wait_until(self.until)
         return response
 
 
@@ -98,7 +106,9 @@ async def test_webhook_arriving_before_the_run_answer_is_applied_once(tmp_path: 
     async with running(tmp_path, poll_seconds=30.0, sandbox_duration_s=0.3) as (services, rec):
         assert services.sandbox is not None
         orchestrator = services.require_orchestrator()
-        slow = RunPodClient(services.sandbox.base_url, None, transport=SlowRunTransport(2.0))
+        # The /run answer arrives only after the webhook was received and applied.
+        applied = SlowRunTransport(lambda: any("completed (webhook)" in line for line in rec.logs()))
+        slow = RunPodClient(services.sandbox.base_url, None, transport=applied)
         orchestrator.client = slow
         try:
             version = await orchestrator.submit(0, FAST_PARAMS)
@@ -127,9 +137,10 @@ async def test_forged_deliveries_change_nothing(tmp_path: Path) -> None:
             assert wrong.status_code == 404
             right_token_but_lying = await http.post(webhook, json=forged)
             assert right_token_but_lying.status_code == 200  # answered fast, checked after
-        await asyncio.sleep(0.5)
+        # The check is over once the app has logged RunPod's answer and its delivery task has ended.
+        await wait_until(lambda: any("RunPod says IN_QUEUE" in line for line in rec.logs()))
+        await wait_until(lambda: not tasks_named(f"webhook-delivery-{version.id[:40]}"))
         assert services.library.versions_file(0).read_bytes() == before
-        assert any("RunPod says IN_QUEUE" in line for line in rec.logs())
 
 
 async def test_rate_limits_and_server_errors_are_retried(tmp_path: Path) -> None:
@@ -222,7 +233,10 @@ async def test_stuck_in_queue_then_cancelled(tmp_path: Path) -> None:
         services.sandbox.faults.stuck_in_queue = True
         orchestrator = services.require_orchestrator()
         version = await orchestrator.submit(0, FAST_PARAMS)
-        await asyncio.sleep(0.5)
+        # The poller has asked RunPod about it at least once, and it is still queued.
+        sandbox = services.sandbox
+        await wait_until(lambda: any(r.route == "status" and r.path.endswith(f"/{version.id}")
+                                     for r in sandbox.requests))
         health = await orchestrator.client.health()
         assert health.jobs.inQueue >= 1
         still = await orchestrator.check(0, version.id)

@@ -38,6 +38,7 @@ from tests.fixtures.ngrok import (  # noqa: F401  (fake_ngrok_fixture registers 
     fake_ngrok_fixture,
     make_fake_ngrok,
 )
+from tests.waits import wait_until
 
 
 class Recorder:
@@ -268,8 +269,18 @@ async def test_watch_notices_a_killed_agent(service: TunnelService, bus: EventBu
     bus.subscribe(lambda e: dropped.set() if isinstance(e, TunnelChanged) and e.state == "error" else None)
     async with echo_upstream() as upstream:
         await service.start(upstream.port)
+        # Count the watch's checks (the real ones run): two healthy rounds leave the tunnel up.
+        verdicts: list[str | None] = []
+        diagnose = service._diagnose
+
+        async def counted(probe_public_url: bool) -> str | None:
+            verdicts.append(await diagnose(probe_public_url))
+            return verdicts[-1]
+
+        service._diagnose = counted  # type: ignore[method-assign]
         service.start_watch(interval_s=0.1)
-        await asyncio.sleep(0.3)
+        await wait_until(lambda: len(verdicts) >= 2)
+        assert verdicts[:2] == [None, None]
         assert service.state is TunnelState.RUNNING  # a healthy tunnel stays up
 
         pid = service.agent_pid
@@ -294,10 +305,7 @@ async def test_check_and_watch_notice_a_tunnel_removed_behind_our_back(service: 
         async with httpx.AsyncClient() as client:
             answer = await client.delete(f"{service.agent_api_url}/api/endpoints/{TUNNEL_NAME}")
         assert answer.status_code == 204
-        for _ in range(100):
-            if service.state is TunnelState.ERROR:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: service.state is TunnelState.ERROR)
         assert isinstance(service.last_error, TunnelDroppedError)
         assert "no longer lists" in str(service.last_error)
 
@@ -342,6 +350,7 @@ def _get_many(url: str, count: int) -> int:
     return done
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_the_agent_keeps_forwarding_after_hundreds_of_requests(service: TunnelService) -> None:
     # The agent logs a line per request; unless its stdout is drained it blocks after ~600 (64 KiB).
