@@ -336,3 +336,57 @@ def test_forced_reasons_are_appended_to_the_version(tmp_path: Path) -> None:
     record_forced(library, 0, "job-1", reasons)  # idempotent
     saved = json.loads((lib / "actor_training_versions" / "0000.json").read_text(encoding="utf-8"))
     assert saved["versions"][0]["forced"] == [{"check": "x"}, *reasons]
+
+
+# --- fixes --------------------------------------------------------------------------------------
+
+
+def test_fixes_keep_the_originals_and_clear_their_findings(planted: Path) -> None:
+    from actor_trainer.core.dataset_doctor_fixes import ORIGINALS_FOLDER, FixError, apply_fix
+
+    library = Library(planted)
+    folder = planted / "actors" / "0000" / "training_data"
+    originals = planted / "actors" / "0000" / ORIGINALS_FOLDER
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    report = _check(planted)
+    by_key = {(f.file, f.code): f for f in report.findings}
+
+    for key in (("sideways.jpg", "exif_rotation"), ("print.jpg", "cmyk"), ("copy of 0000_01.png", "duplicate"),
+                ("0000_07.Jpg", "extension_case"), ("notes.png", "not_an_image")):
+        result = apply_fix(library, 0, by_key[key])
+        assert result.message
+    with pytest.raises(FixError):
+        apply_fix(library, 0, by_key[("tiny.png", "too_small")])  # no automatic fix for that
+
+    # Originals kept, byte for byte, beside the training data (removed files with their captions).
+    assert (originals / "sideways.jpg").read_bytes() == before["sideways.jpg"]
+    assert (originals / "print.jpg").read_bytes() == before["print.jpg"]
+    assert (originals / "copy of 0000_01.png").read_bytes() == before["copy of 0000_01.png"]
+    assert (originals / "copy of 0000_01.txt").is_file() and (originals / "notes.png").is_file()
+    assert not (folder / "copy of 0000_01.png").exists() and not (folder / "notes.png").exists()
+    assert (folder / "0000_07.jpg").read_bytes() == before["0000_07.Jpg"]  # renamed, nothing lost
+
+    with Image.open(folder / "sideways.jpg") as im:
+        assert im.size == (480, 640) and im.getexif().get(0x0112, 1) == 1
+    with Image.open(folder / "print.jpg") as im:
+        assert im.mode == "RGB"
+
+    after = _codes(_check(planted))
+    fixed = {("sideways.jpg", "exif_rotation"), ("print.jpg", "cmyk"), ("copy of 0000_01.png", "duplicate"),
+             ("0000_07.Jpg", "extension_case"), ("notes.png", "not_an_image")}
+    assert after == PLANTED - fixed
+
+    # The same name fixed twice: both originals are kept.
+    (folder / "sideways.jpg").write_bytes(before["sideways.jpg"])
+    apply_fix(library, 0, by_key[("sideways.jpg", "exif_rotation")])
+    assert (originals / "sideways (2).jpg").read_bytes() == before["sideways.jpg"]
+
+    # Transparency is flattened onto white.
+    rgba = _pattern((512, 512), 31).convert("RGBA")
+    rgba.paste((0, 0, 0, 0), (0, 0, 64, 64))
+    rgba.save(folder / "print.png")
+    finding = next(f for f in _check(planted).findings if f.code == "alpha_channel")
+    apply_fix(library, 0, finding)
+    with Image.open(folder / "print.png") as im:
+        assert im.mode == "RGB" and im.getpixel((0, 0)) == (255, 255, 255)  # flattened onto white
+    assert ("print.png", "alpha_channel") not in _codes(_check(planted))
