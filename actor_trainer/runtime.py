@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
+from actor_trainer.core.model_registry import ModelRegistry
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.preflight import WebhookNotReadyError
+from actor_trainer.core.run_control import RunControl
 from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.runpod_health import EndpointHealth
 from actor_trainer.core.settings import RUNPOD_API_ROOT, Config, StorageConfig, cache_dir, data_home
 from actor_trainer.core.status_poller import StatusPoller
 from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.sync_service import SyncService
 from actor_trainer.core.tunnel import TunnelService, TunnelState
 from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
 from actor_trainer.core.webhook_server import WebhookServer, test_delivery
@@ -68,6 +71,10 @@ class Services:
         self.events = events or EventBus()
         self.library = library or Library(config.data_dir)
         self.storage = make_storage(config)
+        #: the one road for each action the GUI and the CLI share (see docs/architecture.md)
+        self.sync = SyncService(self.library, self.storage, self.events)
+        self.registry = ModelRegistry(self.library, self.events)
+        self.runs: RunControl | None = None  # check / cancel / retry, once the client exists
         self.sandbox: SandboxEndpoint | None = None  # the simulated endpoint, in sandbox mode
         self.client: RunPodClient | None = None
         self.webhook_server: WebhookServer | None = None
@@ -104,6 +111,7 @@ class Services:
             presign_urls=cfg.storage is not None and cfg.storage.url_style == "presigned",
             on_submitted=self._on_submitted,
         )
+        self.runs = RunControl(self.orchestrator, self.client, self.events)
         if serve_webhooks and cfg.webhook_mode != "poll":
             orchestrator = self.orchestrator
             self.webhook_server = WebhookServer(
@@ -266,6 +274,11 @@ class Services:
                 log.exception("stopping the %s failed", name)
 
     # --- convenience for callers ----------------------------------------------------------------
+
+    def require_runs(self) -> RunControl:
+        if self.runs is None:
+            raise RuntimeError("Services.start() was not awaited")
+        return self.runs
 
     def require_orchestrator(self) -> TrainingOrchestrator:
         if self.orchestrator is None:

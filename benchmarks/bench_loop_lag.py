@@ -69,8 +69,8 @@ async def main() -> None:
                            "XDG_CACHE_HOME": str(home / "cache"),
                            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
         from actor_trainer.core.models import TrainingParameters
-        from actor_trainer.runtime import Services
         from actor_trainer.core.settings import Settings, resolve_config
+        from actor_trainer.runtime import Services
 
         library = Path(tmp) / "library"
         shutil.copytree(ROOT / "data", library)

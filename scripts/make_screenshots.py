@@ -67,11 +67,11 @@ async def wait_for(predicate, limit_s: float = 60.0, what: str = "condition") ->
 async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignore[no-untyped-def]
     from actor_trainer.core.auto_adjust import auto_adjust
     from actor_trainer.core.models import TrainingParameters
-    from actor_trainer.runtime import Services
     from actor_trainer.core.settings import Settings, resolve_config
     from actor_trainer.gui.context import AppContext
     from actor_trainer.gui.shell.main_window import MainWindow
     from actor_trainer.gui.shell.theme import ThemeManager
+    from actor_trainer.runtime import Services
 
     library = tmp / "library"
     shutil.copytree(ROOT / "data", library)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 from actor_trainer.commands.common import open_context
 from actor_trainer.commands.output import print_json, say, table
+from actor_trainer.core.events import EventBus
 from actor_trainer.core.library import ActorSummary
+from actor_trainer.core.model_registry import ModelRegistry
 from actor_trainer.core.models import TrainingVersion
 
 
@@ -108,6 +111,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 def cmd_mark_good(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     actor = ctx.library.get_actor(args.actor)
-    actor, version = ctx.library.mark_good(actor.id, args.version_id)
+    registry = ModelRegistry(ctx.library, EventBus())
+    actor, version = asyncio.run(registry.mark_good(actor.id, args.version_id))
     say(f"{actor.name}: {version.name} is the validated model ({version.loraUrl}).")
     return 0

@@ -9,9 +9,11 @@ import signal
 
 from actor_trainer.commands.common import open_context
 from actor_trainer.commands.output import ProgressBar, print_json, say
+from actor_trainer.core.events import EventBus
 from actor_trainer.core.models import Actor
-from actor_trainer.runtime import make_storage
 from actor_trainer.core.storage.base import SyncProgress
+from actor_trainer.core.sync_service import SyncService
+from actor_trainer.runtime import make_storage
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -26,14 +28,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
     storage = make_storage(ctx.config)
     where = "the sandbox bucket (a local folder)" if ctx.config.storage is None else f"s3://{ctx.config.storage.bucket}"
     say(f"{'Checking' if args.dry_run else 'Syncing'} {len(actors)} actor(s) with {where}")
-    return asyncio.run(_sync_all(ctx.library, storage, actors, dry_run=args.dry_run, as_json=args.json))
+    service = SyncService(ctx.library, storage, EventBus())
+    return asyncio.run(_sync_all(service, actors, dry_run=args.dry_run, as_json=args.json))
 
 
-async def _sync_all(library, storage, actors: list[Actor], *, dry_run: bool, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+async def _sync_all(service: SyncService, actors: list[Actor], *, dry_run: bool, as_json: bool) -> int:
     failures = 0
-    report = []
+    report: list[dict[str, object]] = []
     for actor in actors:
-        scan = await asyncio.to_thread(library.scan_training_data, actor.id)
+        scan = await service.scan(actor.id)
         if scan.unsupported:
             say(f"{actor.name}: {len(scan.unsupported)} unsupported file(s) not synced: "
                 + ", ".join(p.name for p in scan.unsupported[:5]))
@@ -46,7 +49,7 @@ async def _sync_all(library, storage, actors: list[Actor], *, dry_run: bool, as_
         def on_progress(p: SyncProgress, bar: ProgressBar = bar) -> None:
             bar.update(p.bytes_done, p.bytes_total, f"{p.files_done}/{p.files_total} files")
 
-        result = await storage.sync(actor.id, scan.files, dry_run=dry_run, progress=None if dry_run else on_progress)
+        result = await service.sync(actor.id, scan=scan, dry_run=dry_run, progress=on_progress)
         bar.close()
         verb = "would upload" if dry_run else "uploaded"
         say(f"{actor.name}: {verb} {len(result.uploaded)}, already in sync {len(result.skipped)}"

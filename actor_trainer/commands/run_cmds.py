@@ -192,8 +192,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     async def run() -> list[TrainingVersion]:
         async with running_services(ctx, serve_webhooks=False, poll=False, echo=not args.json) as services:
-            orchestrator = services.require_orchestrator()
-            return [await orchestrator.check(actor_id, v.key) for actor_id, v in targets]
+            runs = services.require_runs()
+            return [await runs.check(actor_id, v.key, explain_queue=False) for actor_id, v in targets]
 
     results = asyncio.run(run())
     if args.json:
@@ -213,7 +213,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
     async def run() -> TrainingVersion:
         async with running_services(ctx, serve_webhooks=False, poll=False) as services:
-            return await services.require_orchestrator().cancel(actor.id, version.id)
+            return await services.require_runs().cancel(actor.id, version.id)
 
     saved = asyncio.run(run())
     say(f"{saved.name}: {saved.status.label} (RunPod: {saved.runpodStatus}).")
@@ -228,7 +228,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
         wait = args.wait or ctx.config.sandbox
         async with running_services(ctx, serve_webhooks=wait, poll=wait) as services:
             watcher = _RunWatcher(services) if wait else None
-            saved = await services.require_orchestrator().retry(actor.id, version.id)
+            saved = await services.require_runs().retry(actor.id, version.id)
             say(f"{saved.name}: {saved.status.label} (job {saved.id}).")
             if watcher is None:
                 return 0

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from actor_trainer.core.errors import ActorTrainerError
-from actor_trainer.core.events import LogLevel, SyncProgressEvent
+from actor_trainer.core.errors import ActorTrainerError, MarkGoodRefusedError
+from actor_trainer.core.events import LogLevel
 from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.parameter_memory import ParameterMemory
+from actor_trainer.core.run_control import Question, cancel_question
 from actor_trainer.core.runpod_health import EndpointHealth
 from actor_trainer.core.settings import Config, Settings, StorageConfig, cache_dir, config_dir
-from actor_trainer.core.storage.base import SyncProgress, SyncResult, SyncStatus
+from actor_trainer.core.storage.base import SyncResult, SyncStatus
 from actor_trainer.core.thumbnails import ThumbnailCache
 from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
 from actor_trainer.gui.bridge import EventBridge
+from actor_trainer.gui.current_versions import CurrentVersions
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.selector.actor_list_model import ActorListModel
 from actor_trainer.gui.tasks import TaskRunner
@@ -70,6 +73,8 @@ class AppContext(QObject):
         self._summaries: dict[int, ActorSummary] = {}
         self._current_id: int | None = None
         self.sync_states: dict[int, SyncStatus] = {}
+        #: the current actor's versions, the one copy every panel reads
+        self.versions = CurrentVersions(self)
         self.bridge.versionChanged.connect(self._on_version_changed)
         self.bridge.actorChanged.connect(lambda _id: self.reload_library())
 
@@ -144,8 +149,7 @@ class AppContext(QObject):
         """Compare the actor's folder with the bucket (hashing and listing off the loop)."""
 
         async def compare() -> SyncStatus:
-            scan = await asyncio.to_thread(self.library.scan_training_data, actor_id)
-            return await self.services.storage.compare(actor_id, scan.files)
+            return await self.services.sync.compare(actor_id)
 
         def done(status: SyncStatus) -> None:
             self.sync_states[actor_id] = status
@@ -164,14 +168,7 @@ class AppContext(QObject):
         """Upload what is missing or changed, with progress (SyncProgressEvent on the bridge)."""
 
         async def run() -> SyncResult:
-            scan = await asyncio.to_thread(self.library.scan_training_data, actor_id)
-
-            def progress(p: SyncProgress) -> None:
-                self.events.emit(SyncProgressEvent(
-                    actor_id=actor_id, files_done=p.files_done, files_total=p.files_total,
-                    bytes_done=p.bytes_done, bytes_total=p.bytes_total, current=p.current))
-
-            return await self.services.storage.sync(actor_id, scan.files, progress=progress)
+            return await self.services.sync.sync(actor_id)  # progress arrives as SyncProgressEvent
 
         def done(result: SyncResult) -> None:
             self.syncRunning.emit(actor_id, False)
@@ -192,6 +189,73 @@ class AppContext(QObject):
 
         self.syncRunning.emit(actor_id, True)
         self.tasks.start(f"sync-{actor_id}", run(), on_done=done, on_error=failed, replace=False)
+
+    # --- runs and the validated model (one road each: the same core methods as the CLI) ---------
+
+    def run_task_name(self, what: str, ref: str) -> str:
+        """The task of a check/cancel/retry/mark-good of one run, to ask whether it is under way."""
+        return f"run-{what}-{ref}"
+
+    def is_run_busy(self, what: str, ref: str) -> bool:
+        return self.tasks.is_running(self.run_task_name(what, ref))
+
+    def watch_run(self, actor_id: int, ref: str) -> None:
+        """Poll this run often (live progress) while a view shows it."""
+        if self.services.poller is not None:
+            self.services.poller.watch(actor_id, ref)
+
+    def cancel_question(self, version: TrainingVersion) -> Question:
+        return cancel_question(version, app_in_sandbox=self.is_sandbox)
+
+    def check_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
+                  owner: QObject | None = None) -> None:
+        """Ask RunPod about a run now (and the endpoint's /health for a queued one)."""
+        self._run_action("check", actor_id, ref, self.services.require_runs().check(actor_id, ref),
+                         tr("Check status failed"), on_done, owner)
+
+    def cancel_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
+                   owner: QObject | None = None) -> None:
+        """Cancel a run on RunPod. Ask first with `cancel_question`."""
+        self._run_action("cancel", actor_id, ref, self.services.require_runs().cancel(actor_id, ref),
+                         tr("Cancel failed"), on_done, owner)
+
+    def retry_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
+                  owner: QObject | None = None) -> None:
+        self._run_action("retry", actor_id, ref, self.services.require_runs().retry(actor_id, ref),
+                         tr("Retry failed"), on_done, owner)
+
+    def mark_good(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
+                  owner: QObject | None = None) -> None:
+        """Record the version as the actor's validated model; every view hears it as events."""
+
+        async def run() -> TrainingVersion:
+            _actor, version = await self.services.registry.mark_good(actor_id, ref)
+            return version
+
+        def done(version: TrainingVersion) -> None:
+            self.statusMessage.emit(tr("{name} is now the validated model").format(name=version.name))
+            if on_done is not None:
+                on_done(version)
+
+        def failed(exc: BaseException) -> None:
+            title = tr("Cannot mark as good") if isinstance(exc, MarkGoodRefusedError) else tr("Mark as good failed")
+            self.report_error(exc, title)
+
+        self.tasks.start(self.run_task_name("mark-good", ref), run(), on_done=done, on_error=failed, owner=owner)
+
+    def _run_action(self, what: str, actor_id: int, ref: str, coro: Coroutine[Any, Any, TrainingVersion],
+                    title: str, on_done: Callable[[TrainingVersion], None] | None, owner: QObject | None) -> None:
+        def failed(exc: BaseException) -> None:
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            hint = getattr(exc, "hint", "")
+            self.events.log(LogLevel.ERROR, f"{title}: {message}" + (f" {hint}" if hint else ""), actor_id=actor_id)
+            self.report_error(exc, title, quiet=what == "check")
+
+        name = self.run_task_name(what, ref)
+        if what != "check" and self.tasks.is_running(name):
+            coro.close()  # the same cancel/retry is already on its way: asking twice changes nothing
+            return
+        self.tasks.start(name, coro, on_done=on_done or (lambda _v: None), on_error=failed, owner=owner)
 
     # --- tunnel and checks (one road each: runtime.Services, which the CLI calls too) -----------
     # Widgets call these and never await; results come back to `on_done` / `on_error` on the GUI

@@ -9,7 +9,6 @@ line to `console.log` in the log folder.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMessageBox, QPushBut
 from actor_trainer.core.events import LogLevel
 from actor_trainer.core.library import ActorSummary
 from actor_trainer.core.models import Progress, TrainingVersion, VersionStatus
-from actor_trainer.core.runpod_health import EndpointHealth
+from actor_trainer.core.run_control import can_cancel, can_check, is_sandbox_run
 from actor_trainer.core.settings import log_dir
 from actor_trainer.gui.console.console_log_model import DEFAULT_MAX_LINES, ConsoleLine, tint, tone_color
 from actor_trainer.gui.console.console_log_view import ConsoleLogView
@@ -85,7 +84,8 @@ class ConsolePanel(QWidget):
         for event in bridge.recent_logs():  # what happened before this panel existed (start-up)
             self.log.add_event(event)
         bridge.log.connect(self.log.add_event)
-        bridge.versionChanged.connect(self._on_version_changed)
+        ctx.versions.reset.connect(self._on_versions_reset)
+        ctx.versions.versionChanged.connect(self._on_version_changed)
         bridge.runProgress.connect(self._on_run_progress)
         ctx.currentActorChanged.connect(self._on_current_actor)
         ctx.tasks.busyChanged.connect(self._update_buttons)
@@ -159,17 +159,11 @@ class ConsolePanel(QWidget):
             self._actor_id = actor_id
             self._show(None)
             self.log.set_actor(actor_id)
-        if actor_id is not None:
-            self._ctx.tasks.start(
-                f"console-versions-{id(self)}",
-                asyncio.to_thread(self._ctx.library.load_versions, actor_id),
-                on_done=lambda versions: self._apply_versions(actor_id, versions),
-                on_error=lambda exc: self._ctx.report_error(exc, tr("The runs could not be read"), quiet=True),
-                owner=self,
-            )
+        if actor_id is not None and self._ctx.versions.actor_id == actor_id and self._ctx.versions.loaded:
+            self._show(pick_current_run(self._ctx.versions.versions()))
 
-    def _apply_versions(self, actor_id: int, versions: list[TrainingVersion]) -> None:
-        if actor_id == self._actor_id:
+    def _on_versions_reset(self, actor_id: int | None, versions: list[TrainingVersion]) -> None:
+        if actor_id is not None and actor_id == self._actor_id:
             self._show(pick_current_run(versions))
 
     def _on_version_changed(self, actor_id: int, version: TrainingVersion) -> None:
@@ -208,14 +202,8 @@ class ConsolePanel(QWidget):
                 if not points and p is not None and p.step is not None and p.loss is not None:
                     points = [(p.step, p.loss)]
                 self.loss_chart.set_points(points, _total(version))
-            poller = self._ctx.services.poller
-            if (
-                version is not None
-                and not version.status.is_terminal
-                and poller is not None
-                and self._actor_id is not None
-            ):
-                poller.watch(self._actor_id, version.key)  # live progress while it is shown
+            if version is not None and not version.status.is_terminal and self._actor_id is not None:
+                self._ctx.watch_run(self._actor_id, version.key)  # live progress while it is shown
         self._update_strip()
         self._update_buttons()
 
@@ -250,7 +238,7 @@ class ConsolePanel(QWidget):
             detail = self._detail(version)
         self._strip_title.setText(title)
         self._sandbox_badge.setVisible(
-            _is_sandbox_run(version, self._ctx.is_sandbox) if version is not None else self._ctx.is_sandbox
+            is_sandbox_run(version, self._ctx.is_sandbox) if version is not None else self._ctx.is_sandbox
         )
         self._strip_title.setStyleSheet(f"color: {colour.name()};")
         self._strip_detail.setText(detail)
@@ -276,19 +264,19 @@ class ConsolePanel(QWidget):
             parts.append(tr("LoRA: {file}").format(file=version.loraUrl.rstrip("/").rsplit("/", 1)[-1]))
         if version.description:
             parts.append(version.description)
-        if _is_sandbox_run(version, self._ctx.is_sandbox):
+        if is_sandbox_run(version, self._ctx.is_sandbox):
             parts.append(tr("Simulated run (sandbox): no GPU was used and the LoRA has random weights."))
         return " · ".join(parts)
 
     def _update_buttons(self) -> None:
         version = self._version
-        checking = version is not None and self._ctx.tasks.is_running(f"console-check-{version.key}")
-        aborting = version is not None and self._ctx.tasks.is_running(f"console-abort-{version.key}")
-        can_check = version is not None and (not version.status.is_terminal or version.status is VersionStatus.EXPIRED)
-        self._check_button.setEnabled(can_check and not checking)
+        checking = version is not None and self._ctx.is_run_busy("check", version.key)
+        aborting = version is not None and self._ctx.is_run_busy("cancel", version.key)
+        checkable = version is not None and can_check(version)
+        self._check_button.setEnabled(checkable and not checking)
         self._check_button.setText(tr("Checking…") if checking else tr("Check status"))
-        can_abort = version is not None and not version.status.is_terminal and version.job_id is not None
-        self._abort_button.setEnabled(can_abort and not aborting)
+        cancellable = version is not None and can_cancel(version)
+        self._abort_button.setEnabled(cancellable and not aborting)
         self._abort_button.setText(tr("Aborting…") if aborting else tr("Abort…"))
         if version is not None and not version.status.is_terminal and version.job_id is None:
             self._abort_button.setToolTip(tr("The job has no RunPod id yet; check its status first."))
@@ -307,91 +295,33 @@ class ConsolePanel(QWidget):
         version, actor_id = self._version, self._actor_id
         if version is None or actor_id is None:
             return
-        ref = version.key
-        self._ctx.tasks.start(
-            f"console-check-{ref}",
-            self._ctx.orchestrator.check(actor_id, ref),
-            on_done=lambda v: self._checked(actor_id, v),
-            on_error=lambda exc: self._failed(exc, tr("Check status failed"), actor_id),
-            owner=self,
-        )
+        self._ctx.check_run(actor_id, version.key, on_done=lambda _v: self._update_buttons(), owner=self)
         self._update_buttons()
-
-    def _checked(self, actor_id: int, version: TrainingVersion) -> None:
-        p = version.progress
-        step = f", step {p.step}/{p.total}" if p is not None and p.step is not None and p.total else ""
-        said = f" (RunPod: {version.runpodStatus})" if version.runpodStatus else ""
-        self._ctx.events.log(
-            LogLevel.INFO,
-            tr("Checked {name}: {state}{step}{said}.").format(
-                name=version.name, state=version.status.label, step=step, said=said
-            ),
-            actor_id=actor_id,
-            version_id=version.id,
-        )
-        client = self._ctx.services.client
-        if version.status in (VersionStatus.QUEUED, VersionStatus.PENDING) and client is not None:
-            self._ctx.events.log(LogLevel.REQUEST, "GET /health", actor_id=actor_id)
-            self._ctx.tasks.start(
-                f"console-health-{id(self)}",
-                client.health(),
-                on_done=lambda health: self._health(actor_id, health),
-                on_error=lambda exc: self._failed(exc, tr("The endpoint's health could not be read"), actor_id),
-                owner=self,
-            )
-
-    def _health(self, actor_id: int, health: EndpointHealth) -> None:
-        self._ctx.events.log(LogLevel.RESPONSE, health.summary(), actor_id=actor_id)
 
     def abort(self, confirm: Confirm | None = None) -> bool:
         """Cancel the shown run on RunPod after `confirm(title, text)` agrees (a dialog by default).
         Returns whether the cancel request was sent."""
         version, actor_id = self._version, self._actor_id
-        if version is None or actor_id is None or version.status.is_terminal or version.job_id is None:
+        if version is None or actor_id is None or not can_cancel(version):
             return False
-        title = tr("Abort {name}?").format(name=version.name)
-        text = tr("RunPod stops the job; the GPU time used so far is billed.")
-        if _is_sandbox_run(version, self._ctx.is_sandbox):
-            text += "\n\n" + tr("(Sandbox: the run is simulated, nothing is billed.)")
-        if not (confirm or self._confirm_dialog)(title, text):
+        question = self._ctx.cancel_question(version)
+        if not (confirm or self._confirm_dialog)(question.title, question.text):
             return False
-        ref = version.key
-        self._ctx.tasks.start(
-            f"console-abort-{ref}",
-            self._ctx.orchestrator.cancel(actor_id, ref),
-            on_done=lambda v: self._aborted(actor_id, v),
-            on_error=lambda exc: self._failed(exc, tr("Abort failed"), actor_id),
-            replace=False,
-            owner=self,
-        )
+        self._ctx.cancel_run(actor_id, version.key, on_done=lambda _v: self._update_buttons(), owner=self)
         self._update_buttons()
         return True
 
     def _confirm_dialog(self, title: str, text: str) -> bool:
+        question = self._ctx.cancel_question(self._version) if self._version is not None else None
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton, self)
         box.setObjectName("abortConfirmation")
-        abort = box.addButton(tr("Abort run"), QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton(tr("Keep running"), QMessageBox.ButtonRole.RejectRole)
+        go_on = tr(question.confirm if question else "Cancel run")
+        abort = box.addButton(go_on, QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton(tr(question.keep if question else "Keep running"), QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)
         box.setEscapeButton(keep)
         box.exec()
         return box.clickedButton() is abort
-
-    def _aborted(self, actor_id: int, version: TrainingVersion) -> None:
-        level = LogLevel.WARNING if version.status is VersionStatus.CANCELLED else LogLevel.INFO
-        self._ctx.events.log(
-            level,
-            tr("Abort: {name} is now {state}.").format(name=version.name, state=version.status.label),
-            actor_id=actor_id,
-            version_id=version.id,
-        )
-
-    def _failed(self, exc: BaseException, title: str, actor_id: int) -> None:
-        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        hint = getattr(exc, "hint", "")
-        self._ctx.events.log(LogLevel.ERROR, f"{title}: {message}" + (f" {hint}" if hint else ""), actor_id=actor_id)
-        self._ctx.report_error(exc, title, quiet=True)
-        self._update_buttons()
 
     # --- the log (see ConsoleLogView) ---------------------------------------------------------
 
@@ -414,9 +344,3 @@ def _total(version: TrainingVersion) -> int | None:
     if version.progress is not None and version.progress.total:
         return version.progress.total
     return version.parameters.max_train_steps
-
-
-def _is_sandbox_run(version: TrainingVersion, app_in_sandbox: bool) -> bool:
-    if version.endpoint is not None:
-        return version.endpoint.lower() == "sandbox"
-    return app_in_sandbox

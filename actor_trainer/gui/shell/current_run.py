@@ -1,19 +1,15 @@
 """What the main window's title says about the current actor: its runs in flight, live.
 
-`CurrentRunTracker` follows the current actor (ctx.currentActorChanged), reads its versions off
-the loop once per change, then keeps its runs in flight up to date from the bridge's
-versionChanged and runProgress signals, and emits `stateChanged(text)`: "idle",
+`CurrentRunTracker` reads the current actor's runs in flight from the shared versions store
+(ctx.versions) and their live progress from the bridge's runProgress, and emits
+`stateChanged(text)`: "idle",
 "training V3 340/2000", "queued V4", "submitting V2"…
 """
 
 from __future__ import annotations
 
-import asyncio
-
-import shiboken6
 from PySide6.QtCore import QObject, Signal
 
-from actor_trainer.core.library import ActorSummary
 from actor_trainer.core.models import Progress, TrainingVersion, VersionStatus
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
@@ -39,14 +35,12 @@ class CurrentRunTracker(QObject):
     def __init__(self, ctx: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
-        self._actor_id: int | None = None
-        self._runs: dict[str, TrainingVersion] = {}
         self._progress: dict[str, Progress] = {}
         self._text = ""
-        ctx.currentActorChanged.connect(self._on_actor)
-        ctx.bridge.versionChanged.connect(self._on_version)
+        ctx.versions.reset.connect(lambda _actor_id, _versions: self._reset())
+        ctx.versions.versionChanged.connect(lambda _actor_id, _version: self._emit())
         ctx.bridge.runProgress.connect(self._on_progress)
-        self._on_actor(ctx.current_summary)
+        self._emit()
 
     @property
     def text(self) -> str:
@@ -54,53 +48,22 @@ class CurrentRunTracker(QObject):
 
     def runs_in_flight(self) -> list[TrainingVersion]:
         """The current actor's runs in flight, newest first."""
-        return sorted(self._runs.values(), key=lambda v: v.number, reverse=True)
+        return self._ctx.versions.in_flight()
 
-    def _on_actor(self, summary: ActorSummary | None) -> None:
-        actor_id = summary.actor.id if summary is not None else None
-        if actor_id == self._actor_id and actor_id is not None:
-            return  # the same actor re-announced after a library reload: keep what we know
-        self._actor_id = actor_id
-        self._runs.clear()
+    def _reset(self) -> None:
         self._progress.clear()
-        self._emit()
-        if actor_id is None:
-            return
-        library = self._ctx.library
-        self._ctx.tasks.start("title-runs", asyncio.to_thread(library.load_versions, actor_id),
-                              on_done=lambda versions: self._loaded(actor_id, versions),
-                              on_error=lambda _exc: None, owner=self)
-
-    def _loaded(self, actor_id: int, versions: list[TrainingVersion]) -> None:
-        if not shiboken6.isValid(self) or actor_id != self._actor_id:
-            return
-        for version in versions:
-            if not version.status.is_terminal:
-                self._runs.setdefault(version.key, version)
-        self._emit()
-
-    def _on_version(self, actor_id: int, version: TrainingVersion) -> None:
-        if actor_id != self._actor_id:
-            return
-        key = version.key
-        if version.status.is_terminal:
-            self._runs.pop(key, None)
-            self._progress.pop(key, None)
-        else:
-            self._runs[key] = version
         self._emit()
 
     def _on_progress(self, actor_id: int, version_id: str, progress: Progress) -> None:
-        if actor_id != self._actor_id:
+        if actor_id != self._ctx.versions.actor_id:
             return
-        for key, version in self._runs.items():
-            if version_id in (version.id, key):
-                self._progress[key] = progress
-                self._emit()
-                return
+        version = self._ctx.versions.get(version_id)
+        if version is not None and not version.status.is_terminal:
+            self._progress[version.key] = progress
+            self._emit()
 
     def _emit(self) -> None:
-        if self._actor_id is None:
+        if self._ctx.versions.actor_id is None:
             text = ""
         else:
             runs = self.runs_in_flight()

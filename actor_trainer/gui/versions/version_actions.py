@@ -9,7 +9,6 @@ model? cancel a paid run?) go through `confirm`, and the download destination th
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,16 +17,13 @@ from PySide6.QtCore import QObject, QStandardPaths, QUrl, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from actor_trainer.core.errors import MarkGoodRefusedError
 from actor_trainer.core.models import TrainingVersion, VersionStatus
+from actor_trainer.core.run_control import can_check, can_retry
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.versions.lora_download import LoraDownloadDialog
 
 if TYPE_CHECKING:
     from actor_trainer.gui.context import AppContext
-
-_RETRYABLE = (VersionStatus.FAILED, VersionStatus.TIMED_OUT, VersionStatus.CANCELLED, VersionStatus.EXPIRED)
-
 
 def mark_good_refusal(version: TrainingVersion) -> str | None:
     """Why `version` cannot be marked good (the library's own rule), or None if it can."""
@@ -102,7 +98,7 @@ class VersionActions(QObject):
                   None if v is None else tr("Only a completed version with a LoRA can be downloaded."))
         self._set(self.train_again, v is not None,
                   tr("Put these parameters in the form, to start a new version with them"), None)
-        checkable = v is not None and (not v.status.is_terminal or v.status is VersionStatus.EXPIRED)
+        checkable = v is not None and can_check(v)
         self._set(self.check, checkable, tr("Ask RunPod for this run's state now"),
                   None if v is None else tr("{name} is {status}: its state is final.").format(
                       name=v.name, status=tr(v.status.label)))
@@ -113,7 +109,7 @@ class VersionActions(QObject):
                   None if v is None or not running else tr(
                       "{name} has no RunPod job id yet; check its status first.").format(name=v.name))
         self.cancel.setVisible(v is None or running)
-        retryable = v is not None and v.status in _RETRYABLE
+        retryable = v is not None and can_retry(v)
         self._set(self.retry, retryable, self._retry_tip(v), None)
         self.retry.setVisible(v is None or retryable)
 
@@ -167,48 +163,29 @@ class VersionActions(QObject):
             tr("{old} is the validated model. Mark {new} as good instead?").format(old=current, new=v.name),
         ):
             return
-
-        def done(result: object) -> None:
-            self.ctx.statusMessage.emit(tr("{name} is now the validated model").format(name=v.name))
-            self.markedGood.emit(actor_id, v)
-
-        def failed(exc: BaseException) -> None:
-            title = tr("Cannot mark as good") if isinstance(exc, MarkGoodRefusedError) else tr("Mark as good failed")
-            self.ctx.report_error(exc, title)
-
-        self.ctx.tasks.start(f"versions-mark-good-{actor_id}",
-                             asyncio.to_thread(self.ctx.library.mark_good, actor_id, v.key),
-                             on_done=done, on_error=failed, owner=self)
+        self.ctx.mark_good(actor_id, v.key, on_done=lambda saved: self.markedGood.emit(actor_id, saved), owner=self)
 
     def check_selected(self) -> None:
-        self._run("check", tr("Status check failed"), select=False)
+        v, actor_id = self._version, self._actor_id
+        if v is not None and actor_id is not None:
+            self.ctx.check_run(actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, False),
+                               owner=self)
 
     def cancel_selected(self) -> None:
-        v = self._version
-        if v is None:
-            return
-        if not self.confirm(tr("Cancel the run?"),
-                            tr("Cancel {name}? RunPod stops the job (and its billing); the run cannot be resumed.")
-                            .format(name=v.name)):
-            return
-        self._run("cancel", tr("Cancel failed"), select=False)
-
-    def retry_selected(self) -> None:
-        self._run("retry", tr("Retry failed"), select=True)
-
-    def _run(self, what: str, title: str, *, select: bool) -> None:
         v, actor_id = self._version, self._actor_id
         if v is None or actor_id is None:
             return
-        orchestrator = self.ctx.orchestrator
-        call = {"check": orchestrator.check, "cancel": orchestrator.cancel, "retry": orchestrator.retry}[what]
-        ref = v.key
+        question = self.ctx.cancel_question(v)
+        if not self.confirm(question.title, question.text):
+            return
+        self.ctx.cancel_run(actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, False),
+                            owner=self)
 
-        def done(saved: TrainingVersion) -> None:
-            self.versionUpdated.emit(actor_id, saved, select)
-
-        self.ctx.tasks.start(f"versions-{what}-{actor_id}-{ref}", call(actor_id, ref), on_done=done,
-                             on_error=lambda exc: self.ctx.report_error(exc, title), owner=self)
+    def retry_selected(self) -> None:
+        v, actor_id = self._version, self._actor_id
+        if v is not None and actor_id is not None:
+            self.ctx.retry_run(actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, True),
+                               owner=self)
 
     def download_selected(self, dest: Path | None = None) -> LoraDownloadDialog | None:
         """Download the selected LoRA to `dest` (asked for when None); returns the dialog showing it."""

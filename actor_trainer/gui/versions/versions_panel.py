@@ -8,7 +8,6 @@ selection survives. History is never deleted from here: Delete does nothing.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
@@ -74,8 +73,6 @@ class VersionsPanel(QWidget):
         self.ctx = ctx
         self._actor_id: int | None = None
         self._loaded_actor: int | None = None
-        self._loading = False
-        self._changed_while_loading = False
 
         self.model = VersionsModel(self)
         self.table = VersionsTable(self)
@@ -103,7 +100,6 @@ class VersionsPanel(QWidget):
         self.version_actions = VersionActions(ctx, self)
         self.details = VersionDetails(self.version_actions.all(), self)
         self.version_actions.trainAgainRequested.connect(self.trainAgainRequested)
-        self.version_actions.markedGood.connect(self._on_marked_good)
         self.version_actions.versionUpdated.connect(self._on_version_updated)
 
         self.title = QLabel(self)
@@ -160,9 +156,13 @@ class VersionsPanel(QWidget):
         self._clock.start()
 
         ctx.currentActorChanged.connect(self._on_actor)
-        ctx.bridge.versionChanged.connect(self._on_version_changed)
+        ctx.versions.reset.connect(self._apply)
+        ctx.versions.versionChanged.connect(self._on_version_changed)
+        ctx.versions.loadFailed.connect(lambda _actor_id, exc: self._load_failed(exc))
         ctx.bridge.runProgress.connect(self._on_progress)
         self._on_actor(ctx.current_summary)
+        if ctx.versions.loaded:
+            self._apply(ctx.versions.actor_id, ctx.versions.versions())
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -202,27 +202,17 @@ class VersionsPanel(QWidget):
             self.model.set_versions([])
         if summary is None:
             self.title.setText(tr("Training history"))
-            self._update_empty()
-            return
-        self.title.setText(tr("Training history — {name}").format(name=summary.actor.name))
-        self.reload()
+        else:
+            self.title.setText(tr("Training history — {name}").format(name=summary.actor.name))
+        self._update_empty()
 
     def reload(self) -> None:
-        """Re-read the current actor's versions file (off the loop)."""
-        actor_id = self._actor_id
-        if actor_id is None:
-            return
-        self._loading = True
-        self._changed_while_loading = False
-        self._update_empty()
-        self.ctx.tasks.start(f"versions-load-{id(self)}",
-                             asyncio.to_thread(self.ctx.library.load_versions, actor_id),
-                             on_done=lambda versions: self._apply(actor_id, versions),
-                             on_error=self._load_failed, owner=self)
+        """Read the current actor's versions file again (the shared store re-reads it)."""
+        self.ctx.versions.reload()
 
-    def _apply(self, actor_id: int, versions: list[TrainingVersion]) -> None:
-        self._loading = False
-        if actor_id != self._actor_id:
+    def _apply(self, actor_id: int | None, versions: list[TrainingVersion]) -> None:
+        if actor_id is None or actor_id != self._actor_id or not self.ctx.versions.loaded:
+            self._update_empty()
             return
         selected = self.selected_version()
         first_load = self._loaded_actor != actor_id
@@ -236,11 +226,8 @@ class VersionsPanel(QWidget):
             self._fit_columns()
         self._update_empty()
         self.versionsLoaded.emit()
-        if self._changed_while_loading:
-            self.reload()  # a write landed while we read: the file has it, read again
 
     def _load_failed(self, exc: BaseException) -> None:
-        self._loading = False
         self._update_empty()
         self.ctx.report_error(exc, tr("The training history could not be read"))
 
@@ -249,8 +236,6 @@ class VersionsPanel(QWidget):
     def _on_version_changed(self, actor_id: int, version: TrainingVersion) -> None:
         if actor_id != self._actor_id:
             return
-        if self._loading:
-            self._changed_while_loading = True
         rows_before = self.model.rowCount()
         self.model.upsert(version)
         if self.model.rowCount() != rows_before:  # a new run: its values may be wider than the old ones
@@ -268,11 +253,6 @@ class VersionsPanel(QWidget):
         if select:
             self._select_row(row)
         self._update_empty()
-
-    def _on_marked_good(self, actor_id: int, _version: TrainingVersion) -> None:
-        if actor_id == self._actor_id:
-            self.reload()
-        self.ctx.reload_library()  # the validated badge shows everywhere (selector, header)
 
     def _on_rows_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
         current = self.table.currentIndex()
@@ -318,7 +298,7 @@ class VersionsPanel(QWidget):
         elif self.model.rowCount():
             self.stack.setCurrentWidget(self.splitter)
         else:
-            loading = self._loading and self._loaded_actor != self._actor_id
+            loading = not self.ctx.versions.loaded and self._loaded_actor != self._actor_id
             self.empty.setText(tr("Reading the training history…") if loading else tr(self.EMPTY_NO_VERSIONS))
             self.stack.setCurrentWidget(self.empty)
 
