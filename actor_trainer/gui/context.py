@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from actor_trainer.core.errors import ActorTrainerError, MarkGoodRefusedError
 from actor_trainer.core.events import LogLevel
 from actor_trainer.core.library import ActorSummary, Library
-from actor_trainer.core.models import TrainingParameters, TrainingVersion
+from actor_trainer.core.models import TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.parameter_memory import ParameterMemory
 from actor_trainer.core.run_control import Question, cancel_question
@@ -30,6 +30,7 @@ from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
 from actor_trainer.gui.bridge import EventBridge
 from actor_trainer.gui.current_versions import CurrentVersions
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.parameter_store import ParameterStore
 from actor_trainer.gui.selector.actor_list_model import ActorListModel
 from actor_trainer.gui.tasks import TaskRunner
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
@@ -69,7 +70,8 @@ class AppContext(QObject):
         self.tasks.unhandledError.connect(self._on_unhandled)
         self.actor_model = ActorListModel(parent=self)
         self.thumbnails = ThumbnailLoader(180, disk_cache=_disk_cache(), parent=self)
-        self.parameter_memory = ParameterMemory(config_dir() / "actor_parameters.json")
+        #: the training parameters per actor: the form's one holder, remembered in one place
+        self.parameters = ParameterStore(ParameterMemory(config_dir() / "actor_parameters.json"), self.tasks, self)
         self._summaries: dict[int, ActorSummary] = {}
         self._current_id: int | None = None
         self.sync_states: dict[int, SyncStatus] = {}
@@ -312,14 +314,6 @@ class AppContext(QObject):
 
     # --- end of tunnel and checks ---------------------------------------------------------------
 
-    # --- parameters -----------------------------------------------------------------------------
-
-    def remembered_parameters(self, actor_id: int) -> TrainingParameters | None:
-        return self.parameter_memory.load(actor_id)
-
-    def remember_parameters(self, actor_id: int, params: TrainingParameters) -> None:
-        self.tasks.start(f"remember-{actor_id}", asyncio.to_thread(self.parameter_memory.save, actor_id, params))
-
     # --- errors ---------------------------------------------------------------------------------
 
     def report_error(self, exc: BaseException, title: str, *, quiet: bool = False) -> None:
@@ -352,6 +346,7 @@ class AppContext(QObject):
     # --- shutdown -------------------------------------------------------------------------------
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:
+        self.parameters.flush_at_exit()
         await self.tasks.cancel_all(timeout_s=min(2.0, timeout_s))
         await self.services.stop(timeout_s=timeout_s)
         self.thumbnails.shutdown(wait=False)

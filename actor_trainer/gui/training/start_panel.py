@@ -28,7 +28,8 @@ SYNC_LINK = "sync-now"
 
 
 class StartPanel(Card):
-    """The Start Training button and its gate. Feed it with `set_actor` / `set_parameters`."""
+    """The Start Training button and its gate. Feed it with `set_actor`; the parameters are read
+    from the window's one holder (`ctx.parameters`), whose changes re-run the gate."""
 
     #: a run was submitted: actor id, the version's reference (request id, else job id)
     trainingStarted = Signal(int, str)
@@ -40,8 +41,6 @@ class StartPanel(Card):
         self._ctx = ctx
         self._description = description
         self._actor_id: int | None = None
-        self._params: TrainingParameters | None = None
-        self._param_error: str | None = None
         self._checked = False  # a preflight answered for the current actor
         self._error: BaseException | None = None  # what the last preflight raised
         self._concurrent_with: TrainingVersion | None = None  # a run in flight we may start beside
@@ -93,6 +92,7 @@ class StartPanel(Card):
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREFLIGHT_DELAY_MS)
         self._timer.timeout.connect(self._run_preflight)
+        ctx.parameters.changed.connect(self._on_parameters)
         self._update()
 
     # --- inputs ---------------------------------------------------------------------------------
@@ -104,10 +104,17 @@ class StartPanel(Card):
             self.allow_concurrent.setChecked(False)
         self.recheck()
 
-    def set_parameters(self, params: TrainingParameters | None, error: str | None = None) -> None:
-        self._params = params
-        self._param_error = error
-        self.recheck()
+    @property
+    def _params(self) -> TrainingParameters | None:
+        return self._ctx.parameters.current(self._actor_id)[0] if self._actor_id is not None else None
+
+    @property
+    def _param_error(self) -> str | None:
+        return (self._ctx.parameters.current(self._actor_id)[1] or None) if self._actor_id is not None else None
+
+    def _on_parameters(self, actor_id: int, _params: object, _error: str) -> None:
+        if actor_id == self._actor_id:
+            self.recheck()
 
     def recheck(self) -> None:
         """Inputs or the world changed: check again shortly (several changes, one check)."""
@@ -226,7 +233,7 @@ class StartPanel(Card):
 
     def _submitted(self, actor_id: int, params: TrainingParameters, version: TrainingVersion) -> None:
         self._submitting = False
-        self._ctx.remember_parameters(actor_id, params)
+        self._ctx.parameters.remember_now(actor_id)
         self._ctx.statusMessage.emit(tr("{name} started").format(name=version.name))
         if actor_id == self._actor_id:
             self.allow_concurrent.setChecked(False)

@@ -8,7 +8,7 @@ the last ones used (or edited) come back when the actor is selected again.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QScrollArea, QVBoxLayout, QWidget
 
 from actor_trainer.core.library import ActorSummary, TrainingDataScan
@@ -22,7 +22,6 @@ from actor_trainer.gui.training.training_data_box import TrainingDataBox
 from actor_trainer.gui.training.training_tab_card import Card, heading
 
 CONTENT_MAX_WIDTH = 1000
-REMEMBER_DELAY_MS = 800
 
 
 class ActorTrainingTab(QWidget):
@@ -38,7 +37,6 @@ class ActorTrainingTab(QWidget):
         self.setObjectName("actorTrainingTab")
         self._ctx = ctx
         self._actor_id: int | None = None
-        self._session_params: dict[int, TrainingParameters] = {}  # this session's edits, per actor
         self._descriptions: dict[int, str] = {}
 
         outer = QVBoxLayout(self)
@@ -101,11 +99,6 @@ class ActorTrainingTab(QWidget):
         outer.addWidget(separator)
         outer.addWidget(footer)
 
-        self._remember_timer = QTimer(self)
-        self._remember_timer.setSingleShot(True)
-        self._remember_timer.setInterval(REMEMBER_DELAY_MS)
-        self._remember_timer.timeout.connect(self._remember_now)
-
         self.form.parametersChanged.connect(self._on_parameters)
         self.form.userEdited.connect(self._on_user_edit)
         ctx.currentActorChanged.connect(self._on_actor)
@@ -127,9 +120,7 @@ class ActorTrainingTab(QWidget):
 
     def load_parameters(self, params: TrainingParameters) -> None:
         """Show `params` in the form (e.g. "Train again with these parameters")."""
-        self.form.set_parameters(params)
-        if self._actor_id is not None:
-            self._session_params[self._actor_id] = params
+        self.form.set_parameters(params)  # the form tells the parameter store
         self.scroll_area.ensureWidgetVisible(self.parameters_card)
 
     def start_training(self) -> bool:
@@ -150,7 +141,7 @@ class ActorTrainingTab(QWidget):
             self._leave_actor()
             self._actor_id = new_id
             if new_id is not None:
-                self.form.set_parameters(self._parameters_for(new_id))
+                self.form.set_parameters(self._ctx.parameters.for_actor(new_id))
                 self.description.setPlainText(self._descriptions.get(new_id, ""))
         self.header.set_summary(summary)
         self.data_box.set_actor(summary)
@@ -163,17 +154,11 @@ class ActorTrainingTab(QWidget):
         self.start.set_actor(new_id)
         self._on_parameters(self.form.parameters())
 
-    def _parameters_for(self, actor_id: int) -> TrainingParameters:
-        remembered = self._session_params.get(actor_id) or self._ctx.remembered_parameters(actor_id)
-        return remembered or TrainingParameters()
-
     def _leave_actor(self) -> None:
         """Keep what the user did for the actor being left: its parameters and description."""
         if self._actor_id is None:
             return
-        if self._remember_timer.isActive():
-            self._remember_timer.stop()
-            self._remember_now()
+        self._ctx.parameters.flush()
         self._descriptions[self._actor_id] = self.description.toPlainText()
 
     def _on_scanned(self, scan: TrainingDataScan) -> None:
@@ -183,21 +168,15 @@ class ActorTrainingTab(QWidget):
     # --- parameters -----------------------------------------------------------------------------
 
     def _on_parameters(self, params: TrainingParameters | None) -> None:
+        if self._actor_id is None:
+            return
         errors = self.form.errors()
         first = next(iter(errors.values()), None) if errors else None
-        self.start.set_parameters(params, first)
+        self._ctx.parameters.set(self._actor_id, params, first)
 
     def _on_user_edit(self) -> None:
-        params = self.form.parameters()
-        if self._actor_id is not None and params is not None:
-            self._session_params[self._actor_id] = params
-            self._remember_timer.start()
-
-    def _remember_now(self) -> None:
-        actor_id = self._actor_id
-        params = self._session_params.get(actor_id) if actor_id is not None else None
-        if actor_id is not None and params is not None:
-            self._ctx.remember_parameters(actor_id, params)
+        if self._actor_id is not None:
+            self._ctx.parameters.remember_soon(self._actor_id)
 
     # --- the world changed ----------------------------------------------------------------------
 
@@ -209,10 +188,6 @@ class ActorTrainingTab(QWidget):
         self._recheck_for(actor_id)
 
     def _on_started(self, actor_id: int, ref: str) -> None:
-        params = self.form.parameters()
-        if params is not None and actor_id == self._actor_id:
-            self._session_params[actor_id] = params
-            self._remember_timer.stop()  # the panel remembered them already
         if actor_id == self._actor_id:
             self.description.clear()
         self._descriptions.pop(actor_id, None)
