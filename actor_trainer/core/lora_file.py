@@ -13,15 +13,20 @@ The read is blocking file I/O: call it through `asyncio.to_thread` from the even
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import struct
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actor_trainer.core.errors import ActorTrainerError
+
+if TYPE_CHECKING:
+    from actor_trainer.core.storage.base import Storage
 
 #: safetensors refuses headers past 100 MB; so do we (a bogus length would otherwise be read).
 MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -288,3 +293,10 @@ def _human_size(size: int) -> str:
             return f"{size:,} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
         amount /= 1024
     return f"{size:,} bytes"
+
+
+async def fetch_lora(storage: Storage, url: str, dest: Path, progress: Callable[[int, int], None]) -> LoraInfo:
+    """Download a LoRA from the bucket to `dest` (the storage writes atomically and removes its
+    temporary file when cancelled), then read its header off the event loop."""
+    await storage.download_url(url, dest, progress)
+    return await asyncio.to_thread(read_lora_info, dest)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actor_trainer.core.events import EventBus, LogLevel
-from actor_trainer.core.models import TrainingVersion, VersionStatus
+from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.orchestrator import TrainingOrchestrator
+from actor_trainer.core.preflight import DataNotSyncedError, RunInFlightError
 from actor_trainer.core.runpod_client import RunPodClient
+from actor_trainer.core.storage.base import SyncStatus
 
 RETRYABLE = (VersionStatus.FAILED, VersionStatus.TIMED_OUT, VersionStatus.CANCELLED, VersionStatus.EXPIRED)
 
@@ -88,3 +90,28 @@ class RunControl:
 
     async def retry(self, actor_id: int, ref: str) -> TrainingVersion:
         return await self.orchestrator.retry(actor_id, ref)
+
+    async def can_start(self, actor_id: int, params: TrainingParameters, *, allow_concurrent: bool,
+                        cached_sync: SyncStatus | None) -> TrainingVersion | None:
+        """The Start gate: raises what stands in the way of a run (ActorTrainerError), or returns
+        the run in flight that a new one would start beside (None when there is none).
+
+        The sync state comes from the caller's cached comparison, so that typing does not list the
+        bucket each time; only an unknown state is checked here. Submitting compares again."""
+        beside: TrainingVersion | None = None
+        try:
+            pre = await self.orchestrator.preflight(actor_id, params, require_sync=cached_sync is None)
+        except RunInFlightError as exc:
+            if not allow_concurrent or exc.version is None:
+                raise
+            beside = exc.version
+            pre = await self.orchestrator.preflight(actor_id, params, allow_concurrent=True,
+                                                    require_sync=cached_sync is None)
+        if cached_sync is not None and not cached_sync.is_synced:
+            raise DataNotSyncedError(pre.actor, cached_sync)
+        return beside
+
+    async def submit(self, actor_id: int, params: TrainingParameters, *, description: str | None,
+                     allow_concurrent: bool) -> TrainingVersion:
+        return await self.orchestrator.submit(actor_id, params, description=description,
+                                              allow_concurrent=allow_concurrent)

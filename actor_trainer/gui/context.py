@@ -17,8 +17,9 @@ from PySide6.QtCore import QObject, Signal
 
 from actor_trainer.core.errors import ActorTrainerError, MarkGoodRefusedError
 from actor_trainer.core.events import LogLevel
-from actor_trainer.core.library import ActorSummary, Library
-from actor_trainer.core.models import TrainingVersion
+from actor_trainer.core.library import ActorSummary, Library, TrainingDataScan
+from actor_trainer.core.lora_file import LoraInfo, fetch_lora
+from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.parameter_memory import ParameterMemory
 from actor_trainer.core.run_control import Question, cancel_question
@@ -200,6 +201,44 @@ class AppContext(QObject):
 
     def is_run_busy(self, what: str, ref: str) -> bool:
         return self.tasks.is_running(self.run_task_name(what, ref))
+
+    def check_can_start(self, actor_id: int, params: TrainingParameters, *, allow_concurrent: bool,
+                        on_done: Callable[[TrainingVersion | None], None],
+                        on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+        """The Start gate (see RunControl.can_start), with this actor's cached sync state."""
+        try:
+            runs = self.services.require_runs()
+        except RuntimeError as exc:  # services not started (yet): nothing can be checked or sent
+            on_error(exc)
+            return
+        self.tasks.start("preflight", runs.can_start(actor_id, params, allow_concurrent=allow_concurrent,
+                                                     cached_sync=self.sync_states.get(actor_id)),
+                         on_done=on_done, on_error=on_error, replace=True, owner=owner)
+
+    def submit_run(self, actor_id: int, params: TrainingParameters, *, description: str | None,
+                   allow_concurrent: bool, on_done: Callable[[TrainingVersion], None],
+                   on_error: Callable[[BaseException], None], owner: QObject | None = None) -> bool:
+        """Submit one run; False when a submission is already under way (no second job)."""
+        if self.tasks.is_running("submit"):
+            return False
+        runs = self.services.require_runs()
+        self.tasks.start("submit", runs.submit(actor_id, params, description=description,
+                                               allow_concurrent=allow_concurrent),
+                         on_done=on_done, on_error=on_error, replace=False, owner=owner)
+        return True
+
+    def scan_training_data(self, actor_id: int, *, on_done: Callable[[TrainingDataScan], None],
+                           on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+        """Read the actor's training folder (off the loop)."""
+        self.tasks.start("training-data-scan", self.services.sync.scan(actor_id), on_done=on_done,
+                         on_error=on_error, owner=owner)
+
+    def download_lora(self, name: str, url: str, dest: Path, progress: Callable[[int, int], None], *,
+                      on_done: Callable[[LoraInfo], None], on_error: Callable[[BaseException], None],
+                      owner: QObject | None = None) -> asyncio.Task[LoraInfo] | None:
+        """Download a LoRA to `dest` (atomically) and read its header; the task can be cancelled."""
+        return self.tasks.start(name, fetch_lora(self.services.storage, url, dest, progress),
+                                on_done=on_done, on_error=on_error, owner=owner)
 
     def watch_run(self, actor_id: int, ref: str) -> None:
         """Poll this run often (live progress) while a view shows it."""

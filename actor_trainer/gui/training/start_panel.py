@@ -131,32 +131,6 @@ class StartPanel(Card):
             return
         generation = self._generation
         allow = self.allow_concurrent.isChecked()
-        try:
-            orchestrator = self._ctx.orchestrator
-        except RuntimeError as exc:  # services not started (yet): nothing can be checked or sent
-            self._checked, self._error = True, exc
-            self._update()
-            return
-
-        ctx = self._ctx
-
-        async def check() -> TrainingVersion | None:
-            # The sync state comes from the context's cached comparison (refreshed on actor change,
-            # after a sync, and by "Check again"), so typing does not list the bucket each time;
-            # only an unknown state is checked here. Submitting compares with the bucket again.
-            cached = ctx.sync_states.get(actor_id)
-            beside: TrainingVersion | None = None
-            try:
-                pre = await orchestrator.preflight(actor_id, params, require_sync=cached is None)
-            except RunInFlightError as exc:
-                if not allow or exc.version is None:
-                    raise
-                beside = exc.version
-                pre = await orchestrator.preflight(actor_id, params, allow_concurrent=True,
-                                                   require_sync=cached is None)
-            if cached is not None and not cached.is_synced:
-                raise DataNotSyncedError(pre.actor, cached)
-            return beside
 
         def done(beside: TrainingVersion | None) -> None:
             if generation == self._generation:
@@ -171,7 +145,7 @@ class StartPanel(Card):
                 self._ctx.report_error(exc, tr("Could not check whether training can start"), quiet=True)
             self._update()
 
-        self._ctx.tasks.start("preflight", check(), on_done=done, on_error=failed, replace=True, owner=self)
+        self._ctx.check_can_start(actor_id, params, allow_concurrent=allow, on_done=done, on_error=failed, owner=self)
 
     @property
     def has_answer(self) -> bool:
@@ -218,15 +192,10 @@ class StartPanel(Card):
         description = self._description().strip() or None
         self._submitting = True  # before anything else: a second click finds the button disabled
         self._update()
-        try:
-            self._ctx.tasks.start(
-                "submit",
-                self._ctx.orchestrator.submit(actor_id, params, description=description, allow_concurrent=allow),
-                on_done=lambda version: self._submitted(actor_id, params, version),
-                on_error=self._submit_failed,
-                replace=False, owner=self)
-        except RuntimeError:  # a submission is already running: this click makes no second job
-            self._submitting = False
+        if not self._ctx.submit_run(actor_id, params, description=description, allow_concurrent=allow,
+                                    on_done=lambda version: self._submitted(actor_id, params, version),
+                                    on_error=self._submit_failed, owner=self):
+            self._submitting = False  # a submission is already running: this click makes no second job
             self._update()
             return False
         return True

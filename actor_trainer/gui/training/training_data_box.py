@@ -6,8 +6,6 @@ listing (`ctx.sync_states` / `ctx.syncStateChanged`), never from a marker file.
 
 from __future__ import annotations
 
-import asyncio
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -19,11 +17,10 @@ from actor_trainer.core.models import VersionStatus
 from actor_trainer.core.storage.base import FileSyncState, SyncStatus
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.training.dataset_check import DatasetCheck
 from actor_trainer.gui.training.training_images_strip import TrainingImagesStrip
 from actor_trainer.gui.training.training_tab_card import Card, counted, heading, secondary
 from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, status_colour
-
-SCAN_TASK = "training-tab-scan"
 
 
 def human_bytes(n: int) -> str:
@@ -108,6 +105,9 @@ class TrainingDataBox(Card):
         self.body.addWidget(self.unsupported_label)
         self.strip = TrainingImagesStrip(ctx.thumbnails, self)
         self.body.addWidget(self.strip)
+        self.dataset_check = DatasetCheck(ctx, self.strip, self)  # the dataset doctor: badges, panel, fixes
+        self.dataset_check.folderChanged.connect(self.rescan)
+        self.body.addWidget(self.dataset_check)
         self.empty_label = secondary("", self)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.addWidget(self.empty_label)
@@ -135,6 +135,7 @@ class TrainingDataBox(Card):
         if new_id != self._actor_id:
             self._scan = None
             self.strip.images.set_scan(None)
+            self.dataset_check.clear()
             self._show_progress(new_id is not None and new_id in self._syncing)
             if (new_id is not None and new_id not in self._ctx.sync_states
                     and not self._ctx.is_checking_sync(new_id)):
@@ -148,20 +149,18 @@ class TrainingDataBox(Card):
         actor_id = self._actor_id
         if actor_id is None:
             return
-        async def wait() -> TrainingDataScan:
-            return await asyncio.to_thread(self._ctx.library.scan_training_data, actor_id)
-
         def done(scan: TrainingDataScan) -> None:
             if scan.actor_id == self._actor_id:
                 self._scan = scan
                 self.strip.images.set_scan(scan)
+                self.dataset_check.check(scan.actor_id)
                 self._refresh()
                 self.scanned.emit(scan)
 
         def failed(exc: BaseException) -> None:
             self.counts_label.setText(tr("The training folder could not be read: {e}").format(e=exc))
 
-        self._ctx.tasks.start(SCAN_TASK, wait(), on_done=done, on_error=failed, owner=self)
+        self._ctx.scan_training_data(actor_id, on_done=done, on_error=failed, owner=self)
 
     def check_again(self) -> None:
         if self._actor_id is not None:

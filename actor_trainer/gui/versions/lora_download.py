@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from actor_trainer.core.lora_file import LoraInfo, read_lora_info
+from actor_trainer.core.lora_file import LoraInfo
 from actor_trainer.core.models import TrainingVersion, VersionStatus
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.widgets.status_style import status_colour
@@ -145,20 +145,17 @@ class LoraDownloadDialog(QDialog):
         self.headline.setText(tr("Downloading {name} to {path}").format(name=self.version.name, path=self.dest))
         self.bar.setRange(0, 0)
         self.cancel_button.setEnabled(True)
-        storage = self.ctx.services.storage
 
         def progress(done: int, total: int) -> None:
             self.progressed.emit(done, total)  # queued to the GUI thread if ever called elsewhere
 
-        async def run() -> LoraInfo:
+        def done(info: LoraInfo) -> None:
             assert self.dest is not None
-            await storage.download_url(url, self.dest, progress)
             self.downloaded.emit(self.dest)
-            return await asyncio.to_thread(read_lora_info, self.dest)
+            self._on_info(info)
 
-        self._task = self.ctx.tasks.start(
-            self.task_name, run(), on_done=self._on_info, on_error=self._on_error, owner=self
-        )
+        self._task = self.ctx.download_lora(self.task_name, url, self.dest, progress, on_done=done,
+                                            on_error=self._on_error, owner=self)
         if self._task is not None:
             self._task.add_done_callback(self._maybe_cancelled)
 
