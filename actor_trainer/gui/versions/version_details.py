@@ -14,12 +14,10 @@ from typing import Any
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
-    QApplication,
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QScrollArea,
     QSizePolicy,
     QToolButton,
@@ -38,6 +36,7 @@ from actor_trainer.gui.versions.version_text import (
     format_number,
     progress_text,
 )
+from actor_trainer.gui.widgets.copy_field import CopyField
 from actor_trainer.gui.widgets.error_box import ErrorBox
 from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, good_text, make_badge, status_colour
 
@@ -65,35 +64,6 @@ RUN_ACTIONS = frozenset({"checkStatus", "cancelRun", "retryRun"})
 
 def is_sandbox_endpoint(endpoint: str | None) -> bool:
     return (endpoint or "").strip().lower() == "sandbox"
-
-
-class _CopyField(QWidget):
-    """A read-only, selectable value with a Copy button (and optional extra buttons)."""
-
-    def __init__(self, object_name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.edit = QLineEdit(self)
-        self.edit.setReadOnly(True)
-        self.edit.setObjectName(object_name)
-        self.edit.setFrame(False)
-        self.copy_button = QToolButton(self)
-        self.copy_button.setText(tr("Copy"))
-        self.copy_button.setObjectName(f"{object_name}Copy")
-        self.copy_button.clicked.connect(self.copy)
-        self.layout_ = QHBoxLayout(self)
-        self.layout_.setContentsMargins(0, 0, 0, 0)
-        self.layout_.setSpacing(4)
-        self.layout_.addWidget(self.edit, 1)
-        self.layout_.addWidget(self.copy_button)
-
-    def set_text(self, text: str) -> None:
-        self.edit.setText(text)
-        self.edit.setCursorPosition(0)
-        self.edit.setToolTip(text)
-        self.copy_button.setEnabled(bool(text))
-
-    def copy(self) -> None:
-        QApplication.clipboard().setText(self.edit.text())
 
 
 class VersionDetails(QScrollArea):
@@ -127,7 +97,27 @@ class VersionDetails(QScrollArea):
         outer.addWidget(self.content)
         outer.addStretch(1)
 
-        # Header: name, status badge, good mark.
+        self._build_header(content)
+        self._build_buttons(content, actions)
+        # Error: the real message, and the traceback/details in a collapsible monospace box.
+        self.error_box = ErrorBox(self.content)
+        content.addWidget(self.error_box)
+        self._build_run_facts(content)
+        self._build_lora(content)
+        # Parameters (rebuilt only when they differ from what is shown).
+        self.params_form = QFormLayout()
+        self._form_style(self.params_form)
+        content.addWidget(self._section(tr("Parameters")))
+        content.addLayout(self.params_form)
+
+        self.setWidget(body)
+        self._paint_notes()
+        self.set_version(None)
+
+    # --- building -------------------------------------------------------------------------------
+
+    def _build_header(self, content: QVBoxLayout) -> None:
+        """Name, status badge and good mark; the description; the sandbox note."""
         header = QHBoxLayout()
         header.setSpacing(8)
         self.title = QLabel(self.content)
@@ -164,8 +154,9 @@ class VersionDetails(QScrollArea):
         self.sandbox_note.setWordWrap(True)
         content.addWidget(self.sandbox_note)
 
-        # Actions: buttons sharing the panel's QActions, in two short rows so a narrow dock fits
-        # them: what acts on the run (check, cancel, retry), then what uses its result.
+    def _build_buttons(self, content: QVBoxLayout, actions: list[QAction]) -> None:
+        """Buttons sharing the panel's QActions, in two short rows so a narrow dock fits them:
+        what acts on the run (check, cancel, retry), then what uses its result."""
         self.buttons: dict[str, QToolButton] = {}
         run_row, result_row = QHBoxLayout(), QHBoxLayout()
         for row in (run_row, result_row):
@@ -185,14 +176,10 @@ class VersionDetails(QScrollArea):
             row.addStretch(1)
             content.addLayout(row)
 
-        # Error: the real message, and the traceback/details in a collapsible monospace box.
-        self.error_box = ErrorBox(self.content)
-        content.addWidget(self.error_box)
-
-        # Run facts.
+    def _build_run_facts(self, content: QVBoxLayout) -> None:
         self.run_form = QFormLayout()
         self._form_style(self.run_form)
-        self.job_id = _CopyField("jobId", self.content)
+        self.job_id = CopyField("jobId", self.content)
         self.endpoint = self._value_label("endpoint")
         self.started = self._value_label("started")
         self.ended_label = QLabel(self.content)
@@ -216,10 +203,10 @@ class VersionDetails(QScrollArea):
         content.addWidget(self._section(tr("Run")))
         content.addLayout(self.run_form)
 
-        # The LoRA.
+    def _build_lora(self, content: QVBoxLayout) -> None:
         self.lora_form = QFormLayout()
         self._form_style(self.lora_form)
-        self.lora_url = _CopyField("loraUrl", self.content)
+        self.lora_url = CopyField("loraUrl", self.content)
         self.open_button = QToolButton(self.content)
         self.open_button.setText(tr("Open"))
         self.open_button.setObjectName("loraOpen")
@@ -229,24 +216,12 @@ class VersionDetails(QScrollArea):
         self.lora_note.setObjectName("loraNote")
         self.lora_note.setWordWrap(True)
         self.lora_note.setEnabled(False)
-        self.output_url = _CopyField("outputUrl", self.content)
+        self.output_url = CopyField("outputUrl", self.content)
         self.lora_form.addRow(tr("LoRA URL"), self.lora_url)
         self.lora_form.addRow("", self.lora_note)
         self.lora_form.addRow(tr("Output URL"), self.output_url)
         content.addWidget(self._section(tr("LoRA")))
         content.addLayout(self.lora_form)
-
-        # Parameters (rebuilt only when they differ from what is shown).
-        self.params_form = QFormLayout()
-        self._form_style(self.params_form)
-        content.addWidget(self._section(tr("Parameters")))
-        content.addLayout(self.params_form)
-
-        self.setWidget(body)
-        self._paint_notes()
-        self.set_version(None)
-
-    # --- building -------------------------------------------------------------------------------
 
     def _value_label(self, name: str) -> QLabel:
         label = QLabel(self.content)
