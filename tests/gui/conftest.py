@@ -3,6 +3,10 @@
 qtbot's waits process Qt events, and with them asyncio callbacks, tasks, httpx calls and executor
 results (docs/development.md, "Async Qt in tests"). Never call loop.stop() or QApplication.exit():
 that would make every later exec() return at once.
+
+Two contexts (tests/gui/contexts.py): `light_ctx` for widgets that need no running service,
+`gui_ctx` with the services started where a test drives a run (submit, cancel, retry, check,
+preflight, tunnel, connection tests). Both are real AppContexts on a fresh library.
 """
 
 from __future__ import annotations
@@ -10,10 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
+
+from actor_trainer.gui.context import AppContext
+from tests.gui.contexts import close_context, open_context
 
 
 @pytest.fixture
@@ -38,33 +47,16 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture
-def gui_ctx(qloop: asyncio.AbstractEventLoop, qtbot, tmp_path):  # type: ignore[no-untyped-def]
-    """A real AppContext on a fresh library, running the sandbox (fast timings), services started.
-
-    The library has two actors with six images each (tests.library_factory.make_library), already
-    synced to the sandbox bucket.
-    """
-    from actor_trainer.runtime import Services
-    from actor_trainer.core.settings import Settings
-    from actor_trainer.gui.context import AppContext
-    from tests.integration.e2e_support import sandbox_config
-    from tests.library_factory import make_library
-
-    root = make_library(tmp_path / "lib")
-    config = sandbox_config(root)
-    services = Services(config)
-    ctx = AppContext(Settings(), config, services)
-
-    async def start() -> None:
-        await services.start()
-        for actor in services.library.load_actors():
-            scan = services.library.scan_training_data(actor.id)
-            await services.storage.sync(actor.id, scan.files)
-        await ctx.load_library()
-
-    started = qloop.create_task(start())
-    qtbot.waitUntil(started.done, timeout=15000)
-    started.result()
+def gui_ctx(qloop: asyncio.AbstractEventLoop, qtbot: Any, tmp_path: Path) -> Iterator[AppContext]:
+    """The full context, for tests that drive a run (tests/gui/contexts.py)."""
+    ctx = open_context(qloop, qtbot, tmp_path / "lib", start=True)
     yield ctx
-    stopped = qloop.create_task(ctx.shutdown(timeout_s=3.0))
-    qtbot.waitUntil(stopped.done, timeout=15000)
+    close_context(qloop, qtbot, ctx)
+
+
+@pytest.fixture
+def light_ctx(qloop: asyncio.AbstractEventLoop, qtbot: Any, tmp_path: Path) -> Iterator[AppContext]:
+    """The light context: the same AppContext over Services that are never started (contexts.py)."""
+    ctx = open_context(qloop, qtbot, tmp_path / "lib", start=False)
+    yield ctx
+    close_context(qloop, qtbot, ctx)

@@ -21,6 +21,7 @@ from actor_trainer.gui.selector.actor_list_model import ActorListModel, ActorRol
 from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
 from actor_trainer.gui.selector.poster_delegate import GOOD_COLOR, INFO_COLOR, WARNING_COLOR, placeholder_color
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
+from tests.waits import QT_WAIT_MS
 
 RED = (255, 0, 0)
 GREEN = (0, 200, 0)
@@ -99,7 +100,7 @@ def open_dialog(qtbot: QtBot, summaries: list[ActorSummary], loader: GatedLoader
         )
         qtbot.addWidget(dialog)
         dialog.show()
-        qtbot.waitExposed(dialog)
+        qtbot.waitExposed(dialog, timeout=QT_WAIT_MS)
         dialog.activateWindow()
         return dialog
 
@@ -120,9 +121,9 @@ def shown_ids(dialog: ActorSelectorDialog) -> list[int]:
 def search(qtbot: QtBot, dialog: ActorSelectorDialog, text: str) -> None:
     box = dialog.search_box()
     box.clear()
-    with qtbot.waitSignal(dialog.filtersApplied, timeout=3000):
+    with qtbot.waitSignal(dialog.filtersApplied, timeout=QT_WAIT_MS):
         qtbot.keyClicks(box, text)
-    qtbot.waitUntil(lambda: dialog.proxy().search_text() == text, timeout=3000)
+    qtbot.waitUntil(lambda: dialog.proxy().search_text() == text, timeout=QT_WAIT_MS)
 
 
 def poster_rect(dialog: ActorSelectorDialog, actor_id: int) -> QRect:
@@ -224,12 +225,12 @@ def test_each_filter_narrows_the_grid(qtbot: QtBot, open_dialog: Callable[..., A
     # The model is live: a sync result arriving while the filter is on shows the actor.
     model: ActorListModel = dialog.proxy().sourceModel()
     model.set_sync_state(3, "synced")
-    qtbot.waitUntil(lambda: shown_ids(dialog) == [3])
-    qtbot.waitUntil(lambda: dialog.count_text() == "1 of 6 actors")
+    qtbot.waitUntil(lambda: shown_ids(dialog) == [3], timeout=QT_WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.count_text() == "1 of 6 actors", timeout=QT_WAIT_MS)
     model.set_sync_state(3, "not_synced")
-    qtbot.waitUntil(lambda: shown_ids(dialog) == [])
+    qtbot.waitUntil(lambda: shown_ids(dialog) == [], timeout=QT_WAIT_MS)
     model.set_sync_states({0: "synced", 3: "synced", 30: "not_synced", 999: "synced"})  # 999: not loaded yet
-    qtbot.waitUntil(lambda: shown_ids(dialog) == [0, 3])
+    qtbot.waitUntil(lambda: shown_ids(dialog) == [0, 3], timeout=QT_WAIT_MS)
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -239,12 +240,12 @@ def test_enter_chooses_the_selected_actor_and_accepts(
     qtbot: QtBot, open_dialog: Callable[..., ActorSelectorDialog]
 ) -> None:
     dialog = open_dialog(current_actor_id=2)
-    qtbot.waitUntil(lambda: dialog.search_box().hasFocus())  # search box focused on open
+    qtbot.waitUntil(lambda: dialog.search_box().hasFocus(), timeout=QT_WAIT_MS)  # search box focused on open
     assert dialog.view().currentIndex().data(ActorRoles.IdRole) == 2
 
     search(qtbot, dialog, "dana")
     assert dialog.view().currentIndex().data(ActorRoles.IdRole) == 3  # first match selected
-    with qtbot.waitSignal(dialog.actorChosen, timeout=3000) as chosen:
+    with qtbot.waitSignal(dialog.actorChosen, timeout=QT_WAIT_MS) as chosen:
         qtbot.keyClick(dialog.search_box(), Qt.Key.Key_Return)
     assert chosen.args == [3]
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -258,13 +259,13 @@ def test_arrows_move_and_enter_in_the_grid_chooses(
     dialog = open_dialog()
     view = dialog.view()
     view.setFocus()
-    qtbot.waitUntil(view.hasFocus)
+    qtbot.waitUntil(view.hasFocus, timeout=QT_WAIT_MS)
     assert view.currentIndex().data(ActorRoles.IdRole) == 0
     qtbot.keyClick(view, Qt.Key.Key_Right)
     qtbot.keyClick(view, Qt.Key.Key_Right)
     assert view.currentIndex().data(ActorRoles.IdRole) == 2
     qtbot.keyClick(view, Qt.Key.Key_Left)
-    with qtbot.waitSignal(dialog.actorChosen, timeout=3000) as chosen:
+    with qtbot.waitSignal(dialog.actorChosen, timeout=QT_WAIT_MS) as chosen:
         qtbot.keyClick(view, Qt.Key.Key_Enter)
     assert chosen.args == [1]
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -276,16 +277,16 @@ def test_typing_in_the_grid_goes_to_the_search_box_and_ctrl_f_returns_there(
     dialog = open_dialog()
     view = dialog.view()
     view.setFocus()
-    qtbot.waitUntil(view.hasFocus)
+    qtbot.waitUntil(view.hasFocus, timeout=QT_WAIT_MS)
     qtbot.keyClicks(view, "bru")
     assert dialog.search_box().text() == "bru"
     assert dialog.search_box().hasFocus()
-    qtbot.waitUntil(lambda: shown_ids(dialog) == [1])
+    qtbot.waitUntil(lambda: shown_ids(dialog) == [1], timeout=QT_WAIT_MS)
 
     view.setFocus()
-    qtbot.waitUntil(view.hasFocus)
+    qtbot.waitUntil(view.hasFocus, timeout=QT_WAIT_MS)
     qtbot.keyClick(view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(dialog.search_box().hasFocus)
+    qtbot.waitUntil(dialog.search_box().hasFocus, timeout=QT_WAIT_MS)
     assert dialog.search_box().selectedText() == "bru"  # ready to type over
 
 
@@ -293,7 +294,7 @@ def test_down_in_the_search_box_moves_the_grid_selection(
     qtbot: QtBot, open_dialog: Callable[..., ActorSelectorDialog]
 ) -> None:
     dialog = open_dialog()
-    qtbot.waitUntil(dialog.search_box().hasFocus)
+    qtbot.waitUntil(dialog.search_box().hasFocus, timeout=QT_WAIT_MS)
     search(qtbot, dialog, "a")  # several matches
     first = dialog.view().currentIndex().row()
     qtbot.keyClick(dialog.search_box(), Qt.Key.Key_PageDown)
@@ -316,7 +317,7 @@ def test_double_click_chooses(qtbot: QtBot, open_dialog: Callable[..., ActorSele
     row = dialog.proxy().proxy_row_of(13)
     assert row is not None
     center = view.visualRect(dialog.proxy().index(row, 0)).center()
-    with qtbot.waitSignal(dialog.actorChosen, timeout=3000) as chosen:
+    with qtbot.waitSignal(dialog.actorChosen, timeout=QT_WAIT_MS) as chosen:
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=center)
         qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=center)
     assert chosen.args == [13]
@@ -345,13 +346,13 @@ def test_posters_load_off_the_gui_thread_and_replace_the_placeholder(
     dialog = open_dialog()
     poster = poster_rect(dialog, 0)
     probe = (poster.left() + 20, poster.center().y())  # clear of the badges and the initials
-    qtbot.waitUntil(lambda: len(loader.decode_threads) > 0)
+    qtbot.waitUntil(lambda: len(loader.decode_threads) > 0, timeout=QT_WAIT_MS)
     assert close_to(grid_image(dialog).pixelColor(*probe), placeholder_color(0).getRgb()[:3], 10)
 
     summaries_with_posters = [s for s in summaries if s.poster is not None]
     loader.gate.set()
     for summary in summaries_with_posters:
-        qtbot.waitUntil(lambda s=summary: loader.is_cached(s.poster), timeout=5000)
+        qtbot.waitUntil(lambda s=summary: loader.is_cached(s.poster), timeout=QT_WAIT_MS)
     assert loader.cached_count() == 5
     assert loader.decode_threads and all(name.startswith("thumbnail") for name in loader.decode_threads)
     assert threading.main_thread().name not in loader.decode_threads
@@ -379,7 +380,7 @@ def test_sync_and_training_updates_reach_the_visible_badges(
     assert index.data(ActorRoles.SyncStateRole) is None
     assert count_colour(grid_image(dialog), bottom_left, GOOD_COLOR) == 0
 
-    with qtbot.waitSignal(model.dataChanged, timeout=1000):
+    with qtbot.waitSignal(model.dataChanged, timeout=QT_WAIT_MS):
         model.set_sync_state(1, "synced")
     assert index.data(ActorRoles.SyncStateRole) == "synced"
     assert count_colour(grid_image(dialog), bottom_left, GOOD_COLOR) > 100  # "synced ✓" in green
@@ -388,7 +389,7 @@ def test_sync_and_training_updates_reach_the_visible_badges(
     assert count_colour(grid_image(dialog), bottom_left, WARNING_COLOR) > 100  # "not synced" in amber
 
     assert count_colour(grid_image(dialog), bottom_right, INFO_COLOR) == 0
-    with qtbot.waitSignal(model.dataChanged, timeout=1000):
+    with qtbot.waitSignal(model.dataChanged, timeout=QT_WAIT_MS):
         model.set_training(1, True)
     assert index.data(ActorRoles.TrainingRole) is True
     assert count_colour(grid_image(dialog), bottom_right, INFO_COLOR) > 100  # "training" in blue
@@ -424,10 +425,10 @@ def test_model_updates_insert_in_id_order_and_refresh_choices(
         image_count=2, caption_count=0, unsupported_count=0, poster=None,
     )  # fmt: skip
     model.update_summary(new)
-    qtbot.waitUntil(lambda: dialog.count_text() == "7 of 7 actors")
+    qtbot.waitUntil(lambda: dialog.count_text() == "7 of 7 actors", timeout=QT_WAIT_MS)
     assert shown_ids(dialog) == [0, 1, 2, 3, 7, 13, 30]
     ethnicity = child(dialog, QComboBox, "ethnicityFilter")
-    qtbot.waitUntil(lambda: ethnicity.findData("pacific_islander") > 0)
+    qtbot.waitUntil(lambda: ethnicity.findData("pacific_islander") > 0, timeout=QT_WAIT_MS)
 
     renamed = ActorSummary(
         actor=Actor(id=7, name="Gil Tanaka", sex="male", ethnicity="pacific_islander", age=30),
@@ -438,7 +439,7 @@ def test_model_updates_insert_in_id_order_and_refresh_choices(
     assert shown_ids(dialog) == [7]
 
     model.set_summaries(summaries[:2])
-    qtbot.waitUntil(lambda: dialog.count_text() == "0 of 2 actors")
+    qtbot.waitUntil(lambda: dialog.count_text() == "0 of 2 actors", timeout=QT_WAIT_MS)
     search(qtbot, dialog, "")
     assert shown_ids(dialog) == [0, 1]
 
@@ -473,20 +474,21 @@ def test_ten_thousand_actors_build_show_and_filter(
     dialog = ActorSelectorDialog(model, loader, current_actor_id=9_000, search_delay_ms=10)
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=QT_WAIT_MS)
     total = QLocale().toString(10_000)
     assert dialog.count_text() == f"{total} of {total} actors"
     view = dialog.view()
     assert view.currentIndex().data(ActorRoles.IdRole) == 9_000
     # The current actor is brought to the middle of the grid on open, far down the list.
     qtbot.waitUntil(
-        lambda: abs(view.visualRect(view.currentIndex()).center().y() - view.viewport().rect().center().y()) < 20
+        lambda: abs(view.visualRect(view.currentIndex()).center().y() - view.viewport().rect().center().y()) < 20,
+        timeout=QT_WAIT_MS,
     )
 
     # Live updates never pull the grid back to the selection while the user looks elsewhere.
     bar = view.verticalScrollBar()
     bar.setValue(bar.maximum() // 4)
-    with qtbot.waitSignal(dialog.filtersApplied, timeout=3000):
+    with qtbot.waitSignal(dialog.filtersApplied, timeout=QT_WAIT_MS):
         model.set_sync_state(100, "synced")
     assert bar.value() == bar.maximum() // 4
 
@@ -499,4 +501,4 @@ def test_ten_thousand_actors_build_show_and_filter(
     child(dialog, QCheckBox, "hasTrainingDataFilter").setChecked(True)
     assert dialog.proxy().rowCount() == sum(1 for i in range(10_000) if i % 2 == 1 and i % 3 != 0)
     QApplication.processEvents()
-    qtbot.waitUntil(lambda: loader.is_cached(poster))
+    qtbot.waitUntil(lambda: loader.is_cached(poster), timeout=QT_WAIT_MS)

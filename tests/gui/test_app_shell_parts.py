@@ -18,17 +18,18 @@ from PySide6.QtWidgets import QApplication, QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from actor_trainer.app_logging import configure_logging
-from actor_trainer.gui.widgets import icons
 from actor_trainer.gui.shell.error_dialog import ErrorReporter
 from actor_trainer.gui.shell.single_instance import SingleInstance, instance_name
 from actor_trainer.gui.shell.theme import SANDBOX_BG, ThemeManager
+from actor_trainer.gui.widgets import icons
+from tests.waits import QT_WAIT_MS
 
 T = TypeVar("T")
 
 
 def _run(loop: asyncio.AbstractEventLoop, qtbot: QtBot, coro: Coroutine[Any, Any, T]) -> T:
     task = loop.create_task(coro)
-    qtbot.waitUntil(task.done, timeout=10000)
+    qtbot.waitUntil(task.done, timeout=QT_WAIT_MS)
     return task.result()
 
 
@@ -45,7 +46,7 @@ def test_second_instance_asks_the_first_to_raise(qloop: asyncio.AbstractEventLoo
     try:
         assert _run(qloop, qtbot, first.acquire()).first
         assert first.listening
-        with qtbot.waitSignal(first.raiseRequested, timeout=5000):
+        with qtbot.waitSignal(first.raiseRequested, timeout=QT_WAIT_MS):
             check = _run(qloop, qtbot, second.acquire())
         assert not check.first and check.answered
         assert not second.listening
@@ -85,7 +86,7 @@ def test_a_stale_socket_file_is_taken_over(qloop: asyncio.AbstractEventLoop, qtb
 def test_errors_share_one_dialog_with_details_and_copy(qtbot: QtBot, tmp_path: Path) -> None:
     reporter = ErrorReporter(tmp_path)
     first = reporter.report("Unexpected error (a bug)", "KeyError: 'x'", "Traceback one")
-    qtbot.waitUntil(first.isVisible)
+    qtbot.waitUntil(first.isVisible, timeout=QT_WAIT_MS)
     second = reporter.report("Unexpected error (a bug)", "ValueError: bad", "Traceback two")
     assert second is first
     assert first.error_count() == 2
@@ -100,7 +101,7 @@ def test_errors_share_one_dialog_with_details_and_copy(qtbot: QtBot, tmp_path: P
     first.copy_to_clipboard()
     assert "Traceback two" in QGuiApplication.clipboard().text()
     first.close()
-    qtbot.waitUntil(lambda: reporter.dialog is None)
+    qtbot.waitUntil(lambda: reporter.dialog is None, timeout=QT_WAIT_MS)
     third = reporter.report("Again", "OSError: disk", "Traceback three")
     assert third is not first and third.error_count() == 1
     third.close()

@@ -17,11 +17,12 @@ from actor_trainer.core.models import (
     TrainingParameters,
 )
 from actor_trainer.gui.training.parameters_form import ParametersForm
+from tests.waits import QT_WAIT_MS
 
 
 @pytest.fixture
-def form(gui_ctx: Any, qtbot: QtBot) -> ParametersForm:
-    widget = ParametersForm(gui_ctx)
+def form(light_ctx: Any, qtbot: QtBot) -> ParametersForm:
+    widget = ParametersForm(light_ctx)
     qtbot.addWidget(widget)
     widget.resize(800, 600)
     widget.show()
@@ -183,7 +184,7 @@ def test_reset_and_unknown_fields_round_trip(form: ParametersForm, qtbot: QtBot)
     params = form.parameters()
     assert params is not None and params.network_dim == 32
     assert params.model_dump()["studio_note"] == "keep me"  # another tool's field survives
-    with qtbot.waitSignal(form.userEdited):
+    with qtbot.waitSignal(form.userEdited, timeout=QT_WAIT_MS):
         form.reset_button.click()
     assert form.parameters() == TrainingParameters()
 

@@ -10,6 +10,7 @@ from keyring.backend import KeyringBackend
 
 from actor_trainer.core.settings import Secrets, Settings
 from actor_trainer.gui.settings.settings_dialog import SettingsDialog
+from tests.waits import QT_WAIT_MS
 
 
 class MemoryKeyring(KeyringBackend):
@@ -40,15 +41,15 @@ def memory_keyring():  # type: ignore[no-untyped-def]
     keyring.set_keyring(previous)
 
 
-def test_save_writes_settings_file_and_secret_to_keyring_only(gui_ctx, qtbot, memory_keyring, tmp_path):  # type: ignore[no-untyped-def]
-    dialog = SettingsDialog(gui_ctx)
+def test_save_writes_settings_file_and_secret_to_keyring_only(light_ctx, qtbot, memory_keyring, tmp_path):  # type: ignore[no-untyped-def]
+    dialog = SettingsDialog(light_ctx)
     qtbot.addWidget(dialog)
     dialog.endpoint_id.setText("abc123xyz")
     dialog.bucket.setText("studio-bucket")
     dialog.prefix.setText("lora/")
     qtbot.keyClicks(dialog.api_key.edit, "rp_SECRET_value_42")
     dialog.mode.setCurrentIndex(dialog.mode.findData("poll"))
-    with qtbot.waitSignal(dialog.saved, timeout=5000):
+    with qtbot.waitSignal(dialog.saved, timeout=QT_WAIT_MS):
         dialog._save_clicked()
     saved = Settings.load()
     assert saved.runpod_endpoint_id == "abc123xyz" and saved.s3_bucket == "studio-bucket"
@@ -59,15 +60,15 @@ def test_save_writes_settings_file_and_secret_to_keyring_only(gui_ctx, qtbot, me
     assert Secrets().get("runpod_api_key") == "rp_SECRET_value_42"
 
 
-def test_without_a_keyring_the_secret_is_refused_with_a_hint(gui_ctx, qtbot):  # type: ignore[no-untyped-def]
-    dialog = SettingsDialog(gui_ctx)
+def test_without_a_keyring_the_secret_is_refused_with_a_hint(light_ctx, qtbot):  # type: ignore[no-untyped-def]
+    dialog = SettingsDialog(light_ctx)
     qtbot.addWidget(dialog)
     assert "environment" in dialog.api_key.note.text()
     qtbot.keyClicks(dialog.api_key.edit, "rp_SECRET")
     errors: list[tuple[str, str, str]] = []
-    gui_ctx.errorRaised.connect(lambda *a: errors.append(a))
+    light_ctx.errorRaised.connect(lambda *a: errors.append(a))
     dialog._save_clicked()
-    qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+    qtbot.waitUntil(lambda: bool(errors), timeout=QT_WAIT_MS)
     assert "no OS keyring" in errors[0][1] and "RUNPOD_API_KEY" in errors[0][2]
     assert not Settings.path().exists() or "rp_SECRET" not in Settings.path().read_text()
 
@@ -76,10 +77,10 @@ def test_test_connection_reaches_the_sandbox_and_the_bucket(gui_ctx, qtbot):  # 
     dialog = SettingsDialog(gui_ctx)
     qtbot.addWidget(dialog)
     dialog._run_test(dialog._test_runpod, dialog.restart_button, dialog.runpod_result)
-    qtbot.waitUntil(lambda: dialog.runpod_result.text().startswith(("✓", "✗")), timeout=5000)
+    qtbot.waitUntil(lambda: dialog.runpod_result.text().startswith(("✓", "✗")), timeout=QT_WAIT_MS)
     assert dialog.runpod_result.text().startswith("✓ sandbox endpoint answers")
     dialog._run_test(dialog._test_storage, dialog.restart_button, dialog.storage_result)
-    qtbot.waitUntil(lambda: dialog.storage_result.text().startswith(("✓", "✗")), timeout=5000)
+    qtbot.waitUntil(lambda: dialog.storage_result.text().startswith(("✓", "✗")), timeout=QT_WAIT_MS)
     assert dialog.storage_result.text().startswith("✓")
 
 
@@ -89,7 +90,7 @@ def test_runpod_test_with_a_wrong_endpoint_says_what_failed(gui_ctx, qtbot):  # 
     dialog.endpoint_id.setText("nope")
     dialog.api_root.setText("http://127.0.0.1:9/v2")  # nothing listens on the discard port
     dialog._run_test(dialog._test_runpod, dialog.restart_button, dialog.runpod_result)
-    qtbot.waitUntil(lambda: dialog.runpod_result.text().startswith(("✓", "✗")), timeout=15000)
+    qtbot.waitUntil(lambda: dialog.runpod_result.text().startswith(("✓", "✗")), timeout=QT_WAIT_MS)
     assert dialog.runpod_result.text().startswith("✗")
 
 
@@ -100,7 +101,7 @@ def test_test_delivery_starts_the_tunnel_and_delivers_through_it(gui_ctx, qtbot)
     qtbot.addWidget(dialog)
     assert gui_ctx.tunnel_status().state is TunnelState.STOPPED
     dialog._run_test(dialog._test_tunnel, dialog.restart_button, dialog.tunnel_result)
-    qtbot.waitUntil(lambda: dialog.tunnel_result.text().startswith(("✓", "✗")), timeout=15000)
+    qtbot.waitUntil(lambda: dialog.tunnel_result.text().startswith(("✓", "✗")), timeout=QT_WAIT_MS)
     status = gui_ctx.tunnel_status()
     assert status.state is TunnelState.RUNNING and status.public_url
     assert dialog.tunnel_result.text().startswith(f"✓ delivered through {status.public_url} in ")

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from actor_trainer.core.thumbnails import ThumbnailCache
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader, decode_thumbnail
+from tests.waits import QT_WAIT_MS
 
 RED = (255, 0, 0)
 GREEN = (0, 200, 0)
@@ -79,10 +80,10 @@ def test_cache_is_bounded_and_least_recently_used_goes_first(
 ) -> None:
     paths = [stripes(tmp_path / f"p{i}.png", (40, 40), [colour]) for i, colour in enumerate((RED, GREEN, BLUE))]
     for path in paths[:2]:
-        with qtbot.waitSignal(loader.loaded, timeout=5000):
+        with qtbot.waitSignal(loader.loaded, timeout=QT_WAIT_MS):
             loader.request(path)
     assert loader.pixmap(paths[0]) is not None  # touch p0: p1 is now the least recently used
-    with qtbot.waitSignal(loader.loaded, timeout=5000):
+    with qtbot.waitSignal(loader.loaded, timeout=QT_WAIT_MS):
         loader.request(paths[2])
     assert loader.cached_count() == 2
     assert loader.is_cached(paths[0]) and loader.is_cached(paths[2]) and not loader.is_cached(paths[1])
@@ -95,7 +96,7 @@ def test_requests_for_one_file_are_decoded_once(loader: ThumbnailLoader, qtbot: 
     loader.loaded.connect(delivered.append)
     for _ in range(5):
         loader.request(path)  # in flight: the later requests join the first
-    qtbot.waitUntil(lambda: loader.is_cached(path), timeout=5000)
+    qtbot.waitUntil(lambda: loader.is_cached(path), timeout=QT_WAIT_MS)
     with qtbot.assertNotEmitted(loader.loaded, wait=100):
         loader.request(path)  # cached: nothing to do
     assert delivered == [str(path)]
@@ -103,12 +104,12 @@ def test_requests_for_one_file_are_decoded_once(loader: ThumbnailLoader, qtbot: 
 
 def test_invalidate_reloads_a_changed_poster(loader: ThumbnailLoader, qtbot: QtBot, tmp_path: Path) -> None:
     path = stripes(tmp_path / "p.png", (40, 40), [RED])
-    with qtbot.waitSignal(loader.loaded, timeout=5000):
+    with qtbot.waitSignal(loader.loaded, timeout=QT_WAIT_MS):
         loader.request(path)
     stripes(path, (40, 40), [BLUE])
     loader.invalidate(path)
     assert loader.pixmap(path) is None
-    with qtbot.waitSignal(loader.loaded, timeout=5000):
+    with qtbot.waitSignal(loader.loaded, timeout=QT_WAIT_MS):
         loader.request(path)
     pixmap = loader.pixmap(path)
     assert pixmap is not None and close_to(pixmap.toImage().pixelColor(32, 32), BLUE)
@@ -119,7 +120,7 @@ def test_unreadable_poster_fails_once_and_keeps_the_placeholder(qloop: Any, tmp_
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     loader = ThumbnailLoader(size=64)
     try:
-        with qtbot.waitSignal(loader.failed, timeout=5000) as failed:
+        with qtbot.waitSignal(loader.failed, timeout=QT_WAIT_MS) as failed:
             loader.request(broken)
         assert failed.args[0] == str(broken)
         assert loader.has_failed(broken) and loader.pixmap(broken) is None
@@ -135,7 +136,7 @@ def test_loader_goes_through_the_disk_thumbnail_cache(qloop: Any, tmp_path: Path
     disk_cache = ThumbnailCache(tmp_path / "cache", size=256)
     loader = ThumbnailLoader(size=180, disk_cache=disk_cache)
     try:
-        with qtbot.waitSignal(loader.loaded, timeout=5000) as loaded:
+        with qtbot.waitSignal(loader.loaded, timeout=QT_WAIT_MS) as loaded:
             loader.request(source)
         assert loaded.args == [str(source)]
         pixmap = loader.pixmap(source)

@@ -18,33 +18,10 @@ from actor_trainer.core.settings import Settings
 from actor_trainer.core.tunnel import TunnelState
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.tunnel.tunnel_panel import TunnelPanel
+from tests.gui.contexts import close_context, open_context
+from tests.waits import QT_WAIT_MS
 
 FAST = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)
-
-
-def make_context(loop: asyncio.AbstractEventLoop, qtbot: QtBot, root: Path, **overrides: object) -> AppContext:
-    """Like the `gui_ctx` fixture, with other settings (webhook mode, public URL)."""
-    from actor_trainer.runtime import Services
-    from tests.integration.e2e_support import sandbox_config
-    from tests.library_factory import make_library
-
-    config = sandbox_config(make_library(root), **overrides)
-    services = Services(config)
-    ctx = AppContext(Settings(), config, services)
-
-    async def start() -> None:
-        await services.start()
-        await ctx.load_library()
-
-    started = loop.create_task(start())
-    qtbot.waitUntil(started.done, timeout=15000)
-    started.result()
-    return ctx
-
-
-def stop_context(loop: asyncio.AbstractEventLoop, qtbot: QtBot, ctx: AppContext) -> None:
-    stopped = loop.create_task(ctx.shutdown(timeout_s=3.0))
-    qtbot.waitUntil(stopped.done, timeout=15000)
 
 
 def closed_port() -> int:
@@ -64,18 +41,17 @@ def panel(gui_ctx: AppContext, qtbot: QtBot) -> TunnelPanel:
 
 @pytest.fixture
 def poll_ctx(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> Iterator[AppContext]:
-    ctx = make_context(qloop, qtbot, tmp_path / "lib", webhook_mode="poll")
+    ctx = open_context(qloop, qtbot, tmp_path / "lib", start=True, sync=False, webhook_mode="poll")
     yield ctx
-    stop_context(qloop, qtbot, ctx)
+    close_context(qloop, qtbot, ctx)
 
 
 @pytest.fixture
 def public_ctx(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> Iterator[AppContext]:
-    ctx = make_context(
-        qloop, qtbot, tmp_path / "lib", webhook_mode="public", public_url=f"http://127.0.0.1:{closed_port()}"
-    )
+    ctx = open_context(qloop, qtbot, tmp_path / "lib", start=True, sync=False, webhook_mode="public",
+                       public_url=f"http://127.0.0.1:{closed_port()}")
     yield ctx
-    stop_context(qloop, qtbot, ctx)
+    close_context(qloop, qtbot, ctx)
 
 
 def test_start_test_delivery_copy_and_stop(gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot) -> None:
@@ -88,14 +64,14 @@ def test_start_test_delivery_copy_and_stop(gui_ctx: AppContext, panel: TunnelPan
     assert not panel.delivery.button.isEnabled() and not panel._copy.isEnabled()
 
     qtbot.mouseClick(panel._start, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=15000)
+    qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=QT_WAIT_MS)
     url = panel.url_field.text()
     assert url.startswith("http://127.0.0.1:") and url == gui_ctx.services.tunnel.public_url  # type: ignore[union-attr]
     assert panel.is_compact()
     assert panel._stop.isVisible() and not panel._start.isVisible()
 
     qtbot.mouseClick(panel.delivery.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.test_result_text().startswith("✓ delivered in "), timeout=15000)
+    qtbot.waitUntil(lambda: panel.test_result_text().startswith("✓ delivered in "), timeout=QT_WAIT_MS)
     assert panel.test_result_text().endswith(" ms")
     assert panel.is_compact()
 
@@ -103,7 +79,7 @@ def test_start_test_delivery_copy_and_stop(gui_ctx: AppContext, panel: TunnelPan
     assert QApplication.clipboard().text() == url
 
     qtbot.mouseClick(panel._stop, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.state_text() == "Stopped", timeout=15000)
+    qtbot.waitUntil(lambda: panel.state_text() == "Stopped", timeout=QT_WAIT_MS)
     assert panel.url_field.text() == ""
     assert not panel.is_compact() and panel._start.isVisible()
     assert gui_ctx.services.tunnel.state is TunnelState.STOPPED  # type: ignore[union-attr]
@@ -115,15 +91,15 @@ def test_a_failed_start_says_what_to_do(
     # The stand-in agent then fails the way ngrok does without a usable token (ERR_NGROK_4018).
     monkeypatch.setenv("ACTOR_TRAINER_FAKE_NGROK_FAIL", "authtoken")
     panel.start()
-    qtbot.waitUntil(lambda: panel.state_text() == "Error", timeout=15000)
-    qtbot.waitUntil(lambda: panel.details.error_box.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: panel.state_text() == "Error", timeout=QT_WAIT_MS)
+    qtbot.waitUntil(lambda: panel.details.error_box.isVisible(), timeout=QT_WAIT_MS)
     assert "ERR_NGROK_4018" in panel.details.error_title.text()
     assert panel.details.error_hint.text().startswith("Add your ngrok auth token in Settings.")
     assert panel._start.text() == "Restart" and not panel.is_compact()
 
     monkeypatch.delenv("ACTOR_TRAINER_FAKE_NGROK_FAIL")
     panel.start()
-    qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=15000)
+    qtbot.waitUntil(lambda: panel.state_text() == "Running", timeout=QT_WAIT_MS)
     assert not panel.details.error_box.isVisible() and panel.is_compact()
 
 
@@ -131,9 +107,9 @@ def test_last_webhook_received(gui_ctx: AppContext, panel: TunnelPanel, qtbot: Q
     assert panel.last_webhook_text() == "None received yet"
     gui_ctx.select_actor(0)
     task = gui_ctx.tasks.start("t", gui_ctx.orchestrator.submit(0, FAST))
-    qtbot.waitUntil(task.done, timeout=10000)
+    qtbot.waitUntil(task.done, timeout=QT_WAIT_MS)
     job_id = task.result().id
-    qtbot.waitUntil(lambda: "accepted" in panel.last_webhook_text(), timeout=15000)
+    qtbot.waitUntil(lambda: "accepted" in panel.last_webhook_text(), timeout=QT_WAIT_MS)
     assert f"job {job_id}" in panel.last_webhook_text()
 
 
@@ -158,7 +134,7 @@ def test_public_url_mode_test_delivery_failure_is_shown(public_ctx: AppContext, 
     assert panel.url_field.text() == public_ctx.config.public_url
     assert not panel._start.isVisible()
     qtbot.mouseClick(panel.delivery.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.test_result_text() == "✗ not delivered", timeout=15000)
+    qtbot.waitUntil(lambda: panel.test_result_text() == "✗ not delivered", timeout=QT_WAIT_MS)
     assert panel.details.error_box.isVisible()
     assert "could not be reached" in panel.details.error_title.text()
     assert panel.details.error_hint.text()
@@ -174,10 +150,10 @@ def test_choosing_a_webhook_mode_saves_it_for_the_next_start(
     assert not Settings.path().exists()
 
     panel.mode_selector.choose("poll")
-    qtbot.waitUntil(lambda: "applies after restart" in panel.mode_selector.note(), timeout=5000)
+    qtbot.waitUntil(lambda: "applies after restart" in panel.mode_selector.note(), timeout=QT_WAIT_MS)
     assert Settings.load().webhook_mode == "poll"
     assert panel.state_text() == "Stopped"  # the running mode is unchanged until restart
 
     panel.mode_selector.choose("ngrok")
-    qtbot.waitUntil(lambda: panel.mode_selector.note() == "Saved.", timeout=5000)
+    qtbot.waitUntil(lambda: panel.mode_selector.note() == "Saved.", timeout=QT_WAIT_MS)
     assert Settings.load().webhook_mode == "ngrok"

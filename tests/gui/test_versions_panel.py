@@ -1,4 +1,4 @@
-"""The Versions panel against a real AppContext, on histories written into the library folder:
+"""The Versions panel against the light AppContext (no service started), on histories written into the library folder:
 columns, details, empty states, keys, Train again and Mark as good. Live runs are in
 test_versions_panel_runs.py; the helpers here serve both."""
 
@@ -15,13 +15,13 @@ from pytestqt.qtbot import QtBot
 
 from actor_trainer.core.models import Progress, TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.gui.context import AppContext
-from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, is_dark, status_colour, status_word
 from actor_trainer.gui.versions.versions_model import Column, format_number
 from actor_trainer.gui.versions.versions_panel import VersionsPanel
+from actor_trainer.gui.widgets.status_style import StatusBadge, good_colour, is_dark, status_colour, status_word
 from tests.library_factory import completed_version
+from tests.waits import QT_WAIT_MS
 
 FAST = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)
-WAIT_MS = 15000
 
 TRACEBACK = 'Traceback (most recent call last):\n  File "/app/train.py", line 88, in train\n    loss.backward()\n' \
             "torch.OutOfMemoryError: CUDA out of memory"
@@ -62,7 +62,7 @@ def make_panel(qtbot: QtBot, ctx: AppContext) -> VersionsPanel:
 
 
 def choose(qtbot: QtBot, ctx: AppContext, panel: VersionsPanel, actor_id: int) -> None:
-    with qtbot.waitSignal(panel.versionsLoaded, timeout=WAIT_MS):
+    with qtbot.waitSignal(panel.versionsLoaded, timeout=QT_WAIT_MS):
         ctx.select_actor(actor_id)
 
 
@@ -80,7 +80,7 @@ def button(panel: VersionsPanel, name: str) -> QWidget:
 
 def submit(qtbot: QtBot, ctx: AppContext, params: TrainingParameters = FAST) -> TrainingVersion:
     task = ctx.tasks.start("test-submit", ctx.orchestrator.submit(0, params, description="live run"))
-    qtbot.waitUntil(task.done, timeout=WAIT_MS)
+    qtbot.waitUntil(task.done, timeout=QT_WAIT_MS)
     return task.result()
 
 
@@ -93,7 +93,7 @@ def wait_status(qtbot: QtBot, panel: VersionsPanel, name: str, status: VersionSt
         version = find(panel, name)
         return version is not None and version.status is status
 
-    qtbot.waitUntil(reached, timeout=WAIT_MS)
+    qtbot.waitUntil(reached, timeout=QT_WAIT_MS)
     found = find(panel, name)
     assert found is not None
     return found
@@ -146,11 +146,11 @@ def test_status_words_and_colours(qapp: Any) -> None:
 # --- static history -----------------------------------------------------------------------------
 
 
-def test_lists_versions_newest_first_with_columns(qtbot: QtBot, gui_ctx: AppContext) -> None:
-    write_versions(gui_ctx, 0, static_history())
-    gui_ctx.library.mark_good(0, "job-1")
-    panel = make_panel(qtbot, gui_ctx)
-    choose(qtbot, gui_ctx, panel, 0)
+def test_lists_versions_newest_first_with_columns(qtbot: QtBot, light_ctx: AppContext) -> None:
+    write_versions(light_ctx, 0, static_history())
+    light_ctx.library.mark_good(0, "job-1")
+    panel = make_panel(qtbot, light_ctx)
+    choose(qtbot, light_ctx, panel, 0)
 
     assert names(panel) == ["V3", "V2", "V1"]
     assert panel.model.headerData(Column.LR, Qt.Orientation.Horizontal) == "LR"
@@ -179,10 +179,10 @@ def test_lists_versions_newest_first_with_columns(qtbot: QtBot, gui_ctx: AppCont
     assert "S3 bucket" in panel.details.lora_note.text()
 
 
-def test_failed_version_details_and_mark_good_refused(qtbot: QtBot, gui_ctx: AppContext) -> None:
-    write_versions(gui_ctx, 0, static_history())
-    panel = make_panel(qtbot, gui_ctx)
-    choose(qtbot, gui_ctx, panel, 0)
+def test_failed_version_details_and_mark_good_refused(qtbot: QtBot, light_ctx: AppContext) -> None:
+    write_versions(light_ctx, 0, static_history())
+    panel = make_panel(qtbot, light_ctx)
+    choose(qtbot, light_ctx, panel, 0)
     assert panel.select_version("V2")
     details = panel.details
 
@@ -206,47 +206,47 @@ def test_failed_version_details_and_mark_good_refused(qtbot: QtBot, gui_ctx: App
 
     # Were it triggered anyway, the library's refusal is shown, and nothing is written.
     errors: list[tuple[str, str, str]] = []
-    gui_ctx.errorRaised.connect(lambda *args: errors.append(args))
+    light_ctx.errorRaised.connect(lambda *args: errors.append(args))
     panel.version_actions.mark_good.setEnabled(True)
     panel.version_actions.mark_good.trigger()
-    qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: bool(errors), timeout=QT_WAIT_MS)
     assert errors[0][0] == "Cannot mark as good"
     assert "only a completed version" in errors[0][1]
-    assert json.loads(gui_ctx.library.actors_file.read_text())[0]["validated_lora_model"] is None
+    assert json.loads(light_ctx.library.actors_file.read_text())[0]["validated_lora_model"] is None
 
 
-def test_empty_states_and_keys(qtbot: QtBot, gui_ctx: AppContext) -> None:
-    write_versions(gui_ctx, 0, static_history())
-    panel = make_panel(qtbot, gui_ctx)
+def test_empty_states_and_keys(qtbot: QtBot, light_ctx: AppContext) -> None:
+    write_versions(light_ctx, 0, static_history())
+    panel = make_panel(qtbot, light_ctx)
     assert panel.stack.currentWidget() is panel.empty
     assert panel.empty.text() == "Choose an actor to see its training history"
 
-    choose(qtbot, gui_ctx, panel, 1)
+    choose(qtbot, light_ctx, panel, 1)
     assert panel.stack.currentWidget() is panel.empty
     assert panel.empty.text() == "No training runs yet — start one on the left"
 
-    choose(qtbot, gui_ctx, panel, 0)
+    choose(qtbot, light_ctx, panel, 0)
     assert panel.stack.currentWidget() is panel.splitter
     panel.table.setFocus()
     qtbot.keyClick(panel.table, Qt.Key.Key_Delete)
     assert names(panel) == ["V3", "V2", "V1"]  # history is never deleted from here
-    assert len(json.loads(gui_ctx.library.versions_file(0).read_text())["versions"]) == 3
+    assert len(json.loads(light_ctx.library.versions_file(0).read_text())["versions"]) == 3
     qtbot.keyClick(panel.table, Qt.Key.Key_Down)
     assert panel.selected_version().name == "V2"  # type: ignore[union-attr]
     qtbot.keyClick(panel.table, Qt.Key.Key_Return)
     focused = QApplication.focusWidget()
     assert focused is not None and panel.details.isAncestorOf(focused)
 
-    gui_ctx.select_actor(None)
+    light_ctx.select_actor(None)
     assert panel.empty.text() == "Choose an actor to see its training history"
 
 
-def test_train_again_emits_the_parameters(qtbot: QtBot, gui_ctx: AppContext) -> None:
-    write_versions(gui_ctx, 0, static_history())
-    panel = make_panel(qtbot, gui_ctx)
-    choose(qtbot, gui_ctx, panel, 0)
+def test_train_again_emits_the_parameters(qtbot: QtBot, light_ctx: AppContext) -> None:
+    write_versions(light_ctx, 0, static_history())
+    panel = make_panel(qtbot, light_ctx)
+    choose(qtbot, light_ctx, panel, 0)
     panel.select_version("V3")
-    with qtbot.waitSignal(panel.trainAgainRequested) as blocker:
+    with qtbot.waitSignal(panel.trainAgainRequested, timeout=QT_WAIT_MS) as blocker:
         qtbot.mouseClick(button(panel, "trainAgain"), Qt.MouseButton.LeftButton)
     params = blocker.args[0]
     assert isinstance(params, TrainingParameters)
@@ -265,48 +265,48 @@ def validated(ctx: AppContext) -> dict[str, Any] | None:
     return next(a for a in actors if a["id"] == 0)["validated_lora_model"]
 
 
-def test_mark_good_writes_actors_json_and_is_idempotent(qtbot: QtBot, gui_ctx: AppContext) -> None:
-    write_versions(gui_ctx, 0, static_history())
-    panel = make_panel(qtbot, gui_ctx)
+def test_mark_good_writes_actors_json_and_is_idempotent(qtbot: QtBot, light_ctx: AppContext) -> None:
+    write_versions(light_ctx, 0, static_history())
+    panel = make_panel(qtbot, light_ctx)
     confirm = Confirm()
     panel.version_actions.confirm = confirm
-    choose(qtbot, gui_ctx, panel, 0)
+    choose(qtbot, light_ctx, panel, 0)
     panel.select_version("V3")
     mark = button(panel, "markGood")
     assert mark.isEnabled()
 
     for _press in range(2):
-        with qtbot.waitSignal(panel.versionsLoaded, timeout=WAIT_MS):
+        with qtbot.waitSignal(panel.version_actions.markedGood, timeout=QT_WAIT_MS):
             qtbot.mouseClick(mark, Qt.MouseButton.LeftButton)
-        record = validated(gui_ctx)
+        record = validated(light_ctx)
         assert record is not None and record["version_id"] == "job-3" and record["version_name"] == "V3"
         assert cell(panel, 0, Column.NAME) == "V3  ✓ Good"
         assert panel.details.good_badge.isVisible()
     assert confirm.questions == []  # marking the validated version again asks nothing, changes nothing
-    on_disk = json.loads(gui_ctx.library.versions_file(0).read_text())["versions"]
+    on_disk = json.loads(light_ctx.library.versions_file(0).read_text())["versions"]
     assert [v["isGood"] for v in on_disk] == [True, False, False]
     # The library summary (selector badge, header) follows.
-    qtbot.waitUntil(lambda: gui_ctx.summary(0) is not None
-                    and gui_ctx.summary(0).actor.validated_lora_model is not None, timeout=WAIT_MS)  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: light_ctx.summary(0) is not None
+                    and light_ctx.summary(0).actor.validated_lora_model is not None, timeout=QT_WAIT_MS)  # type: ignore[union-attr]
 
 
-def test_marking_another_asks_then_moves_the_mark(qtbot: QtBot, gui_ctx: AppContext) -> None:
-    write_versions(gui_ctx, 0, static_history())
-    gui_ctx.library.mark_good(0, "job-1")
-    panel = make_panel(qtbot, gui_ctx)
+def test_marking_another_asks_then_moves_the_mark(qtbot: QtBot, light_ctx: AppContext) -> None:
+    write_versions(light_ctx, 0, static_history())
+    light_ctx.library.mark_good(0, "job-1")
+    panel = make_panel(qtbot, light_ctx)
     confirm = Confirm(False, True)
     panel.version_actions.confirm = confirm
-    choose(qtbot, gui_ctx, panel, 0)
+    choose(qtbot, light_ctx, panel, 0)
     panel.select_version("V3")
 
     qtbot.mouseClick(button(panel, "markGood"), Qt.MouseButton.LeftButton)  # answered No
     assert confirm.questions == ["V1 is the validated model. Mark V3 as good instead?"]
-    assert validated(gui_ctx)["version_name"] == "V1"  # type: ignore[index]
+    assert validated(light_ctx)["version_name"] == "V1"  # type: ignore[index]
 
-    with qtbot.waitSignal(panel.versionsLoaded, timeout=WAIT_MS):
+    with qtbot.waitSignal(panel.version_actions.markedGood, timeout=QT_WAIT_MS):
         qtbot.mouseClick(button(panel, "markGood"), Qt.MouseButton.LeftButton)  # answered Yes
     assert len(confirm.questions) == 2
-    assert validated(gui_ctx)["version_name"] == "V3"  # type: ignore[index]
+    assert validated(light_ctx)["version_name"] == "V3"  # type: ignore[index]
     assert cell(panel, 0, Column.NAME) == "V3  ✓ Good"
     assert cell(panel, 2, Column.NAME) == "V1"
     assert panel.selected_version().name == "V3"  # type: ignore[union-attr]

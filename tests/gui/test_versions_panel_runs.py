@@ -17,7 +17,6 @@ from actor_trainer.sandbox.worker import make_worker
 from tests.gui.test_versions_panel import (
     FAST,
     TRACEBACK,
-    WAIT_MS,
     Confirm,
     button,
     cell,
@@ -29,6 +28,7 @@ from tests.gui.test_versions_panel import (
     write_versions,
 )
 from tests.library_factory import completed_version
+from tests.waits import QT_WAIT_MS
 
 
 def test_live_run_appears_progresses_and_completes(qtbot: QtBot, gui_ctx: AppContext) -> None:
@@ -41,9 +41,9 @@ def test_live_run_appears_progresses_and_completes(qtbot: QtBot, gui_ctx: AppCon
     panel.select_version("V1")
 
     gui_ctx.tasks.start("test-submit", gui_ctx.orchestrator.submit(0, FAST, description="live run"))
-    qtbot.waitUntil(lambda: names(panel) == ["V2", "V1"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: names(panel) == ["V2", "V1"], timeout=QT_WAIT_MS)
     qtbot.waitUntil(lambda: re.fullmatch(r"in progress \d+/40", cell(panel, 0, Column.STATUS)) is not None,
-                    timeout=WAIT_MS)
+                    timeout=QT_WAIT_MS)
     assert "running" in panel.count.text()
     version = wait_status(qtbot, panel, "V2", VersionStatus.COMPLETED)
     assert cell(panel, 0, Column.STATUS) == "completed"
@@ -73,13 +73,13 @@ def test_download_lora_shows_rank_steps_and_simulation(qtbot: QtBot, gui_ctx: Ap
     asked: list[str] = []
     panel.version_actions.choose_destination = lambda v: asked.append(v.name) or dest  # type: ignore[func-returns-value]
 
-    with qtbot.waitSignal(panel.version_actions.downloadStarted, timeout=WAIT_MS) as started:
+    with qtbot.waitSignal(panel.version_actions.downloadStarted, timeout=QT_WAIT_MS) as started:
         qtbot.mouseClick(button(panel, "downloadLora"), Qt.MouseButton.LeftButton)
     dialog = started.args[0]
     qtbot.addWidget(dialog)
     progress: list[tuple[int, int]] = []
     dialog.progressed.connect(lambda done, total: progress.append((done, total)))
-    qtbot.waitUntil(lambda: dialog.info is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.info is not None, timeout=QT_WAIT_MS)
     assert asked == ["V1"]
     assert progress and progress[-1] == (dest.stat().st_size, dest.stat().st_size)
     assert dest.is_file() and dest.stat().st_size > 0
@@ -168,7 +168,7 @@ def test_download_cancelled_leaves_no_file(qtbot: QtBot, gui_ctx: AppContext, tm
     assert dialog is not None
     qtbot.addWidget(dialog)
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=QT_WAIT_MS)
     assert "cancelled" in dialog.headline.text()
     assert not dest.exists()
     assert not dest.parent.exists() or list(dest.parent.iterdir()) == []  # no temp file left behind
