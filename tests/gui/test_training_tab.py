@@ -153,7 +153,7 @@ def test_invalid_warmup_disables_start_with_the_reason(gui_ctx: Any, tab: ActorT
     type_into(qtbot, editor(tab, "lr_warmup_steps"), "2500")
     assert tab.form.fields["lr_warmup_steps"].message.text() == "Warmup steps (2500) exceeds steps (2000)"
     assert not tab.can_start() and not tab.start.button.isEnabled()
-    assert tab.disabled_reason() == "The parameters are not valid: Warmup steps (2500) exceeds steps (2000)"
+    assert tab.disabled_reason() == "Warmup steps (2500) exceeds steps (2000)"
     assert tab.start.reason_label.isVisible()
     type_into(qtbot, editor(tab, "lr_warmup_steps"), "200")
     qtbot.waitUntil(tab.can_start, timeout=QT_WAIT_MS)

@@ -27,6 +27,7 @@ from actor_trainer.core.models import TrainingParameters, derived_epochs, steps_
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.training.auto_adjust_dialog import AutoAdjustDialog
+from actor_trainer.gui.training.parameter_warnings import parameter_warnings
 from actor_trainer.gui.training.parameters_form_fields import (
     ADVANCED_FIELDS,
     BASIC_FIELDS,
@@ -42,7 +43,8 @@ from actor_trainer.gui.training.training_tab_card import counted, heading, secon
 class ParametersForm(QWidget):
     """Edits one TrainingParameters. `parameters()` is None while any field is invalid."""
 
-    #: the parameters changed (TrainingParameters, or None while invalid)
+    #: the parameters or the messages about them changed (TrainingParameters, or None while
+    #: invalid); fires on every edit that changes what the form says, so readers are never stale
     parametersChanged = Signal(object)
     #: the user changed something (typing, Auto-adjust applied, Reset) — not `set_parameters`
     userEdited = Signal()
@@ -53,6 +55,7 @@ class ParametersForm(QWidget):
         self._base = TrainingParameters()  # keeps fields other tools wrote (extras) on a round trip
         self._params: TrainingParameters | None = self._base
         self._edited: set[str] = set()
+        self._messages: tuple[tuple[str, str], ...] = ()  # the errors and warnings last announced
         self._loading = False
         self._image_count = 0
         self.auto_adjust_dialog: AutoAdjustDialog | None = None
@@ -151,9 +154,24 @@ class ParametersForm(QWidget):
             found[""] = self.general_error.text()
         return {k: v for k, v in found.items() if v}
 
+    def first_error(self) -> str | None:
+        """The first problem, naming its field as the user sees it ("Learning rate: not a number …")."""
+        for name, message in self.errors().items():
+            label = tr(FIELD_LABELS[name]) if name in FIELD_LABELS else ""
+            if not label or message.lower().startswith(label.lower()):  # it names its field already
+                return message
+            return f"{label}: {message[:1].lower()}{message[1:]}"
+        return None
+
+    def warnings(self) -> dict[str, str]:
+        """Allowed but unusual values now shown under their fields, by field name."""
+        return {name: f.warning for name, f in self.fields.items() if f.warning and not f.error}
+
     def set_image_count(self, count: int) -> None:
         """The number of training images (for the derived epochs and for Auto-adjust)."""
-        self._image_count = max(0, count)
+        if max(0, count) != self._image_count:
+            self._image_count = max(0, count)
+            self._revalidate()  # warnings may depend on the image count
         self._update_derived()
 
     def set_actor_name(self, name: str | None) -> None:
@@ -247,16 +265,21 @@ class ParametersForm(QWidget):
                     errors.setdefault(owner, message)
         if errors or general:
             params = None
+        warnings = parameter_warnings(params, self._image_count or None) if params is not None else {}
         for name, field in self.fields.items():
             field.set_error(errors.get(name))
+            field.set_warning(warnings.get(name))
         self.general_error.setText(general)
         self.general_error.setStyleSheet(f"color: {error_colour(self.palette()).name()};")
         self.general_error.setVisible(bool(general))
         if any(spec.name in errors for spec in ADVANCED_FIELDS) and not self.advanced.isVisible():
             self.set_advanced_visible(True)  # show where the problem is
         self._update_advanced_title()
-        changed = params != self._params or (params is None) != (self._params is None)
+        messages = tuple(sorted({**{f"!{k}": v for k, v in warnings.items()}, **errors,
+                                 "": general}.items()))
+        changed = params != self._params or (params is None) != (self._params is None) or messages != self._messages
         self._params = params
+        self._messages = messages
         self._update_derived()
         if changed:
             self.parametersChanged.emit(params)

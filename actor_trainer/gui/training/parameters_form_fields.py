@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QLineEdit, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QKeyEvent, QPalette, QWheelEvent
+from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
 from actor_trainer.core.models import GRADIENT_DTYPES, LR_SCHEDULERS, OPTIMIZER_TYPES, SAVE_DTYPES
 from actor_trainer.gui.i18n import tr
@@ -138,6 +138,75 @@ def parse_number(text: str) -> float:
     return number
 
 
+def warning_colour(palette: QPalette) -> QColor:
+    """Amber for a value that is allowed but unusual (readable on light and dark bases)."""
+    return QColor("#ffcc80" if is_dark(palette) else "#a15c00")
+
+
+def parse_int(text: str, minimum: int, maximum: int) -> int:
+    """The whole number in `text`, within [minimum, maximum]. Raises ValueError with a user message
+    that says what was typed: nothing is ever clamped or dropped silently (issue 10, item 4)."""
+    cleaned = text.strip().replace("_", "").replace(" ", "")
+    if not cleaned:
+        raise ValueError(tr("Enter a whole number."))
+    try:
+        number = int(cleaned)
+    except ValueError:
+        raise ValueError(tr("Not a whole number (you typed “{text}”).").format(text=text.strip())) from None
+    if number < minimum:
+        raise ValueError(tr("Must be at least {min} (you typed {n}).").format(min=minimum, n=number))
+    if number > maximum:
+        raise ValueError(tr("Must be at most {max} (you typed {n}).").format(max=maximum, n=number))
+    return number
+
+
+class IntEdit(QLineEdit):
+    """A line edit for a whole number that keeps exactly what was typed: "0", "-", letters and
+    99999999 stay in the field and the field says what is wrong, where a QSpinBox would drop or
+    clamp them without a word. Up/Down (and the wheel while focused) step by the field's step."""
+
+    def __init__(self, minimum: int, maximum: int, step: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._min, self._max, self._step = minimum, maximum, step
+
+    def minimum(self) -> int:
+        return self._min
+
+    def maximum(self) -> int:
+        return self._max
+
+    def lineEdit(self) -> QLineEdit:  # what spin-box-minded callers type into
+        return self
+
+    def value(self) -> int:
+        """The number shown. Raises ValueError (with the user message) while it is not valid."""
+        return parse_int(self.text(), self._min, self._max)
+
+    def setValue(self, value: int) -> None:
+        if self.text().strip() != str(int(value)):
+            self.setText(str(int(value)))
+
+    def stepBy(self, steps: int) -> None:
+        try:
+            current = int(self.text().strip())
+        except ValueError:
+            return
+        self.setValue(max(self._min, min(self._max, current + steps * self._step)))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            self.stepBy(1 if event.key() == Qt.Key.Key_Up else -1)
+            return
+        super().keyPressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if self.hasFocus() and event.angleDelta().y():
+            self.stepBy(1 if event.angleDelta().y() > 0 else -1)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+
 class NumberEdit(QLineEdit):
     """A line edit for a float that never rewrites what the user typed (2.5e-4 stays 2.5e-4)."""
 
@@ -192,15 +261,13 @@ class ParamField(QObject):
         box.addWidget(self.message)
         self._set_outline(None)
         self._error: str | None = None
+        self._warning: str | None = None
 
     def _make_editor(self, spec: FieldSpec, parent: QWidget) -> QWidget:
         if spec.kind == "int":
-            spin = QSpinBox(parent)
-            spin.setRange(spec.minimum, spec.maximum)
-            spin.setSingleStep(spec.step)
-            spin.setGroupSeparatorShown(False)
-            spin.valueChanged.connect(lambda _v: self.changed.emit(self.name))
-            return spin
+            number = IntEdit(spec.minimum, spec.maximum, spec.step, parent)
+            number.textChanged.connect(lambda _t: self.changed.emit(self.name))
+            return number
         if spec.kind == "choice":
             combo = QComboBox(parent)
             combo.addItems(list(spec.choices))
@@ -215,7 +282,7 @@ class ParamField(QObject):
     def value(self) -> object:
         """The editor's value as TrainingParameters wants it. Raises ValueError for unreadable text."""
         editor = self.editor
-        if isinstance(editor, QSpinBox):
+        if isinstance(editor, IntEdit):
             return editor.value()
         if isinstance(editor, QComboBox):
             return editor.currentText()
@@ -226,7 +293,7 @@ class ParamField(QObject):
 
     def set_value(self, value: object) -> None:
         editor = self.editor
-        if isinstance(editor, QSpinBox):
+        if isinstance(editor, IntEdit):
             editor.setValue(int(value))  # type: ignore[call-overload]
         elif isinstance(editor, QComboBox):
             index = editor.findText(str(value), Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchCaseSensitive)
@@ -246,21 +313,40 @@ class ParamField(QObject):
     def error(self) -> str | None:
         return self._error
 
+    @property
+    def warning(self) -> str | None:
+        return self._warning
+
     def set_error(self, message: str | None) -> None:
         """Outline the editor and show `message` under it; None clears both."""
         if message == self._error:
             return
         self._error = message
-        if message:
+        self._show()
+
+    def set_warning(self, message: str | None) -> None:
+        """An allowed but unusual value: an amber note under the editor (an error wins)."""
+        if message == self._warning:
+            return
+        self._warning = message
+        self._show()
+
+    def _show(self) -> None:
+        if self._error:
             colour = error_colour(self.editor.palette()).name()
-            self.message.setText(message)
-            self.message.setStyleSheet(f"color: {colour};")
-            self.message.show()
-            self._set_outline(colour)
+            text = self._error
+        elif self._warning:
+            colour = warning_colour(self.editor.palette()).name()
+            text = "⚠ " + self._warning
         else:
             self.message.clear()
             self.message.hide()
             self._set_outline(None)
+            return
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {colour};")
+        self.message.show()
+        self._set_outline(colour)
 
     def _set_outline(self, colour: str | None) -> None:
         self.outline.setStyleSheet(

@@ -16,9 +16,11 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSize
 
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
-from actor_trainer.core.preflight import DataNotSyncedError, RunInFlightError
+from actor_trainer.core.preflight import DataNotSyncedError, InvalidParametersError, RunInFlightError
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.training.parameter_warnings import parameter_warnings
+from actor_trainer.gui.training.parameters_form_fields import FIELD_LABELS, warning_colour
 from actor_trainer.gui.training.training_tab_card import Card, secondary
 from actor_trainer.gui.widgets.status_style import make_badge, status_colour, status_word
 
@@ -114,6 +116,8 @@ class StartPanel(Card):
 
     def _on_parameters(self, actor_id: int, _params: object, _error: str) -> None:
         if actor_id == self._actor_id:
+            if isinstance(self._error, InvalidParametersError):
+                self._checked, self._error = False, None  # it was about the values before this edit
             self.recheck()
 
     def recheck(self) -> None:
@@ -166,8 +170,7 @@ class StartPanel(Card):
         if self._actor_id is None:
             return tr("No actor selected."), tr("Choose an actor first (Change actor…, Ctrl+O).")
         if self._params is None:
-            detail = f": {self._param_error}" if self._param_error else "."
-            return tr("The parameters are not valid") + detail, tr("Fix the highlighted field above.")
+            return self._param_error or tr("The parameters are not valid."), tr("Fix the highlighted field above.")
         if not self._checked:
             return tr("Checking the training data…"), ""
         exc = self._error
@@ -180,6 +183,13 @@ class StartPanel(Card):
         if isinstance(exc, ActorTrainerError):
             return exc.message, exc.hint
         return tr("Could not check whether training can start: {e}").format(e=exc), ""
+
+    def warnings(self) -> list[str]:
+        """Allowed but unusual values of the current parameters, each naming its field."""
+        params = self._params
+        if params is None:
+            return []
+        return [f"{tr(FIELD_LABELS.get(name, name))}: {text}" for name, text in parameter_warnings(params).items()]
 
     # --- submitting -----------------------------------------------------------------------------
 
@@ -230,6 +240,10 @@ class StartPanel(Card):
             self.reason_label.setText(reason_html)
             self.reason_label.setVisible(True)
             self.reason_label.setStyleSheet("")
+        elif reason is None and (warnings := self.warnings()):
+            self.reason_label.setText("<br>".join("⚠ " + html.escape(w) for w in warnings))
+            self.reason_label.setVisible(True)
+            self.reason_label.setStyleSheet(f"color: {warning_colour(self.palette()).name()};")
         elif reason is None:
             self.reason_label.clear()
             self.reason_label.setVisible(False)

@@ -170,9 +170,7 @@ class ActorTrainingTab(QWidget):
     def _on_parameters(self, params: TrainingParameters | None) -> None:
         if self._actor_id is None:
             return
-        errors = self.form.errors()
-        first = next(iter(errors.values()), None) if errors else None
-        self._ctx.parameters.set(self._actor_id, params, first)
+        self._ctx.parameters.set(self._actor_id, params, self.form.first_error())
 
     def _on_user_edit(self) -> None:
         if self._actor_id is not None:
