@@ -10,17 +10,25 @@ in `webhook_tokens.TokenIndex`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 
 from actor_trainer.core.contract import DEFAULT_USER_ID, JobStatus
 from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
 from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
-from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
+from actor_trainer.core.models import (
+    JobState,
+    RunOwner,
+    TrainingParameters,
+    TrainingVersion,
+    VersionError,
+    VersionStatus,
+)
 from actor_trainer.core.preflight import (
     DataNotSyncedError,
     InvalidParametersError,
@@ -34,6 +42,7 @@ from actor_trainer.core.request_builder import (
     build_run_request,
     model_name_for,
 )
+from actor_trainer.core.run_owner import INTERRUPTED_KIND, OwnerState, interrupted_message, owner_state
 from actor_trainer.core.run_recorder import RunRecorder
 from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.runpod_errors import RunPodError, RunPodNotFoundError, SubmissionUncertainError
@@ -43,6 +52,9 @@ from actor_trainer.core.workflow import WorkflowValidationError
 
 #: A 404 from /status this soon after submitting means "not registered yet", not "expired".
 NOT_REGISTERED_GRACE_S = 120.0
+#: A delivery saying what `/status` confirmed this recently for its job needs no new confirmation.
+CONFIRMED_MEMORY_S = 10.0
+_CONFIRMED_MAX = 1024
 
 
 class OrchestratorError(ActorTrainerError):
@@ -66,6 +78,7 @@ class TrainingOrchestrator:
         presign_urls: bool = False,
         not_registered_grace_s: float = NOT_REGISTERED_GRACE_S,
         on_submitted: Callable[[int, str], None] | None = None,
+        owner: RunOwner | None = None,
     ) -> None:
         self.library = library
         self.storage = storage
@@ -77,9 +90,14 @@ class TrainingOrchestrator:
         self.presign_urls = presign_urls
         self.not_registered_grace_s = not_registered_grace_s
         self.on_submitted = on_submitted
+        #: this process's sandbox endpoint, recorded in every run it starts (core/run_owner.py)
+        self.owner = owner
         self._submit_lock = asyncio.Lock()
         self._submitting: set[int] = set()
         self._tokens = TokenIndex()
+        # One /status confirmation in flight per job; a burst of deliveries waits for its answer.
+        self._confirming: dict[str, asyncio.Future[JobStatus | None]] = {}
+        self._confirmed: dict[str, tuple[JobState, float]] = {}
         self.recorder = RunRecorder(library=library, storage=storage, events=events)
         # The orchestrator's own events and log lines go the same way as the recorder's.
         self._changed = self.recorder.changed
@@ -125,6 +143,10 @@ class TrainingOrchestrator:
                 raise RunInFlightError(actor, None)
             versions = await asyncio.to_thread(self.library.load_versions, actor.id)
             running = next((v for v in versions if not v.status.is_terminal), None)
+            if running is not None and self.owner is not None:
+                settled = await self._route(actor.id, running)  # a dead sandbox's run blocks nothing
+                if isinstance(settled, TrainingVersion) and settled.status.is_terminal:
+                    running = None
             if running is not None:
                 raise RunInFlightError(actor, running)
         base = self._webhook_base() if need_webhook else None
@@ -225,6 +247,7 @@ class TrainingOrchestrator:
                 imageCount=pre.scan.image_count,
                 description=(description or "").strip() or None,
                 endpoint=self.endpoint_label,
+                owner=self.owner,
                 outputUrl=built.output_url,
                 webhookTokenHash=webhook_token_hash(token) if token else None,
             )
@@ -279,6 +302,9 @@ class TrainingOrchestrator:
                       f"{version.name} was sent to {version.endpoint}, not {self.endpoint_label}; "
                       "switch the endpoint in Settings to follow it.", actor_id, version.id)
             return version
+        route = await self._route(actor_id, version)
+        if isinstance(route, TrainingVersion):
+            return route
         age = time.time() - version.timestamp.replace(tzinfo=version.timestamp.tzinfo or UTC).timestamp()
         job_id = version.job_id
         if job_id is None:
@@ -286,7 +312,8 @@ class TrainingOrchestrator:
                 return await self.recorder.recover_from_bucket(actor_id, version)
             return version
         try:
-            status = await self.client.status(job_id)
+            async with route.use() as client:
+                status = await client.status(job_id)
         except RunPodNotFoundError:
             if age < self.not_registered_grace_s and version.status is VersionStatus.QUEUED:
                 self._log(LogLevel.INFO, f"{version.name}: RunPod has not registered job {job_id} yet.",
@@ -303,7 +330,12 @@ class TrainingOrchestrator:
     # --- webhooks -------------------------------------------------------------------------------
 
     async def handle_webhook(self, token: str, payload: JobStatus) -> None:
-        """A delivery whose token we know: believe nothing until `/status` says the same."""
+        """A delivery whose token we know: believe nothing until `/status` says the same.
+
+        RunPod retries and proxies replay: a burst of deliveries for one job makes one `/status`
+        call at a time (the others wait for its answer), and a delivery that says what was just
+        confirmed, or arrives for a version already settled, makes none.
+        """
         ref = self._tokens.lookup(token)
         if ref is None:
             return
@@ -316,19 +348,55 @@ class TrainingOrchestrator:
             self._log(LogLevel.WARNING, f"Webhook claims job {payload.id}, but its token belongs to "
                       f"{version.name} (job {version.job_id}); ignored.", ref.actor_id, version.id)
             return
-        self._log(LogLevel.INFO, f"Webhook: job {payload.id} says {payload.status.value}; confirming with RunPod.",
-                  ref.actor_id, payload.id)
-        try:
-            confirmed = await self.client.status(payload.id)
-        except RunPodError as exc:
-            self._log(LogLevel.WARNING, f"Could not confirm the webhook ({exc.message}); "
-                      "the next status check will catch up.", ref.actor_id, payload.id)
+        if version.status.is_terminal and version.status is not VersionStatus.EXPIRED:
+            return  # settled: no answer could move it (states only move forward)
+        if self._recently_confirmed(payload.id, payload.status):
+            return
+        confirmed = await self._confirm(payload, ref.actor_id)
+        if confirmed is None:
             return
         if confirmed.status is not payload.status:
             self._log(LogLevel.WARNING, f"Webhook said {payload.status.value} but RunPod says "
                       f"{confirmed.status.value}; the webhook was not applied.", ref.actor_id, payload.id)
             return
         await self.apply_status(ref.actor_id, version.requestId or version.id, confirmed, source="webhook")
+
+    def _recently_confirmed(self, job_id: str, state: JobState) -> bool:
+        seen = self._confirmed.get(job_id)
+        now = asyncio.get_running_loop().time()
+        return seen is not None and seen[0] is state and now - seen[1] < CONFIRMED_MEMORY_S
+
+    async def _confirm(self, payload: JobStatus, actor_id: int) -> JobStatus | None:
+        """`/status` for the delivery's job, one call in flight per job. Returns the answer for the
+        caller that made the call, None for callers that joined one whose answer already says what
+        their delivery says (it is applied by the caller that made it) or when RunPod did not answer."""
+        job_id = payload.id
+        for _ in range(2):  # joined an answer to an older question: ask once more
+            pending = self._confirming.get(job_id)
+            if pending is None:
+                break
+            answer = await asyncio.shield(pending)
+            if answer is None or answer.status is payload.status:
+                return None
+        future: asyncio.Future[JobStatus | None] = asyncio.get_running_loop().create_future()
+        self._confirming[job_id] = future
+        self._log(LogLevel.INFO, f"Webhook: job {job_id} says {payload.status.value}; confirming with RunPod.",
+                  actor_id, job_id)
+        confirmed: JobStatus | None = None
+        try:
+            confirmed = await self.client.status(job_id)
+        except RunPodError as exc:
+            self._log(LogLevel.WARNING, f"Could not confirm the webhook ({exc.message}); "
+                      "the next status check will catch up.", actor_id, job_id)
+        finally:
+            if self._confirming.get(job_id) is future:
+                del self._confirming[job_id]
+            future.set_result(confirmed)
+        if confirmed is not None:
+            if len(self._confirmed) >= _CONFIRMED_MAX:
+                self._confirmed.pop(next(iter(self._confirmed)))
+            self._confirmed[job_id] = (confirmed.status, asyncio.get_running_loop().time())
+        return confirmed
 
     # --- cancel and retry -----------------------------------------------------------------------
 
@@ -342,8 +410,12 @@ class TrainingOrchestrator:
                 f"{version.name} has no RunPod job id yet, so it cannot be cancelled from here.",
                 "Check its status first; if RunPod's answer was lost, cancel it in RunPod's console.",
             )
+        route = await self._route(actor_id, version)
+        if isinstance(route, TrainingVersion):
+            return route  # interrupted (its sandbox is gone: nothing runs), or its owner did not answer
         self._log(LogLevel.REQUEST, f"POST /cancel/{version.job_id}", actor_id, version.id)
-        answer = await self.client.cancel(version.job_id)
+        async with route.use() as client:
+            answer = await client.cancel(version.job_id)
         self._log(LogLevel.RESPONSE, f"RunPod answered {answer.status.value} for {version.name}.",
                   actor_id, version.id)
         saved = await self.apply_status(actor_id, version.id, answer, source="cancel")
@@ -382,3 +454,64 @@ class TrainingOrchestrator:
                 return saved
         description = f"Retry of {version.name}" + (f": {version.description}" if version.description else "")
         return await self.submit(actor_id, version.parameters, description=description)
+
+    # --- sandbox runs of other processes (core/run_owner.py) ------------------------------------
+
+    async def _route(self, actor_id: int, version: TrainingVersion) -> _Route | TrainingVersion:
+        """Where to ask about a run: this endpoint, or — for a sandbox run another live process
+        owns — that process's endpoint. A sandbox run whose process is gone is settled and returned:
+        completed if its LoRA is in the bucket, else interrupted; a run whose owner does not answer
+        is returned unchanged."""
+        if self.owner is None or version.endpoint != self.endpoint_label or version.status.is_terminal:
+            return _Route(self.client)
+        owner = version.owner
+        state = OwnerState.GONE if owner is None else await owner_state(owner, self.owner)
+        if state is OwnerState.MINE:
+            return _Route(self.client)
+        if state is OwnerState.ALIVE and owner is not None:
+            return _Route(None, owner.url)
+        if state is OwnerState.UNKNOWN:
+            self._log(LogLevel.INFO, f"{version.name} runs in the sandbox of process "
+                      f"{owner.pid if owner else '?'}, which did not answer; it is left as it is.",
+                      actor_id, version.id)
+            return version
+        if version.outputUrl:  # the worker may have finished before its process went: the LoRA says so
+            with contextlib.suppress(ActorTrainerError):
+                if await self.storage.exists_url(version.outputUrl):
+                    return await self.recorder.recover_from_bucket(actor_id, version)
+        return await self._record_interrupted(actor_id, version.key, owner)
+
+    async def _record_interrupted(self, actor_id: int, ref: str, owner: RunOwner | None) -> TrainingVersion:
+        """FAILED with what happened: the simulated worker lived in a process that is gone."""
+
+        def change(v: TrainingVersion) -> bool:
+            if v.status.is_terminal:
+                return False
+            v.error = VersionError(message=interrupted_message(owner),
+                                   details={"kind": INTERRUPTED_KIND, "pid": owner.pid if owner else None})
+            v.runpodStatus = None  # the endpoint that ran it is gone; its last answer no longer holds
+            v.move_to(VersionStatus.FAILED)
+            return True
+
+        saved, moved = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
+        if moved:
+            self._changed(actor_id, saved)
+            self.recorder.log_transition(actor_id, saved, "sandbox gone")
+        return saved
+
+
+class _Route:
+    """A client to use for one call: this orchestrator's own, or a short-lived one for `url`."""
+
+    def __init__(self, client: RunPodClient | None, url: str | None = None) -> None:
+        self._client = client
+        self._url = url
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[RunPodClient]:
+        if self._client is not None:
+            yield self._client
+            return
+        assert self._url is not None
+        async with RunPodClient(self._url, None, timeout=10, max_attempts=2) as client:
+            yield client

@@ -24,7 +24,6 @@ from actor_trainer.core.webhook_server import (
     WebhookServer,
     WebhookUnreachableError,
     WebhookWrongServerError,
-    check_content_type,
     check_declared_length,
     check_token,
     json_depth,
@@ -78,11 +77,6 @@ def test_check_functions_answer_with_the_right_status() -> None:
     assert status_of(check_token, token, lambda t: False) == 404
     assert status_of(check_token, "short", lambda t: True) == 404  # not our format: not even looked up
     assert status_of(check_token, "a" * 30 + "!", lambda t: True) == 404
-
-    for ok in ("application/json", "Application/JSON; charset=utf-8", "application/vnd.runpod+json"):
-        check_content_type(ok)
-    for bad in (None, "", "text/plain", "application/x-www-form-urlencoded", "json", "application/jsonx"):
-        assert status_of(check_content_type, bad) == 415
 
     check_declared_length(None, 10)
     check_declared_length(10, 10)
@@ -210,11 +204,10 @@ async def test_an_unknown_token_is_404_and_changes_nothing(harness: Harness) -> 
 @pytest.mark.asyncio
 async def test_bad_requests_are_rejected_with_the_right_status(harness: Harness) -> None:
     h = harness
-    assert (await h.post(content_type="text/plain")).status_code == 415
     assert (await h.post(raw=b"x" * (h.server.max_body_bytes + 1))).status_code == 413
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the cap applies while reading
-        for _ in range(20):
+        for _ in range(h.server.max_body_bytes // 65536 + 2):
             yield b" " * 65536
 
     async with httpx.AsyncClient(base_url=h.server.local_url) as client:
