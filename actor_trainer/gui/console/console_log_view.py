@@ -59,6 +59,13 @@ class ConsoleLogView(QWidget):
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setItemDelegate(ConsoleLineDelegate(self.view))
         self.view.setModel(self.proxy)
+        # Follow the tail unless the user scrolled up to read: the user's scrolling decides
+        # (valueChanged), and every growth of the range while following jumps to the new end, so
+        # lines that arrive while the view is hidden or before a layout pass are followed too.
+        self._follow = True
+        bar = self.view.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scrolled)
+        bar.rangeChanged.connect(self._on_range)
         copy = QAction(self.view)
         copy.setShortcut(QKeySequence.StandardKey.Copy)
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -116,12 +123,24 @@ class ConsoleLogView(QWidget):
         line = ConsoleLine(
             at=event.at, level=event.level, message=event.message, actor_id=event.actor_id, version_id=event.version_id
         )
-        bar = self.view.verticalScrollBar()
-        follow = bar.value() >= bar.maximum() - 4  # follow the tail unless the user scrolled up to read
         self.model.append(line)
         self._file_log.write(line)
-        if follow:
+        if self._follow:
             self.view.scrollToBottom()
+
+    @property
+    def following(self) -> bool:
+        """Whether new lines scroll the log (False while the user has scrolled up)."""
+        return self._follow
+
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.view.verticalScrollBar()
+        if bar.maximum() > 0 or value == 0:
+            self._follow = value >= bar.maximum() - 4
+
+    def _on_range(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            self.view.verticalScrollBar().setValue(maximum)
 
     def visible_lines(self) -> list[ConsoleLine]:
         """The lines the filters let through, oldest first."""

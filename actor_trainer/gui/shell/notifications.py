@@ -2,7 +2,9 @@
 
 `RunNotifier` listens to `ctx.bridge.versionChanged` and notifies once per run end: a desktop
 notification through the system tray when the window is not in front and a tray exists, else an
-in-app toast over the window. Re-written records (progress, "mark as good") never notify again.
+in-app note in the status bar. The note takes its own room there and never lies over the console
+log or any other text (issue 10, item 7). Re-written records (progress, "mark as good") never
+notify again.
 """
 
 from __future__ import annotations
@@ -11,12 +13,22 @@ from datetime import datetime
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QSystemTrayIcon, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
 
 from actor_trainer.core.models import TrainingVersion, VersionStatus, utc_now
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.widgets import icons
+from actor_trainer.gui.widgets.eliding_label import ElidingLabel
 
 TOAST_MS = 7000
 
@@ -42,31 +54,50 @@ def describe_run_end(actor_name: str, version: TrainingVersion) -> tuple[str, st
 
 
 class Toast(QFrame):
-    """A small non-modal note in the window's bottom-right corner; hides itself, or on click."""
+    """A short non-modal note; hides itself after a while, or on click.
+
+    In a main window it lives in the status bar (a permanent widget on the left of the status
+    words, one line: the title in bold, the message elided with the whole text as tooltip), so it
+    covers nothing. Elsewhere it stands in the host's top-right corner.
+    """
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self.setObjectName("toast")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._in_status_bar = isinstance(parent, QMainWindow)
         self._title = QLabel(self)
         self._title.setObjectName("toastTitle")
-        self._title.setWordWrap(True)
-        self._message = QLabel(self)
+        self._message: QLabel = ElidingLabel(self) if self._in_status_bar else QLabel(self)
         self._message.setObjectName("toastMessage")
-        self._message.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 10, 14, 12)
-        layout.setSpacing(4)
+        layout: QBoxLayout
+        if self._in_status_bar:
+            layout = QHBoxLayout(self)
+            layout.setContentsMargins(8, 1, 8, 1)
+            layout.setSpacing(8)
+            self.setMaximumWidth(620)
+        else:
+            self._title.setWordWrap(True)
+            self._message.setWordWrap(True)
+            layout = QVBoxLayout(self)
+            layout.setContentsMargins(14, 10, 14, 12)
+            layout.setSpacing(4)
+            self.setFixedWidth(340)
         layout.addWidget(self._title)
-        layout.addWidget(self._message)
-        self.setFixedWidth(340)
+        layout.addWidget(self._message, 1)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.hide)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip(tr("Click to dismiss"))
-        parent.installEventFilter(self)
+        if isinstance(parent, QMainWindow):
+            parent.statusBar().insertPermanentWidget(0, self, 1)
+        else:
+            parent.installEventFilter(self)
         self.hide()
+
+    @property
+    def in_status_bar(self) -> bool:
+        return self._in_status_bar
 
     def title_text(self) -> str:
         return self._title.text()
@@ -77,10 +108,12 @@ class Toast(QFrame):
     def show_note(self, title: str, message: str, timeout_ms: int = TOAST_MS) -> None:
         self._title.setText(title)
         self._message.setText(message)
-        self.adjustSize()
-        self._place()
+        self.setToolTip(f"{title}\n{message}\n\n" + tr("Click to dismiss"))
+        if not self._in_status_bar:
+            self.adjustSize()
+            self._place()
+            self.raise_()
         self.show()
-        self.raise_()
         self._timer.start(timeout_ms)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -94,13 +127,10 @@ class Toast(QFrame):
 
     def _place(self) -> None:
         parent = self.parentWidget()
-        if parent is None:
+        if parent is None or self._in_status_bar:
             return
-        bottom_margin = 16
-        if isinstance(parent, QMainWindow) and parent.statusBar().isVisible():
-            bottom_margin += parent.statusBar().height()
         self.setFixedHeight(self.sizeHint().height())
-        self.move(QPoint(parent.width() - self.width() - 16, parent.height() - self.height() - bottom_margin))
+        self.move(QPoint(parent.width() - self.width() - 16, 16))
 
 
 class RunNotifier(QObject):
@@ -163,9 +193,9 @@ class RunNotifier(QObject):
             kind = (QSystemTrayIcon.MessageIcon.Information if status is VersionStatus.COMPLETED
                     else QSystemTrayIcon.MessageIcon.Warning)
             self._tray.showMessage(title, message, kind, TOAST_MS)
+            self._ctx.statusMessage.emit(title)
         else:
-            self.toast.show_note(title, message)
-        self._ctx.statusMessage.emit(title)
+            self.toast.show_note(title, message)  # in the status bar: it is the status message
 
     def _bring_window_forward(self) -> None:
         window = self._window
