@@ -17,12 +17,15 @@ Run before a run is paid for (and on demand). Each finding is `{file, code, seve
 What the trainer does is kohya's dataset code as vendored by ComfyUI-FluxTrainer (the worker's
 trainer, see docs/worker-contract.md): it matches image extensions case-sensitively (`.png` and
 `.PNG`, never `.Png`; the reference worker in packaging/worker lower-cases them, a studio's own
-worker may not, so a mixed-case extension stays a warning), reads captions as UTF-8 and stops on an empty caption file, uses only the
-first line of a caption, uses the trigger (class tokens) for a picture without caption, opens
-pictures with Pillow and converts them to RGB without applying EXIF rotation, and resizes each
-picture to a bucket of about resolution² pixels (so a smaller picture is enlarged).
+worker may not, so a mixed-case extension stays a warning), reads captions as UTF-8 and stops on
+an empty caption file, uses only the first line of a caption, uses the trigger (class tokens) for
+a picture without caption, opens pictures with Pillow and converts them to RGB without applying
+EXIF rotation, and resizes each picture to a bucket of about resolution² pixels (so a smaller picture is enlarged).
 
-Per-picture facts are cached by content (core/dataset_doctor_facts.py); the rules here are cheap.
+Per-picture facts are cached by content (core/dataset_doctor_facts.py); the rules are cheap. Split
+along seams: the finding and report types in core/dataset_doctor_report.py, the rules about the
+whole set in core/dataset_doctor_rules.py, dismissals and `--force` in core/dataset_doctor_dismissals.py;
+this module runs the check, holds the per-picture rules and re-exports the rest.
 No Qt: the GUI runs `check_actor` in a worker thread with a progress callback.
 """
 
@@ -31,128 +34,59 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from actor_trainer.core.auto_adjust import CURATE_RANGE, steps_fit
+from actor_trainer.core.dataset_doctor_dismissals import (
+    FORCED_FIELD,
+    DatasetBlockedError,
+    DismissRefusedError,
+    dismiss,
+    dismissal_keys,
+    forced_reasons,
+    is_dismissed,
+    record_forced,
+    undismiss,
+)
 from actor_trainer.core.dataset_doctor_facts import FactsCache, ImageFacts, inspect_image
-from actor_trainer.core.dataset_doctor_hash import colour_distance, hamming, near_duplicates
-from actor_trainer.core.errors import ActorTrainerError
-from actor_trainer.core.library import CAPTION_SUFFIX, IMAGE_SUFFIXES, Library, TrainingDataScan
-from actor_trainer.core.models import Actor, TrainingParameters, utc_now
-from actor_trainer.core.preflight import TrainingValidationError
+from actor_trainer.core.dataset_doctor_report import (
+    BLOCKING,
+    DISMISSED_FIELD,
+    EXTREME_ASPECT,
+    FIX_REMOVE,
+    FIX_RENAME,
+    FIX_RGB,
+    FIX_ROTATE,
+    HUGE_FILE_BYTES,
+    MIN_TRAINABLE_IMAGES,
+    TRAINER_IMAGE_SUFFIXES,
+    WARNING,
+    DoctorReport,
+    Finding,
+    ProgressCallback,
+    Severity,
+    trainer_finds,
+    usable_count,
+)
+from actor_trainer.core.dataset_doctor_rules import (
+    caption_findings,
+    count_findings,
+    duplicate_findings,
+    unused_file_findings,
+)
+from actor_trainer.core.library import Library, TrainingDataScan
+from actor_trainer.core.models import Actor, TrainingParameters
 from actor_trainer.core.settings import cache_dir
 
-Severity = Literal["blocking", "warning"]
-BLOCKING: Severity = "blocking"
-WARNING: Severity = "warning"
-
-#: Fewer usable pictures than this cannot teach a likeness: the LoRA only copies them.
-MIN_TRAINABLE_IMAGES = 3
-#: A side ratio beyond this (2:1, or 1:2) leaves the face small in a wide frame.
-EXTREME_ASPECT = 2.0
-#: Files above this slow every sync and the worker's download, and add nothing at training size.
-HUGE_FILE_BYTES = 20 * 1024 * 1024
-#: The field on an actor's record in actors.json that keeps the dismissed warnings.
-DISMISSED_FIELD = "doctor_dismissed"
-#: Extensions the trainer (kohya's IMAGE_EXTENSIONS) finds: all lower case or all upper case.
-TRAINER_IMAGE_SUFFIXES = frozenset(IMAGE_SUFFIXES | {s.upper() for s in IMAGE_SUFFIXES})
-
-# Fixes the app can make (the GUI offers them; each keeps the original beside the library's data).
-FIX_ROTATE = "apply_exif_rotation"
-FIX_RGB = "convert_to_rgb"
-FIX_REMOVE = "remove_from_training"
-FIX_RENAME = "rename_extension"
-
-ProgressCallback = Callable[[int, int, str], None]  # (done, total, file name)
-
-
-@dataclass(frozen=True)
-class Finding:
-    file: str | None  # a file in training_data, or None for the whole set
-    code: str
-    severity: Severity
-    message: str
-    fix: str | None = None
-    sha256: str | None = None  # the content of `file` when checked (dismissals are tied to it)
-
-    @property
-    def blocking(self) -> bool:
-        return self.severity == BLOCKING
-
-    @property
-    def dismissable(self) -> bool:
-        return self.severity == WARNING and self.file is not None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "code": self.code, "severity": self.severity, "message": self.message,
-                "fix": self.fix}
-
-
-@dataclass(frozen=True)
-class DoctorReport:
-    actor_id: int
-    actor_name: str
-    params: TrainingParameters  # what the check assumed (steps, resolution, trigger, batch)
-    image_count: int  # image files in the folder (what sync uploads)
-    usable_count: int  # distinct pictures the trainer can open and will find
-    caption_count: int
-    findings: tuple[Finding, ...]  # standing findings, blocking first
-    dismissed: tuple[Finding, ...]
-    facts: dict[str, ImageFacts] = field(default_factory=dict)  # image file name → facts
-    seconds: float = 0.0
-
-    @property
-    def blocking(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.blocking)
-
-    @property
-    def warnings(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if not f.blocking)
-
-    @property
-    def has_blocking(self) -> bool:
-        return any(f.blocking for f in self.findings)
-
-    def for_image(self, image_name: str) -> tuple[Finding, ...]:
-        """Findings about a picture and about its caption (what a thumbnail's badge shows)."""
-        stem = Path(image_name).stem
-        caption = stem + CAPTION_SUFFIX
-        return tuple(f for f in self.findings if f.file == image_name or (f.file or "").lower() == caption.lower())
-
-    @property
-    def verdict(self) -> str:
-        if self.has_blocking:
-            return "blocked"
-        return "warnings" if self.findings else "clean"
-
-    def summary_text(self) -> str:
-        b, w, d = len(self.blocking), len(self.warnings), len(self.dismissed)
-        if not b and not w:
-            text = f"{self.image_count} picture(s) checked: nothing to fix"
-        else:
-            parts = []
-            if b:
-                parts.append(f"{b} problem(s) block training")
-            if w:
-                parts.append(f"{w} warning(s)")
-            text = f"{self.image_count} picture(s) checked: " + ", ".join(parts)
-        return text + (f" ({d} dismissed)" if d else "")
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "images": self.image_count,
-            "usable_images": self.usable_count,
-            "captions": self.caption_count,
-            "blocking": len(self.blocking),
-            "warnings": len(self.warnings),
-            "dismissed": len(self.dismissed),
-            "verdict": self.verdict,
-            "text": self.summary_text(),
-        }
+__all__ = [
+    "BLOCKING", "DISMISSED_FIELD", "EXTREME_ASPECT", "FIX_REMOVE", "FIX_RENAME", "FIX_RGB", "FIX_ROTATE",
+    "FORCED_FIELD", "HUGE_FILE_BYTES", "MIN_TRAINABLE_IMAGES", "TRAINER_IMAGE_SUFFIXES", "WARNING",
+    "DatasetBlockedError", "DismissRefusedError", "DoctorReport", "Finding", "ProgressCallback", "Severity",
+    "assumed_parameters", "check_actor", "default_cache", "dismiss", "forced_reasons", "record_forced",
+    "undismiss",
+]
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -200,16 +134,16 @@ def check_actor(
     cache = cache if cache is not None else default_cache()
     facts = _gather_facts(scan, cache, progress, workers)
     findings = _rules(actor, params, scan, facts)
-    dismissals = _dismissal_keys(actor)
-    standing = [f for f in findings if not _is_dismissed(f, dismissals)]
-    dismissed = [f for f in findings if _is_dismissed(f, dismissals)]
+    dismissals = dismissal_keys(actor)
+    standing = [f for f in findings if not is_dismissed(f, dismissals)]
+    dismissed = [f for f in findings if is_dismissed(f, dismissals)]
     standing.sort(key=lambda f: (not f.blocking, f.file is not None, f.file or "", f.code))
     return DoctorReport(
         actor_id=actor.id,
         actor_name=actor.name,
         params=params,
         image_count=scan.image_count,
-        usable_count=_usable_count(scan, facts),
+        usable_count=usable_count(scan, facts),
         caption_count=len(scan.captions),
         findings=tuple(standing),
         dismissed=tuple(dismissed),
@@ -274,26 +208,6 @@ def _gather_facts(
     return result
 
 
-def _trainer_finds(name: str) -> bool:
-    return Path(name).suffix in TRAINER_IMAGE_SUFFIXES
-
-
-def _usable_names(scan: TrainingDataScan, facts: dict[str, ImageFacts]) -> list[str]:
-    """Image files the trainer will find and can open, one per distinct content, in name order."""
-    seen: set[str] = set()
-    names: list[str] = []
-    for image in scan.images:
-        f = facts.get(image.name)
-        if f is None or not f.is_image or not _trainer_finds(image.name) or f.sha256 in seen:
-            continue
-        seen.add(f.sha256)
-        names.append(image.name)
-    return names
-
-
-def _usable_count(scan: TrainingDataScan, facts: dict[str, ImageFacts]) -> int:
-    return len(_usable_names(scan, facts))
-
 
 def _rules(
     actor: Actor, params: TrainingParameters, scan: TrainingDataScan, facts: dict[str, ImageFacts]
@@ -303,10 +217,10 @@ def _rules(
         f = facts.get(image.name)
         if f is not None:
             out.extend(_image_findings(image.name, f, params))
-    out.extend(_duplicate_findings(scan, facts))
-    out.extend(_caption_findings(actor, params, scan, facts))
-    out.extend(_unused_file_findings(scan))
-    out.extend(_count_findings(params, scan, facts))
+    out.extend(duplicate_findings(scan, facts))
+    out.extend(caption_findings(actor, params, scan, facts))
+    out.extend(unused_file_findings(scan))
+    out.extend(count_findings(params, scan, facts))
     return out
 
 
@@ -329,7 +243,7 @@ def _image_findings(name: str, f: ImageFacts, params: TrainingParameters) -> lis
                         "short. The run would fail on it. Copy it again from the original.", FIX_REMOVE)]
 
     out: list[Finding] = []
-    if not _trainer_finds(name):
+    if not trainer_finds(name):
         fixed = Path(name).stem + ext.lower()
         out.append(finding("extension_case", WARNING,
                            f"{name}: the trainer only finds extensions written all in lower case or all in "
@@ -396,271 +310,3 @@ def _orientation_words(orientation: int) -> str:
         8: "turned on its side (it needs a quarter turn anticlockwise)",
     }.get(orientation, "turned")
 
-
-def _duplicate_findings(scan: TrainingDataScan, facts: dict[str, ImageFacts]) -> list[Finding]:
-    """Exact copies (same bytes: the later name is flagged) and near-copies (the lesser one is
-    flagged: fewer pixels, then the smaller file, then the later name; the better one is kept)."""
-    out: list[Finding] = []
-    first_by_sha: dict[str, str] = {}
-    distinct: list[tuple[str, ImageFacts]] = []
-    for image in scan.images:
-        f = facts.get(image.name)
-        if f is None or not f.is_image:
-            continue
-        earlier = first_by_sha.get(f.sha256)
-        if earlier is not None:
-            out.append(Finding(
-                file=image.name, code="duplicate", severity=WARNING, fix=FIX_REMOVE, sha256=f.sha256,
-                message=f"{image.name} is the same file as {earlier}, byte for byte: the picture would be "
-                        "trained twice as often as the others. Remove one of them.",
-            ))
-            continue
-        first_by_sha[f.sha256] = image.name
-        distinct.append((image.name, f))
-    distinct.sort(key=lambda item: (-item[1].width * item[1].height, -item[1].size, item[0]))
-    kept: list[tuple[str, ImageFacts]] = []
-    for name, f in distinct:
-        thumb = f.thumb_bytes
-        match = next(((other_name, other) for other_name, other in kept
-                      if near_duplicates(f.dhash, thumb, other.dhash, other.thumb_bytes)), None)
-        if match is None:
-            kept.append((name, f))
-            continue
-        other_name, other = match
-        bits = hamming(f.dhash, other.dhash)
-        colour = colour_distance(thumb, other.thumb_bytes)
-        out.append(Finding(
-            file=name, code="near_duplicate", severity=WARNING, fix=FIX_REMOVE, sha256=f.sha256,
-            message=f"{name} is almost the same picture as {other_name} (a resized, re-saved or slightly "
-                    f"edited copy: {bits} of 64 hash bits and {colour:.1f} colour levels apart). Near-copies "
-                    f"teach the same picture twice; {other_name} is the larger one to keep.",
-        ))
-    return out
-
-
-def _caption_findings(
-    actor: Actor, params: TrainingParameters, scan: TrainingDataScan, facts: dict[str, ImageFacts]
-) -> list[Finding]:
-    out: list[Finding] = []
-    trigger = params.trigger_for(actor)
-    captions = {Path(c.name).stem: c for c in scan.captions}
-    with_caption = sum(1 for i in scan.images if Path(i.name).stem in captions)
-    for image in scan.images:
-        stem = Path(image.name).stem
-        caption = captions.get(stem)
-        image_sha = facts[image.name].sha256 if image.name in facts else None
-        if caption is None:
-            if with_caption:
-                out.append(Finding(
-                    file=image.name, code="caption_missing", severity=WARNING, sha256=image_sha,
-                    message=f"{image.name} has no caption ({stem}.txt), while {with_caption} other "
-                            f"picture(s) have one. It trains with just the trigger word “{trigger}”. "
-                            "Write a caption for it, or remove the others' for a consistent set.",
-                ))
-            continue
-        out.extend(_one_caption(caption.name, caption.path, trigger))
-    return out
-
-
-def _one_caption(name: str, path: Path, trigger: str) -> list[Finding]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return [Finding(file=name, code="caption_unreadable", severity=BLOCKING,
-                        message=f"{name} cannot be read ({exc.strerror or exc}); the trainer would stop on it.")]
-    sha = hashlib.sha256(raw).hexdigest()
-
-    def finding(code: str, severity: Severity, message: str) -> Finding:
-        return Finding(file=name, code=code, severity=severity, message=message, sha256=sha)
-
-    if not raw:
-        return [finding("caption_empty", BLOCKING,
-                        f"{name} is an empty caption file (0 bytes): the trainer stops on it with “caption "
-                        "file is empty”. Write a caption, or remove the file to train with the trigger word.")]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return [finding("caption_unreadable", BLOCKING,
-                        f"{name} is not saved as UTF-8 text (it has characters in another encoding); the "
-                        "trainer stops on it. Save it again as UTF-8.")]
-    lines = text.splitlines()
-    used = lines[0].strip().lstrip("\ufeff").strip() if lines else ""
-    if not used:
-        later = any(line.strip() for line in lines[1:])
-        detail = ("its first line is blank and the trainer reads only the first line"
-                  if later else "it holds no words")
-        return [finding("caption_empty", WARNING,
-                        f"{name} is blank ({detail}): the picture trains without any words, not even the "
-                        f"trigger word “{trigger}”. Write a caption, or remove the file.")]
-    if trigger.lower() not in used.lower():
-        elsewhere = trigger.lower() in text.lower()
-        where = (" (it appears on a later line, but the trainer reads only the first)" if elsewhere else "")
-        return [finding("caption_no_trigger", WARNING,
-                        f"{name} never says the trigger word “{trigger}”{where}, so this picture does not "
-                        "teach the model that the trigger means this person. Add it to the caption.")]
-    return []
-
-
-def _unused_file_findings(scan: TrainingDataScan) -> list[Finding]:
-    out: list[Finding] = []
-    for path in scan.unsupported:
-        name = path.name
-        if path.suffix.lower() == CAPTION_SUFFIX:
-            message = (f"{name} is a caption without a picture of the same name: it is not uploaded or used. "
-                       "Rename it to match its picture, or remove it.")
-        else:
-            message = (f"{name} is not a PNG, JPEG or WebP picture: it is not uploaded or trained on. Keep notes "
-                       "outside the training folder.")
-        out.append(Finding(file=name, code="unused_file", severity=WARNING, message=message))
-    for caption in scan.captions:
-        if Path(caption.name).suffix != CAPTION_SUFFIX:
-            out.append(Finding(
-                file=caption.name, code="extension_case", severity=WARNING, fix=FIX_RENAME,
-                message=f"{caption.name}: the trainer looks for captions ending in exactly {CAPTION_SUFFIX} and "
-                        "misses this one unless the worker renames it first (the reference worker does; another "
-                        f"may not). Rename it to {Path(caption.name).stem}{CAPTION_SUFFIX}.",
-            ))
-    return out
-
-
-def _count_findings(params: TrainingParameters, scan: TrainingDataScan, facts: dict[str, ImageFacts]) -> list[Finding]:
-    usable = _usable_count(scan, facts)
-    if usable < MIN_TRAINABLE_IMAGES:
-        if scan.image_count == 0:
-            what = "There are no training pictures"
-        elif usable == scan.image_count:
-            what = f"Only {usable} picture(s)"
-        else:
-            what = f"Only {usable} of the {scan.image_count} picture(s) can be trained on"
-        return [Finding(file=None, code="too_few_images", severity=BLOCKING,
-                        message=f"{what}: a likeness needs at least {MIN_TRAINABLE_IMAGES} (better 15–30 varied "
-                                "ones); with fewer the model only copies them. Add pictures to the training "
-                                "folder.")]
-    out: list[Finding] = []
-    fit = steps_fit(usable, params.max_train_steps, params.batch_size)
-    per_image = fit.images_seen / usable
-    steps = params.max_train_steps
-    if fit.verdict == "too_few_images":
-        out.append(Finding(file=None, code="too_few_images_for_steps", severity=WARNING,
-                           message=f"{usable} pictures are few for {steps} steps: each is seen about "
-                                   f"{per_image:.0f} times, and the model starts to copy them. Auto-adjust "
-                                   f"proposes {fit.recommended} steps for {fit.tier}; lower the steps or add "
-                                   "pictures."))
-    elif fit.verdict == "too_many_images":
-        out.append(Finding(file=None, code="too_many_images_for_steps", severity=WARNING,
-                           message=f"{usable} pictures are many for {steps} steps: each is seen only about "
-                                   f"{per_image:.0f} times, too rarely to be learned. Auto-adjust proposes "
-                                   f"{fit.recommended} steps for {fit.tier}; raise the steps."))
-    if usable > CURATE_RANGE[1]:
-        out.append(Finding(file=None, code="too_many_images", severity=WARNING,
-                           message=f"{usable} pictures is more than training needs: choose the best "
-                                   f"{CURATE_RANGE[0]}–{CURATE_RANGE[1]} (varied angles, light and expressions)."))
-    return out
-
-
-# --- dismissals ---------------------------------------------------------------------------------
-
-
-class DismissRefusedError(ActorTrainerError):
-    pass
-
-
-def _dismissal_keys(actor: Actor) -> set[tuple[str, str, str | None]]:
-    raw = (actor.model_extra or {}).get(DISMISSED_FIELD)
-    keys: set[tuple[str, str, str | None]] = set()
-    if not isinstance(raw, list):
-        return keys
-    for entry in raw:
-        if isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("code"), str):
-            sha = entry.get("sha256")
-            keys.add((entry["file"], entry["code"], sha if isinstance(sha, str) else None))
-    return keys
-
-
-def _is_dismissed(finding: Finding, keys: set[tuple[str, str, str | None]]) -> bool:
-    if not finding.dismissable or finding.file is None:
-        return False
-    return (finding.file, finding.code, finding.sha256) in keys or (finding.file, finding.code, None) in keys
-
-
-def dismiss(library: Library, actor_id: int, finding: Finding) -> Actor:
-    """Remember that the user accepts this warning about this file (as it is now)."""
-    if not finding.dismissable or finding.file is None:
-        raise DismissRefusedError(
-            f"{finding.code} cannot be dismissed: " + ("it blocks training." if finding.blocking
-                                                      else "it is about the whole set, not one file."),
-            "Fix it instead; a blocking problem can only be overridden for one run (--force).",
-        )
-    entry = {"file": finding.file, "code": finding.code, "sha256": finding.sha256, "at": utc_now().isoformat()}
-
-    def change(actor: Actor) -> None:
-        current = [e for e in _raw_dismissals(actor)
-                   if not (e.get("file") == finding.file and e.get("code") == finding.code)]
-        setattr(actor, DISMISSED_FIELD, [*current, entry])
-
-    saved, _ = library.update_actor(actor_id, change)
-    return saved
-
-
-def undismiss(library: Library, actor_id: int, file: str, code: str) -> bool:
-    """Forget a dismissal; True when there was one."""
-
-    def change(actor: Actor) -> bool:
-        current = _raw_dismissals(actor)
-        kept = [e for e in current if not (e.get("file") == file and e.get("code") == code)]
-        if len(kept) == len(current):
-            return False
-        setattr(actor, DISMISSED_FIELD, kept)
-        return True
-
-    _, removed = library.update_actor(actor_id, change)
-    return removed
-
-
-def _raw_dismissals(actor: Actor) -> list[dict[str, Any]]:
-    raw = (actor.model_extra or {}).get(DISMISSED_FIELD)
-    return [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
-
-
-# --- before a run -------------------------------------------------------------------------------
-
-
-class DatasetBlockedError(TrainingValidationError):
-    """The doctor found problems that make the run fail or train on garbage; nothing was sent."""
-
-    code = "dataset_blocked"
-
-    def __init__(self, report: DoctorReport) -> None:
-        lines = "; ".join(f"{f.file or 'the set'}: {f.code}" for f in report.blocking)
-        super().__init__(
-            f"{report.actor_name}'s training data has {len(report.blocking)} problem(s) that block training "
-            f"({lines}).",
-            f"See `actor-trainer doctor {report.actor_id}` for what each one means and how to fix it; "
-            "--force starts anyway (recorded in the version).",
-        )
-        self.report = report
-
-
-#: The version field that records what a run was started despite (`--force`), one dict per reason.
-FORCED_FIELD = "forced"
-
-
-def forced_reasons(report: DoctorReport) -> list[dict[str, Any]]:
-    """What `--force` overrode, as recorded in the version."""
-    return [
-        {"check": "dataset_doctor", "code": f.code, "file": f.file, "message": f.message}
-        for f in report.blocking
-    ]
-
-
-def record_forced(library: Library, actor_id: int, version_ref: str, reasons: list[dict[str, Any]]) -> None:
-    """Append `reasons` to the version's `forced` list (other checks may have added theirs)."""
-    if not reasons:
-        return
-
-    def change(version: Any) -> None:
-        existing = (version.model_extra or {}).get(FORCED_FIELD)
-        current = list(existing) if isinstance(existing, list) else []
-        setattr(version, FORCED_FIELD, [*current, *(r for r in reasons if r not in current)])
-
-    library.update_version(actor_id, version_ref, change)
