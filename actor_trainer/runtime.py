@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
 from actor_trainer.core.model_registry import ModelRegistry
+from actor_trainer.core.models import RunOwner
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.preflight import WebhookNotReadyError
 from actor_trainer.core.run_control import RunControl
@@ -86,6 +88,7 @@ class Services:
 
     async def start(self, *, serve_webhooks: bool = True, poll: bool = True) -> None:
         cfg = self.config
+        owner: RunOwner | None = None
         if cfg.sandbox:
             from actor_trainer.sandbox.server import SandboxEndpoint
             from actor_trainer.sandbox.worker import make_worker
@@ -94,6 +97,8 @@ class Services:
             base_url = await sandbox.start()
             self.sandbox = sandbox
             self.client = RunPodClient(base_url, None)
+            # Every run this sandbox starts records it, so other processes reach or settle it (core/run_owner.py).
+            owner = RunOwner(pid=os.getpid(), token=sandbox.owner_token, url=base_url)
             self.events.log(LogLevel.INFO, "SANDBOX mode: a simulated RunPod endpoint and a local bucket "
                             "(no credentials needed; LoRAs are random weights).")
         else:
@@ -110,6 +115,7 @@ class Services:
             user_id=cfg.user_id,
             presign_urls=cfg.storage is not None and cfg.storage.url_style == "presigned",
             on_submitted=self._on_submitted,
+            owner=owner,
         )
         self.runs = RunControl(self.orchestrator, self.client, self.events)
         if serve_webhooks and cfg.webhook_mode != "poll":

@@ -133,7 +133,12 @@ def _final_report(version: TrainingVersion) -> int:
 
 
 class _RunWatcher:
-    """Waits for one version to reach a terminal state, drawing a progress bar meanwhile."""
+    """Waits for one version to reach a terminal state, drawing a progress bar meanwhile.
+
+    The run may end in another process (`actor-trainer cancel`, the app): the poller announces a
+    followed run that the library says is over, and the watcher also reads the library itself once
+    per live poll interval, so `train --wait` ends within one interval wherever the run ended.
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -161,8 +166,16 @@ class _RunWatcher:
         self._done[current.id] = future
         if current.status.is_terminal:
             return current
+        poller = self.services.poller
+        interval = poller.live_interval_s if poller is not None else 5.0
         try:
-            return await future
+            while True:
+                done, _ = await asyncio.wait({future}, timeout=interval)
+                if done:
+                    return future.result()
+                current = await asyncio.to_thread(self.services.library.get_version, actor_id, ref)
+                if current.status.is_terminal:
+                    return current
         finally:
             if self._bar is not None:
                 self._bar.close()

@@ -250,6 +250,17 @@ class Progress(Record):
         return min(1.0, self.step / self.total)
 
 
+class RunOwner(Record):
+    """The process whose in-process sandbox endpoint runs a sandbox job (docs/architecture.md,
+    "Sandbox"): its pid, a random token of that endpoint, and the endpoint's loopback base URL,
+    through which another process reaches the run (`/status`, `/cancel`)."""
+
+    pid: int
+    token: str = Field(min_length=8)
+    url: str
+    since: datetime = Field(default_factory=utc_now)
+
+
 class TrainingVersion(Record):
     """One training run of an actor: V1, V2, …
 
@@ -281,6 +292,7 @@ class TrainingVersion(Record):
     lastCheckedAt: datetime | None = None
     output: Any = None  # the worker's final output, as received
     attempts: list[dict[str, Any]] | None = None  # earlier attempts of this job (RunPod /retry)
+    owner: RunOwner | None = None  # sandbox runs only: the process whose simulated worker runs it
 
     @field_validator("status", mode="before")
     @classmethod

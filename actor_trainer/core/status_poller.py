@@ -6,6 +6,11 @@ current endpoint is checked; runs started or watched in this session are checked
 `live_interval_s` so the console moves while a run trains. Idle (one wait, no timer work) while
 nothing is in flight. A jump of the wall clock past the monotonic clock means the machine slept:
 everything in flight is reconciled at once.
+
+A run followed here can end elsewhere (cancelled by `actor-trainer cancel` or another window,
+completed and recorded by another process): the library then says it is over before any answer
+here does. Such a run is announced (`VersionChanged`) at the next tick, so whoever waits for it —
+`train --wait`, the console — learns it within one live interval.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from actor_trainer.core.events import EventBus, LogLevel
+from actor_trainer.core.errors import VersionNotFoundError
+from actor_trainer.core.events import EventBus, LogLevel, VersionChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import TrainingVersion
 from actor_trainer.core.orchestrator import TrainingOrchestrator
@@ -95,14 +101,31 @@ class StatusPoller:
         async with self._check_lock:  # one status round at a time: never two writers racing on a version
             self.checks_made += 1
             try:
+                before = await asyncio.to_thread(self.library.get_version, actor_id, ref)
                 version = await self.orchestrator.check(actor_id, ref)
             except Exception as exc:  # a broken check must not kill the poller; it is reported
                 log.exception("status check of %s failed", ref)
                 self.events.log(LogLevel.ERROR, f"Status check failed unexpectedly: {exc}", actor_id=actor_id)
                 raise
         if version.status.is_terminal:
+            if before.status.is_terminal and (actor_id, ref) in self._live:
+                self._announce_ended(actor_id, version)  # another process ended it just now
             self._live.discard((actor_id, ref))
         return version
+
+    def _announce_ended(self, actor_id: int, version: TrainingVersion) -> None:
+        self.events.log(LogLevel.INFO, f"{version.name} ended elsewhere: {version.status.label}.",
+                        actor_id=actor_id, version_id=version.id)
+        self.events.emit(VersionChanged(actor_id=actor_id, version=version))
+
+    async def _announce_ended_elsewhere(self, ended: set[tuple[int, str]]) -> None:
+        for actor_id, ref in sorted(ended):
+            try:
+                version = await asyncio.to_thread(self.library.get_version, actor_id, ref)
+            except VersionNotFoundError:
+                continue
+            if version.status.is_terminal:
+                self._announce_ended(actor_id, version)
 
     async def _poll_loop(self) -> None:
         # Start-up: whatever was in flight when the app last closed (or the laptop slept) first.
@@ -113,7 +136,11 @@ class StatusPoller:
             in_flight = await asyncio.to_thread(self.library.in_flight_versions)
             mine = {(a.id, v.key) for a, v in in_flight
                     if v.endpoint in (None, self.orchestrator.endpoint_label)}
+            ended = self._live - mine
             self._live &= mine  # runs that ended or left this endpoint are no longer followed
+            if ended:
+                with contextlib.suppress(Exception):
+                    await self._announce_ended_elsewhere(ended)
             if not mine:
                 self._wake.clear()
                 await self._wake.wait()  # idle: nothing in flight, nothing to time

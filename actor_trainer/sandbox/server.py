@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -67,6 +68,9 @@ class SandboxEndpoint:
             retry_interval_s=webhook_retry_interval_s,
             attempts=webhook_attempts,
         )
+        #: names this endpoint in `/health` ("owner"), so another process can tell that the run it
+        #: reads about is still alive here (core/run_owner.py)
+        self.owner_token = secrets.token_hex(16)
         self.base_url = ""
         self.port = 0
         self._lifecycle: JobLifecycle | None = None
@@ -265,7 +269,7 @@ class SandboxEndpoint:
         return _json({"id": job.id, "status": job.status.value, "sandbox": True})
 
     async def _handle_health(self, request: web.Request) -> web.Response:
-        return _json(self._life.health())
+        return _json({**self._life.health(), "owner": self.owner_token})
 
     async def _handle_purge(self, request: web.Request) -> web.Response:
         return _json({"removed": self._life.purge_queue(), "status": "completed"})
