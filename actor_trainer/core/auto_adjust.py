@@ -50,6 +50,8 @@ class _Tier:
     steps: int
     learning_rate: float
     num_repeats: int
+    # Why this tier's value suits the set. Never a direction ("higher", "fewer"): whether a value
+    # goes up or down depends on the current one, and `_moved` says that from the change itself.
     steps_reason: str
     rate_reason: str
     repeats_reason: str
@@ -67,9 +69,9 @@ _TIERS = (
         steps=1500,
         learning_rate=2e-4,
         num_repeats=2,
-        steps_reason="fewer steps avoid overfitting a small set",
+        steps_reason="this many steps learn the face while avoiding overfitting a small set",
         rate_reason="a gentle rate keeps a small set from burning into every image",
-        repeats_reason="each image is shown twice per epoch so that a small set still fills an epoch",
+        repeats_reason="showing each image twice per epoch lets a small set still fill an epoch",
     ),
     _Tier(
         label="16–30 images",
@@ -77,9 +79,9 @@ _TIERS = (
         steps=2000,
         learning_rate=2.5e-4,
         num_repeats=2,
-        steps_reason="a medium set needs more steps to learn the face from every angle",
-        rate_reason="a slightly higher rate lets a varied set converge within the steps",
-        repeats_reason="each image is shown twice per epoch so that every image is seen often enough",
+        steps_reason="a medium set needs this many steps to learn the face from every angle",
+        rate_reason="this rate lets a varied set of this size converge within the steps",
+        repeats_reason="showing each image twice per epoch makes every image seen often enough",
     ),
     _Tier(
         label="31–60 images",
@@ -87,8 +89,8 @@ _TIERS = (
         steps=2500,
         learning_rate=1.5e-4,
         num_repeats=1,
-        steps_reason="a larger set has more to learn, so it gets more steps",
-        rate_reason="with many images a lower rate averages them smoothly instead of chasing each one",
+        steps_reason="a larger set has more to learn, and this many steps cover it",
+        rate_reason="with many images this rate averages them smoothly instead of chasing each one",
         repeats_reason=_ONE_PASS,
     ),
     _Tier(
@@ -97,8 +99,8 @@ _TIERS = (
         steps=3000,
         learning_rate=1e-4,
         num_repeats=1,
-        steps_reason="the largest set gets the most steps; more would mostly repeat what it has learned",
-        rate_reason="the lowest rate keeps any single image from dominating a large set",
+        steps_reason="the largest sets get the most steps of any tier; beyond them a run mostly repeats itself",
+        rate_reason="the gentlest rate of any tier keeps any single image from dominating a large set",
         repeats_reason=_ONE_PASS,
     ),
 )
@@ -209,52 +211,52 @@ def auto_adjust(image_count: int, current: TrainingParameters, *, locked: frozen
     alpha = final_dim * ALPHA_PER_DIM
 
     proposed: list[tuple[str, Any, str]] = [
-        ("max_train_steps", steps, f"{tier.steps} steps for {n}: {tier.steps_reason}"),
-        ("learning_rate", tier.learning_rate, f"{n}: {tier.rate_reason}"),
-        ("num_repeats", tier.num_repeats, f"{n}: {tier.repeats_reason}"),
+        ("max_train_steps", steps, tier.steps_reason),
+        ("learning_rate", tier.learning_rate, tier.rate_reason),
+        ("num_repeats", tier.num_repeats, tier.repeats_reason),
         (
             "network_dim",
             NETWORK_DIM,
-            f"{n}: rank {NETWORK_DIM} holds a person's likeness with room for detail; "
-            "higher ranks mostly add file size and memorise backgrounds",
+            f"rank {NETWORK_DIM} holds a person's likeness with room for detail; "
+            "beyond it a rank mostly adds file size and memorises backgrounds",
         ),
         (
             "network_alpha",
             alpha,
-            f"{n}: alpha {alpha:g} with rank {final_dim} halves each update (updates scale with "
+            f"alpha {alpha:g} with rank {final_dim} halves each update (updates scale with "
             "alpha/rank), which suits the learning rate above",
         ),
         (
             "lr_scheduler",
             LR_SCHEDULER,
-            f"{n}: cosine lowers the rate toward the end, so the last steps refine instead of overshoot",
+            "cosine eases the rate off toward the end, so the last steps refine instead of overshoot",
         ),
         (
             "lr_warmup_steps",
             warmup_for(final_steps),
-            f"{n}: warming up over 20 % of the {final_steps} steps keeps the first updates "
+            f"warming up over 20 % of the {final_steps} steps keeps the first updates "
             "from wrecking the base model",
         ),
         (
             "optimizer_type",
             OPTIMIZER,
-            f"{n}: adamw8bit with bf16 is the combination known to work on the worker",
+            "adamw8bit with bf16 is the combination known to work on the worker",
         ),
         (
             "batch_size",
             BATCH_SIZE,
-            f"{n}: batch 1 trains one image per step, which the step counts above assume",
+            "batch 1 trains one image per step, which the step counts above assume",
         ),
         (
             "gradient_dtype",
             GRADIENT_DTYPE,
-            f"{n}: bf16 is the training precision known to work with adamw8bit on Flux",
+            "bf16 is the training precision known to work with adamw8bit on Flux",
         ),
     ]
 
     updates: dict[str, Any] = {}
     changes: list[Change] = []
-    for field, new, reason in proposed:
+    for field, new, why in proposed:
         old = getattr(current, field)
         if not _differs(old, new):
             continue
@@ -262,6 +264,9 @@ def auto_adjust(image_count: int, current: TrainingParameters, *, locked: frozen
             warnings.append(f"Kept your {field} = {old} (you set it); the recommendation for {n} is {new}.")
             continue
         updates[field] = new
+        # The sentence starts from the change actually made (issue 10, item 10): the direction
+        # comes from old → new, the tier only says why the new value suits the set.
+        reason = f"{n}: {_moved(field, old, new)} — {why}"
         changes.append(Change(field=field, old=old, new=new, reason=reason))
 
     params = TrainingParameters.model_validate({**current.model_dump(), **updates}) if updates else current
@@ -272,6 +277,37 @@ def auto_adjust(image_count: int, current: TrainingParameters, *, locked: frozen
         tier=tier.label,
         image_count=image_count,
     )
+
+
+#: the words a sentence uses for a field (core has no Qt; the GUI shows the field's label beside it)
+FIELD_WORDS = {
+    "max_train_steps": "the steps",
+    "learning_rate": "the learning rate",
+    "num_repeats": "the repeats",
+    "network_dim": "the rank",
+    "network_alpha": "alpha",
+    "lr_scheduler": "the scheduler",
+    "lr_warmup_steps": "the warmup",
+    "optimizer_type": "the optimizer",
+    "batch_size": "the batch size",
+    "gradient_dtype": "the training precision",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:g}"
+    return str(value)
+
+
+def _moved(field: str, old: Any, new: Any) -> str:
+    """What the change does, read from the values: "lowers the learning rate from 0.0004 to 0.00025"."""
+    words = FIELD_WORDS.get(field, field)
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (old, new))
+    if numeric:
+        verb = "raises" if float(new) > float(old) else "lowers"
+        return f"{verb} {words} from {_shown(old)} to {_shown(new)}"
+    return f"switches {words} from {_shown(old)} to {_shown(new)}"
 
 
 def _differs(old: Any, new: Any) -> bool:

@@ -83,3 +83,20 @@ def test_arrow_keys_step_the_whole_number(tab: ActorTrainingTab, qtbot: QtBot) -
     steps.setFocus()
     qtbot.keyClick(steps, Qt.Key.Key_Up)
     assert steps.text() == "2100" and tab.form.parameters().max_train_steps == 2100
+
+
+def test_auto_adjust_dialog_explains_the_change_it_proposes(light_ctx: Any, qtbot: QtBot) -> None:
+    """Issue 10, item 10: 18 images lower the rate from the default, and the dialog says so."""
+    from actor_trainer.gui.training.parameters_form import ParametersForm
+
+    form = ParametersForm(light_ctx)
+    qtbot.addWidget(form)
+    form.show()
+    form.set_image_count(18)
+    dialog = form.open_auto_adjust()
+    reason = dialog.findChild(type(dialog.title), "reason_learning_rate")
+    assert reason is not None
+    assert reason.text().startswith("18 images: lowers the learning rate from 0.0004 to 0.00025")
+    assert "higher" not in reason.text()
+    dialog.apply_button.click()
+    assert form.parameters().learning_rate == 0.00025
