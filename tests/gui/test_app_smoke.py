@@ -53,6 +53,7 @@ def _log_dir() -> Path:
     return log_dir()
 
 
+@pytest.mark.slow
 def test_app_starts_shows_its_window_and_quits_cleanly(library: Path) -> None:
     done = _run(library, ACTOR_TRAINER_QUIT_AFTER_S="3")
     assert done.returncode == 0, done.stderr
@@ -111,6 +112,7 @@ def first_instance(library: Path) -> Iterator[tuple[subprocess.Popen[str], _Read
             process.wait(10)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process at once on Windows")
 def test_second_launch_raises_the_first_and_exits(library: Path,
                                                    first_instance: tuple[subprocess.Popen[str], _Reader]) -> None:
@@ -132,6 +134,7 @@ def test_second_launch_raises_the_first_and_exits(library: Path,
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_a_crashed_instance_does_not_block_the_next_launch(
     library: Path, first_instance: tuple[subprocess.Popen[str], _Reader]
 ) -> None:

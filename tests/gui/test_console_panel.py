@@ -69,6 +69,7 @@ def test_no_run_yet_reads_idle(light_panel: ConsolePanel) -> None:
     assert light_panel.loss_chart.points() == []
 
 
+@pytest.mark.slow
 def test_a_run_is_followed_live_to_completed(gui_ctx: AppContext, panel: ConsolePanel, qtbot: QtBot) -> None:
     # A slower simulated run, so several training reports (with loss) arrive while it trains.
     sandbox = gui_ctx.services.sandbox

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
@@ -31,6 +32,7 @@ from tests.library_factory import completed_version
 from tests.waits import QT_WAIT_MS
 
 
+@pytest.mark.slow
 def test_live_run_appears_progresses_and_completes(qtbot: QtBot, gui_ctx: AppContext) -> None:
     write_versions(gui_ctx, 0, [completed_version("job-1", "V1")])
     # A slower simulated worker, so the in-progress steps are seen between polls.
