@@ -8,11 +8,9 @@ server → orchestrator → poller. Shutdown runs in reverse, each step awaited 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actor_trainer.core.errors import ActorTrainerError
@@ -25,9 +23,10 @@ from actor_trainer.core.preflight import WebhookNotReadyError
 from actor_trainer.core.run_control import RunControl
 from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.runpod_health import EndpointHealth
-from actor_trainer.core.settings import RUNPOD_API_ROOT, Config, StorageConfig, cache_dir, data_home
+from actor_trainer.core.settings import RUNPOD_API_ROOT, Config, StorageConfig, cache_dir
 from actor_trainer.core.status_poller import StatusPoller
 from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.storage.configured import storage_for
 from actor_trainer.core.sync_service import SyncService
 from actor_trainer.core.tunnel import TunnelService, TunnelState
 from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
@@ -41,28 +40,9 @@ log = logging.getLogger(__name__)
 SANDBOX_TUNNEL_TOKEN = "sandbox-simulated-token"  # the stand-in agent wants one; it is not a secret
 
 
-def sandbox_bucket_dir(library_root: Path) -> Path:
-    """The sandbox's local "bucket", one per library (so two libraries' actor 0000 never mix)."""
-    digest = hashlib.sha256(str(library_root.resolve()).encode()).hexdigest()[:10]
-    return data_home() / "sandbox-bucket" / digest
-
-
 def make_storage(config: Config) -> Storage:
     """The configured bucket, or the sandbox's local folder when none is configured."""
-    from actor_trainer.core import storage
-
-    s = config.storage
-    if s is None:
-        return storage.make_storage(local_root=sandbox_bucket_dir(config.data_dir))
-    return storage.make_storage(
-        bucket=s.bucket,
-        prefix=s.prefix,
-        endpoint_url=s.endpoint_url,
-        region=s.region,
-        access_key_id=s.access_key_id,
-        secret_access_key=s.secret_access_key,
-        url_style=s.url_style,
-    )
+    return storage_for(config)
 
 
 class Services:

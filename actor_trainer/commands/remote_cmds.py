@@ -12,8 +12,8 @@ from actor_trainer.commands.output import ProgressBar, print_json, say
 from actor_trainer.core.events import EventBus
 from actor_trainer.core.models import Actor
 from actor_trainer.core.storage.base import SyncProgress
+from actor_trainer.core.storage.configured import storage_for as make_storage
 from actor_trainer.core.sync_service import SyncService
-from actor_trainer.runtime import make_storage
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

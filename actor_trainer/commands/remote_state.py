@@ -10,7 +10,7 @@ from actor_trainer.commands.output import say
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.storage.base import Storage, SyncStatus
-from actor_trainer.runtime import make_storage
+from actor_trainer.core.storage.configured import storage_for as make_storage
 
 
 def sync_state_word(status: SyncStatus, local_images: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from actor_trainer.core.errors import StorageError
 from actor_trainer.core.storage.base import (
@@ -25,7 +26,18 @@ from actor_trainer.core.storage.base import (
 )
 from actor_trainer.core.storage.hashing import Md5Cache
 from actor_trainer.core.storage.local import LocalStorage
-from actor_trainer.core.storage.s3 import S3Storage
+
+if TYPE_CHECKING:
+    from actor_trainer.core.storage.s3 import S3Storage
+
+
+def __getattr__(name: str) -> Any:
+    # boto3 costs ~0.25 s to import: only code that talks to a real bucket pays for it.
+    if name == "S3Storage":
+        from actor_trainer.core.storage.s3 import S3Storage
+
+        return S3Storage
+    raise AttributeError(name)
 
 __all__ = [
     "BytesCallback",
@@ -66,6 +78,8 @@ def make_storage(
 ) -> Storage:
     """An S3Storage when a bucket is configured, else a LocalStorage in `local_root` (the sandbox)."""
     if bucket:
+        from actor_trainer.core.storage.s3 import S3Storage
+
         return S3Storage(
             bucket,
             prefix,

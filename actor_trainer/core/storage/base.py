@@ -175,7 +175,7 @@ class Storage(abc.ABC):
         *,
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
-        concurrency: int = 8,
+        concurrency: int | None = None,
     ) -> SyncResult:
         """Upload the local files that are missing or changed remotely; never delete anything.
 

@@ -61,6 +61,8 @@ class _Plan:
 
 
 class ThreadedStorage(Storage):
+    #: files uploaded at once, unless the caller says otherwise
+    sync_concurrency = 8
     """A Storage built from blocking primitives that run off the event loop."""
 
     def __init__(self, prefix: str = "", hash_cache: Md5Cache | None = None) -> None:
@@ -131,6 +133,7 @@ class ThreadedStorage(Storage):
 
     async def compare(self, actor_id: int, local: Sequence[LocalFile]) -> SyncStatus:
         plan = await self._plan(actor_id, local, COMPARE_CONCURRENCY)
+        await asyncio.to_thread(self.hash_cache.save)
         if plan.unreadable:
             name, why = plan.unreadable[0]
             raise StorageError(
@@ -146,10 +149,11 @@ class ThreadedStorage(Storage):
         *,
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
-        concurrency: int = 8,
+        concurrency: int | None = None,
     ) -> SyncResult:
-        concurrency = max(1, min(concurrency, MAX_SYNC_CONCURRENCY))
+        concurrency = max(1, min(concurrency or self.sync_concurrency, MAX_SYNC_CONCURRENCY))
         plan = await self._plan(actor_id, local, concurrency)
+        await asyncio.to_thread(self.hash_cache.save)
         if dry_run:
             return SyncResult(
                 uploaded=tuple(i.name for i in plan.uploads),
