@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from bench_sync import BUCKET, REGION, aws_command, isolate_aws_env, serve_moto  # noqa: E402
-from latency_proxy import LatencyProxy  # noqa: E402
+import boto3
+from bench_sync import BUCKET, REGION, aws_command, isolate_aws_env, serve_moto
+from botocore.config import Config
+from latency_proxy import LatencyProxy
 
 MB = 1_000_000
 
