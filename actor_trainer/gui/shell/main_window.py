@@ -5,11 +5,17 @@ Closing the window does not quit Qt: it saves the layout, hides, and emits `clos
 app's start-up coroutine then shuts the services down (bounded) and ends the loop. That way a
 quit request from the desktop (a session logout, Cmd+Q) cannot stop the event loop half-way
 through shutdown.
+
+Closing (Ctrl+Q, the window's close button) while runs are in flight asks first (`confirm_quit`),
+saying what happens to them: on a RunPod endpoint they go on and are picked up at the next start;
+in the sandbox the simulated worker lives in this app and stops with it, and the next start marks
+those runs interrupted (docs/architecture.md, "The sandbox").
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -26,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from actor_trainer.core.library import ActorSummary
-from actor_trainer.core.models import TrainingParameters
+from actor_trainer.core.models import Actor, TrainingParameters, TrainingVersion
 from actor_trainer.core.settings import config_dir
 from actor_trainer.gui.console.console_panel import ConsolePanel
 from actor_trainer.gui.context import AppContext
@@ -112,6 +118,12 @@ class MainWindow(QMainWindow):
         self.notifier = RunNotifier(ctx, self)
         self.run_state = CurrentRunTracker(ctx, self)
         self.actions_: MenuActions = build_menus(self)
+        #: Ask before quitting with runs in flight: confirm_quit(title, text) -> True to quit.
+        self.confirm_quit: Callable[[str, str], bool] = self._ask_quit
+        self._runs_in_flight: dict[tuple[int, str], tuple[str, TrainingVersion]] = {}
+        ctx.bridge.versionChanged.connect(self._track_run)
+        ctx.tasks.start("quit-runs-in-flight", asyncio.to_thread(ctx.library.in_flight_versions),
+                        on_done=self._track_runs, owner=self)
 
         self.training_tab.changeActorRequested.connect(lambda: self.open_actor_selector())
         self.training_tab.trainingStarted.connect(lambda _actor, _ref: self.show_console())
@@ -281,6 +293,11 @@ class MainWindow(QMainWindow):
         if self._may_close:
             event.accept()
             return
+        if not self._close_requested:
+            question = self.quit_question()
+            if question is not None and not self.confirm_quit(*question):
+                event.ignore()
+                return
         self.save_layout()
         for box in list(self._messages.values()):
             box.close()
@@ -290,6 +307,61 @@ class MainWindow(QMainWindow):
             self._close_requested = True
             self.notifier.shutdown()
             self.closeRequested.emit()
+
+    # --- quitting with runs in flight -----------------------------------------------------------
+
+    def runs_in_flight(self) -> list[tuple[str, TrainingVersion]]:
+        """Every run in flight in the library (actor name, version), as this window last saw it."""
+        return list(self._runs_in_flight.values())
+
+    def quit_question(self) -> tuple[str, str] | None:
+        """What to ask before quitting (title, text), or None when no run is in flight."""
+        runs = self.runs_in_flight()
+        if not runs:
+            return None
+        sandbox = self.ctx.services.sandbox
+        mine = sandbox.owner_token if sandbox is not None else None
+        stopping = [(n, v) for n, v in runs if mine is not None and v.owner is not None and v.owner.token == mine]
+        going_on = [(n, v) for n, v in runs if (n, v) not in stopping]
+        paragraphs: list[str] = []
+        if stopping:
+            paragraphs.append(tr(
+                "Stops with the app: {runs}. The sandbox's simulated worker runs inside this app; the next "
+                "start marks these runs “interrupted: the sandbox stopped with the app”."
+            ).format(runs=_names(stopping)))
+        sandboxed = [(n, v) for n, v in going_on if v.owner is not None]
+        remote = [(n, v) for n, v in going_on if v.owner is None]
+        if sandboxed:
+            paragraphs.append(tr("Goes on in another Actor Trainer process's sandbox: {runs}.").format(
+                runs=_names(sandboxed)))
+        if remote:
+            paragraphs.append(tr(
+                "Goes on at RunPod (and is billed) while the app is closed: {runs}. "
+                "The next start picks these runs up again."
+            ).format(runs=_names(remote)))
+        count = len(runs)
+        title = tr("Quit with {n} run(s) in flight?").format(n=count)
+        return title, "\n\n".join(paragraphs)
+
+    def _ask_quit(self, title: str, text: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self)
+        quit_button = box.addButton(tr("Quit"), QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton(tr("Keep the app open"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is quit_button
+
+    def _track_runs(self, pairs: list[tuple[Actor, TrainingVersion]]) -> None:
+        for actor, version in pairs:
+            self._runs_in_flight.setdefault((actor.id, version.key), (actor.name, version))
+
+    def _track_run(self, actor_id: int, version: TrainingVersion) -> None:
+        if version.status.is_terminal:
+            self._runs_in_flight.pop((actor_id, version.key), None)
+            return
+        summary = self.ctx.summary(actor_id)
+        name = summary.actor.name if summary is not None else f"{actor_id:04d}"
+        self._runs_in_flight[(actor_id, version.key)] = (name, version)
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -375,3 +447,7 @@ class MainWindow(QMainWindow):
             on_error=lambda exc: self.ctx.report_error(exc, tr("The theme was not saved")),
             owner=self,
         )
+
+
+def _names(runs: list[tuple[str, TrainingVersion]]) -> str:
+    return ", ".join(f"{version.name} of {actor}" for actor, version in runs)
