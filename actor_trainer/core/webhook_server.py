@@ -29,6 +29,14 @@ from actor_trainer.core.contract import JobStatus
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, WebhookReceived
 from actor_trainer.core.models import utc_now
+from actor_trainer.core.webhook_guard import (
+    HEADER_TIMEOUT_S,
+    MAX_CONNECTIONS,
+    ConnectionGuard,
+    GuardedSite,
+    RejectLog,
+    guard_for,
+)
 from actor_trainer.core.webhook_tokens import TOKEN_FORMAT, WEBHOOK_PATH, token_preview
 
 log = logging.getLogger(__name__)
@@ -162,7 +170,8 @@ class WebhookServer:
     def __init__(self, *, is_known_token: Callable[[str], bool],
                  on_delivery: Callable[[str, JobStatus], Awaitable[None]], events: EventBus,
                  host: str = "127.0.0.1", port: int = 0, max_body_bytes: int = MAX_BODY_BYTES,
-                 stop_grace_s: float = 1.5) -> None:
+                 stop_grace_s: float = 1.5, max_connections: int = MAX_CONNECTIONS,
+                 header_timeout_s: float = HEADER_TIMEOUT_S, reject_lines_per_minute: int = 10) -> None:
         self._is_known_token = is_known_token
         self._on_delivery = on_delivery
         self.events = events
@@ -177,17 +186,25 @@ class WebhookServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._probes: dict[str, asyncio.Future[float]] = {}
         self._large_bodies = asyncio.Semaphore(LARGE_BODY_SLOTS)
+        # Hostile clients (issue 9, item 7; docs/runpod.md "Webhooks"): webhook_guard.py.
+        self.max_connections = max_connections
+        self.header_timeout_s = header_timeout_s
+        self.rejects = RejectLog(events, lines_per_window=reject_lines_per_minute)
+        self.guard: ConnectionGuard | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post(f"{WEBHOOK_PATH}/{{token}}", self._handle_delivery)
         app.router.add_post(f"{PROBE_PATH}/{{nonce}}", self._handle_probe)
         app.router.add_get(HEALTH_PATH, self._handle_health)
-        # No access log: request paths carry the tokens.
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.5)
+        # No access log: request paths carry the tokens. keepalive_timeout closes a kept-alive
+        # connection idle between requests; the guard bounds the first request's head and the count.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.5, keepalive_timeout=self.header_timeout_s)
         await runner.setup()
+        self.guard = guard_for(runner, self.rejects, max_connections=self.max_connections,
+                               header_timeout_s=self.header_timeout_s)
         try:
-            await web.TCPSite(runner, self.host, self.port).start()
+            await GuardedSite(runner, self.host, self.port, guard=self.guard).start()
         except OSError as exc:
             await runner.cleanup()
             raise WebhookError(
@@ -216,6 +233,7 @@ class WebhookServer:
         for future in self._probes.values():
             future.cancel()
         self._probes.clear()
+        self.rejects.flush()
         self.events.log(LogLevel.INFO, "Webhook server stopped")
 
     # -- probe support for test_delivery --
@@ -292,10 +310,8 @@ class WebhookServer:
             message = f"Webhook received for job {job_id}: {detail} (token {who})"
             log.info("%s", message)
             self.events.log(LogLevel.INFO, message)
-        else:
-            message = f"Webhook rejected: {detail} (token {who})"
-            log.warning("%s", message)
-            self.events.log(LogLevel.WARNING, message)
+        else:  # rate-limited: a flood of bad requests must not flood the log
+            self.rejects.note(f"Webhook rejected: {detail} (token {who})", f"HTTP {detail.split(' ', 1)[0]}")
         self.events.emit(WebhookReceived(job_id=job_id, accepted=accepted, detail=detail))
 
     async def _apply(self, token: str, status: JobStatus) -> None:
