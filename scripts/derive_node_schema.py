@@ -42,7 +42,8 @@ def derive(object_info: dict[str, dict[str, object]]) -> dict[str, dict[str, obj
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("object_info", type=Path)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests/fixtures/comfy_nodes.json")
+    default_out = Path(__file__).resolve().parents[1] / "tests/fixtures/comfy_nodes.json"
+    parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args()
     nodes = derive(json.loads(args.object_info.read_text(encoding="utf-8")))
     args.out.write_text(json.dumps({"_source": "ComfyUI a125cd8 + ComfyUI-FluxTrainer 639b3e8 /object_info",

@@ -271,6 +271,7 @@ class _Run:
             network_alpha=params.network_alpha,
             metadata=metadata,
             seed=self.job.seed,
+            save_dtype=params.save_dtype or "fp16",
         )
         data, _ = await asyncio.gather(asyncio.to_thread(build), self._pause(self.duration_s * _SAVING_SHARE))
         self._check_cancelled()

@@ -33,6 +33,7 @@ class WorkflowParams:
     batch_size: int = 1
     class_tokens: str | None = None
     seed: int | None = None
+    save_dtype: str | None = None  # the LoRA file's precision (InitFluxLoRATraining.save_dtype)
 
 
 def read_workflow_params(workflow: dict[str, Any]) -> WorkflowParams:
@@ -72,6 +73,7 @@ def read_workflow_params(workflow: dict[str, Any]) -> WorkflowParams:
         batch_size=_optional(dataset, DATASET_NODE, "batch_size", int) or 1,
         class_tokens=_optional(dataset, DATASET_NODE, "class_tokens", str),
         seed=_optional(init, INIT_NODE, "seed", int),
+        save_dtype=_optional(init, INIT_NODE, "save_dtype", str),
     )
     # The ranges the FluxTrainer nodes accept (docs/training-workflow.md); ComfyUI refuses others.
     _check_range(INIT_NODE, "network_dim", params.network_dim, 1, 100_000)
