@@ -112,6 +112,8 @@ class SandboxJob:
     deleted: bool = False
     deliveries: list[WebhookDelivery] = field(default_factory=list)
     cancel_event: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the task running the worker for the current attempt (done once the worker has stopped)
+    worker_task: asyncio.Task[Any] | None = field(default=None, repr=False)
 
     def status_object(self, now: float) -> dict[str, Any]:
         """What `/status` answers (and a webhook carries, plus `input` and `webhook`)."""

@@ -179,6 +179,7 @@ class JobLifecycle:
             return await self.worker(copy.deepcopy(job.input), report, job.cancel_event)
 
         worker_task: asyncio.Task[Any] = asyncio.create_task(call_worker(), name=f"sandbox-worker-{job.id}")
+        job.worker_task = worker_task
         cancel_wait = asyncio.create_task(job.cancel_event.wait())
         try:
             exec_left = job.started_at + job.execution_timeout_s - self.now()

@@ -15,6 +15,7 @@ raises asyncio.CancelledError; a job that cannot run raises WorkerFailure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import math
@@ -32,7 +33,7 @@ from pydantic import ValidationError
 from actor_trainer.core.contract import CONTRACT_VERSION, JobInput
 from actor_trainer.core.errors import StorageError
 from actor_trainer.core.storage.base import Storage, StorageObjectNotFoundError
-from actor_trainer.sandbox.lora import make_lora_bytes, simulated_metadata
+from actor_trainer.sandbox.lora import LoraBuildStopped, make_lora_bytes, simulated_metadata
 from actor_trainer.sandbox.training_files import (
     CAPTION_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -271,9 +272,22 @@ class _Run:
             network_alpha=params.network_alpha,
             metadata=metadata,
             seed=self.job.seed,
-            save_dtype=params.save_dtype or "fp16",
+            should_stop=self.cancelled.is_set,
         )
-        data, _ = await asyncio.gather(asyncio.to_thread(build), self._pause(self.duration_s * _SAVING_SHARE))
+        # The LoRA is built in a thread, which a task cancel cannot stop: it asks `cancelled`
+        # before each module, and a cancelled worker waits for it, so that no computation (and no
+        # memory) outlives the job.
+        building = asyncio.ensure_future(asyncio.to_thread(build))
+        try:
+            await self._pause(self.duration_s * _SAVING_SHARE)
+            data = await asyncio.shield(building)
+        except BaseException:
+            self.cancelled.set()  # cancelled without the event (the endpoint shutting down): stop the thread too
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(building)
+            if building.done() and not building.cancelled() and isinstance(building.exception(), LoraBuildStopped):
+                raise asyncio.CancelledError("the job was cancelled") from None
+            raise
         self._check_cancelled()
         return data
 
