@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--undismiss", metavar="FILE:CODE", action="append", default=[],
                    help="show a dismissed warning again; repeatable")
 
+    from actor_trainer.commands.queue_args import add_queue_commands
+
+    p = command("queue", "train many actors one after another: add, list, run, pause, resume, remove, clear",
+                _lazy("actor_trainer.commands.queue_cmds", "cmd_queue"))
+    add_queue_commands(p, _lazy("actor_trainer.commands.queue_cmds", "cmd_queue"))
+
     p = command("sandbox", "run the local RunPod-compatible endpoint alone",
                 _lazy("actor_trainer.commands.remote_cmds", "cmd_sandbox"))
     p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0 = any free port)")

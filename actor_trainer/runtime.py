@@ -20,6 +20,8 @@ from actor_trainer.core.model_registry import ModelRegistry
 from actor_trainer.core.models import RunOwner
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.preflight import WebhookNotReadyError
+from actor_trainer.core.queue import QueueStore
+from actor_trainer.core.queue_runner import QueueRunner
 from actor_trainer.core.run_control import RunControl
 from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.runpod_health import EndpointHealth
@@ -63,6 +65,7 @@ class Services:
         self.tunnel: TunnelService | None = None
         self.orchestrator: TrainingOrchestrator | None = None
         self.poller: StatusPoller | None = None
+        self.queue: QueueRunner | None = None  # the training queue's runner (core/queue_runner.py), not started
 
     # --- start ----------------------------------------------------------------------------------
 
@@ -115,6 +118,9 @@ class Services:
         )
         if poll:
             self.poller.start()
+        self.queue = QueueRunner(store=QueueStore(self.library.root), library=self.library, sync=self.sync,
+                                 runs=self.runs, events=self.events, watch=self._on_submitted,
+                                 follow_interval_s=min(5.0, cfg.poll_seconds))
 
     def _make_tunnel(self) -> TunnelService:
         cfg = self.config
@@ -239,6 +245,8 @@ class Services:
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Stop in reverse order; each step bounded so a hung peer cannot keep the app open."""
         steps: list[tuple[str, Coroutine[Any, Any, None]]] = []
+        if self.queue is not None:
+            steps.append(("queue runner", self.queue.stop()))
         if self.poller is not None:
             steps.append(("poller", self.poller.stop()))
         if self.webhook_server is not None:
