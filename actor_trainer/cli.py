@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                 _lazy("actor_trainer.commands.library_cmds", "cmd_mark_good"))
     p.add_argument("actor", metavar="ACTOR")
     p.add_argument("version_id", metavar="VERSION_ID", help="the version's job id (or its name, e.g. V2)")
+    p.add_argument("--unmark", action="store_true",
+                   help="take the good mark off this version instead (the actor then has no validated model)")
 
     p = command("sync", "upload the actor's training data to the bucket (only what is missing or changed)",
                 _lazy("actor_trainer.commands.remote_cmds", "cmd_sync"))
@@ -120,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from actor_trainer.core.redact import RedactingFilter
+
+    for handler in logging.getLogger().handlers:  # no secret in any line (core/redact.py)
+        handler.addFilter(RedactingFilter())
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "pyngrok"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 

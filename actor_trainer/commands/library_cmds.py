@@ -112,6 +112,14 @@ def cmd_mark_good(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     actor = ctx.library.get_actor(args.actor)
     registry = ModelRegistry(ctx.library, EventBus())
+    if getattr(args, "unmark", False):
+        target = ctx.library.get_version(actor.id, args.version_id)
+        actor, version = asyncio.run(registry.unmark_good(actor.id, target.id))
+        if target.isGood:
+            say(f"{actor.name}: {version.name} is no longer marked good; {actor.name} has no validated model.")
+        else:
+            say(f"{actor.name}: {version.name} was not marked good; nothing changed.")
+        return 0
     actor, version = asyncio.run(registry.mark_good(actor.id, args.version_id))
     say(f"{actor.name}: {version.name} is the validated model ({version.loraUrl}).")
     return 0

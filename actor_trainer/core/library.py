@@ -457,6 +457,34 @@ class Library:
             self._write_actors(actors)
             return actor, target
 
+    def unmark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
+        """Take the good mark off `version_ref`: `isGood` becomes false on it, and the actor's
+        `validated_lora_model` is removed when it names this version. Idempotent (a version that is
+        not marked good changes nothing)."""
+        with self.locked():
+            actors = self.load_actors()
+            actor = next((a for a in actors if a.id == actor_id), None)
+            if actor is None:
+                raise ActorNotFoundError(str(actor_id))
+            versions_file = self._load_versions_file(actor_id)
+            target = next(
+                (v for v in versions_file.versions if version_ref in (v.id, v.requestId) or v.name == version_ref),
+                None,
+            )
+            if target is None:
+                raise VersionNotFoundError(version_ref, actor_id)
+            current = actor.validated_lora_model
+            names_target = current is not None and current.version_id in (target.id, target.requestId)
+            if not target.isGood and not names_target:
+                return actor, target
+            if target.isGood:
+                target.isGood = False
+                self._write_versions(actor_id, versions_file)
+            if names_target:
+                actor.validated_lora_model = None
+                self._write_actors(actors)
+            return actor, target
+
     def update_actor(self, actor_id: int, change: Callable[[Actor], T]) -> tuple[Actor, T]:
         """Read-modify-write one actor record under the lock (like `update_version`): `change`
         mutates it (and may raise to abort without writing); returns the saved actor and what

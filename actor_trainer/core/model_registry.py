@@ -1,4 +1,4 @@
-"""Mark as good, the one road: record a version as the actor's validated model and say so.
+"""Mark as good (and unmark), the one road: record a version as the actor's validated model and say so.
 
 `Library.mark_good` writes the two files; this service runs it off the event loop and emits what
 changed (`VersionChanged` for each version whose good mark moved, `ActorChanged` for the registry),
@@ -31,4 +31,19 @@ class ModelRegistry:
         self.events.emit(ActorChanged(actor_id=actor_id))
         self.events.log(LogLevel.SUCCESS, f"{version.name} is now the validated model of {actor.name}.",
                         actor_id=actor_id, version_id=version.id)
+        return actor, version
+
+    async def unmark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
+        """Take the good mark off `version_ref` (job id, request id or name); the actor then has no
+        validated model. A version that was not good changes nothing (and is not announced)."""
+        before = {v.key: v.isGood for v in await asyncio.to_thread(self.library.load_versions, actor_id)}
+        actor, version = await asyncio.to_thread(self.library.unmark_good, actor_id, version_ref)
+        after = await asyncio.to_thread(self.library.load_versions, actor_id)
+        moved = [v for v in after if before.get(v.key) != v.isGood]
+        for v in moved:
+            self.events.emit(VersionChanged(actor_id=actor_id, version=v))
+        self.events.emit(ActorChanged(actor_id=actor_id))
+        if moved:
+            self.events.log(LogLevel.INFO, f"{version.name} is no longer the validated model of {actor.name}.",
+                            actor_id=actor_id, version_id=version.id)
         return actor, version

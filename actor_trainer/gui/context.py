@@ -382,6 +382,24 @@ class AppContext(QObject):
         versions = await asyncio.to_thread(self.library.load_versions, actor_id)
         self.actor_model.set_training(actor_id, any(not v.status.is_terminal for v in versions))
 
+    # --- unmark good (issue 10, item 11) --------------------------------------------------------
+
+    def unmark_good(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
+                    owner: QObject | None = None) -> None:
+        """Take the good mark off the version: the actor then has no validated model."""
+
+        async def run() -> TrainingVersion:
+            _actor, version = await self.services.registry.unmark_good(actor_id, ref)
+            return version
+
+        def done(version: TrainingVersion) -> None:
+            self.statusMessage.emit(tr("{name} is no longer the validated model").format(name=version.name))
+            if on_done is not None:
+                on_done(version)
+
+        self.tasks.start(self.run_task_name("unmark-good", ref), run(), on_done=done,
+                         on_error=lambda exc: self.report_error(exc, tr("Unmark failed")), owner=owner)
+
     # --- shutdown -------------------------------------------------------------------------------
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:

@@ -275,14 +275,16 @@ def test_mark_good_writes_actors_json_and_is_idempotent(qtbot: QtBot, light_ctx:
     mark = button(panel, "markGood")
     assert mark.isEnabled()
 
-    for _press in range(2):
-        with qtbot.waitSignal(panel.version_actions.markedGood, timeout=QT_WAIT_MS):
-            qtbot.mouseClick(mark, Qt.MouseButton.LeftButton)
-        record = validated(light_ctx)
-        assert record is not None and record["version_id"] == "job-3" and record["version_name"] == "V3"
-        assert cell(panel, 0, Column.NAME) == "V3  ✓ Good"
-        assert panel.details.good_badge.isVisible()
-    assert confirm.questions == []  # marking the validated version again asks nothing, changes nothing
+    with qtbot.waitSignal(panel.version_actions.markedGood, timeout=QT_WAIT_MS):
+        qtbot.mouseClick(mark, Qt.MouseButton.LeftButton)
+    record = validated(light_ctx)
+    assert record is not None and record["version_id"] == "job-3" and record["version_name"] == "V3"
+    assert cell(panel, 0, Column.NAME) == "V3  ✓ Good"
+    assert panel.details.good_badge.isVisible()
+    # On the good version the button is disabled and says why; the library call stays idempotent.
+    assert not mark.isEnabled() and "is the validated model" in mark.toolTip()
+    light_ctx.library.mark_good(0, "job-3")
+    assert confirm.questions == []
     on_disk = json.loads(light_ctx.library.versions_file(0).read_text())["versions"]
     assert [v["isGood"] for v in on_disk] == [True, False, False]
     # The library summary (selector badge, header) follows.

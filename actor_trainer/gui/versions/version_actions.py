@@ -40,8 +40,10 @@ class VersionActions(QObject):
 
     #: "Train again with these parameters" (TrainingParameters)
     trainAgainRequested = Signal(object)
-    #: a version was marked good (actor id, TrainingVersion); the panel reloads
+    #: a version was marked good (actor id, TrainingVersion); the panel shows it at once
     markedGood = Signal(int, object)
+    #: a version's good mark was taken off (actor id, TrainingVersion)
+    unmarkedGood = Signal(int, object)
     #: check/cancel/retry answered (actor id, TrainingVersion, select it)
     versionUpdated = Signal(int, object, bool)
     #: a download dialog was opened (LoraDownloadDialog)
@@ -62,6 +64,7 @@ class VersionActions(QObject):
         self.downloads: list[LoraDownloadDialog] = []
 
         self.mark_good = self._action("markGood", tr("✓ Mark as good"), self.mark_good_selected)
+        self.unmark_good = self._action("unmarkGood", tr("Unmark good"), self.unmark_good_selected)
         self.download = self._action("downloadLora", tr("Download LoRA…"), lambda: self.download_selected())
         self.train_again = self._action("trainAgain", tr("Train again with these parameters"),
                                         self.train_again_selected)
@@ -78,7 +81,8 @@ class VersionActions(QObject):
         return action
 
     def all(self) -> list[QAction]:
-        return [self.mark_good, self.download, self.train_again, self.check, self.cancel, self.retry]
+        return [self.mark_good, self.unmark_good, self.download, self.train_again, self.check, self.cancel,
+                self.retry]
 
     # --- target ---------------------------------------------------------------------------------
 
@@ -91,8 +95,12 @@ class VersionActions(QObject):
         """Act on `version` of `actor_id`; `versions` are the actor's others (for the good mark)."""
         self._actor_id, self._version, self._others = actor_id, version, versions
         v = version
-        self._set(self.mark_good, v is not None and mark_good_refusal(v) is None,
+        self._set(self.mark_good, v is not None and mark_good_refusal(v) is None and not v.isGood,
                   self._mark_good_tip(v), self._mark_good_reason(v))
+        self._set(self.unmark_good, v is not None and v.isGood,
+                  tr("Take the good mark off {name}: the actor then has no validated model").format(
+                      name=v.name if v is not None else ""), None)
+        self.unmark_good.setVisible(v is not None and v.isGood)
         self._set(self.download, v is not None and v.status is VersionStatus.COMPLETED and bool(v.loraUrl),
                   tr("Save the LoRA file on this computer and show what it contains"),
                   None if v is None else tr("Only a completed version with a LoRA can be downloaded."))
@@ -124,6 +132,8 @@ class VersionActions(QObject):
         action.setStatusTip(text)
 
     def _mark_good_reason(self, v: TrainingVersion | None) -> str | None:
+        if v is not None and v.isGood:
+            return tr("{name} is the validated model (Unmark good takes the mark off).").format(name=v.name)
         return mark_good_refusal(v) if v is not None else None
 
     def _mark_good_tip(self, v: TrainingVersion | None) -> str:
@@ -164,6 +174,13 @@ class VersionActions(QObject):
         ):
             return
         self.ctx.mark_good(actor_id, v.key, on_done=lambda saved: self.markedGood.emit(actor_id, saved), owner=self)
+
+    def unmark_good_selected(self) -> None:
+        v, actor_id = self._version, self._actor_id
+        if v is None or actor_id is None or not v.isGood:
+            return
+        self.ctx.unmark_good(actor_id, v.key, on_done=lambda saved: self.unmarkedGood.emit(actor_id, saved),
+                             owner=self)
 
     def check_selected(self) -> None:
         v, actor_id = self._version, self._actor_id

@@ -193,6 +193,8 @@ class VersionsModel(QAbstractTableModel):
         if row >= 0:
             self._versions[row] = version
             self._changed(row, row)
+            if version.isGood:  # one good version per actor: the mark moved here
+                self._clear_good_except(row)
             return row
         row = next((i for i, v in enumerate(self._versions) if v.number < version.number), len(self._versions))
         self.beginInsertRows(QModelIndex(), row, row)

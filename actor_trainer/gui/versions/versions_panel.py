@@ -101,6 +101,9 @@ class VersionsPanel(QWidget):
         self.details = VersionDetails(self.version_actions.all(), self)
         self.version_actions.trainAgainRequested.connect(self.trainAgainRequested)
         self.version_actions.versionUpdated.connect(self._on_version_updated)
+        # The row shows the good mark (or its absence) as soon as the library has written it.
+        self.version_actions.markedGood.connect(lambda actor, v: self._on_version_updated(actor, v, False))
+        self.version_actions.unmarkedGood.connect(lambda actor, v: self._on_version_updated(actor, v, False))
 
         self.title = QLabel(self)
         self.title.setObjectName("versionsTitle")
