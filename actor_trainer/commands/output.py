@@ -9,14 +9,17 @@ import time
 from typing import Any, TextIO
 
 from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.redact import redact
 
 
 def say(message: str = "") -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A human line on stderr, redacted of secrets (core/redact.py)."""
+    print(redact(message), file=sys.stderr, flush=True)
 
 
 def print_json(document: Any) -> None:
-    json.dump(document, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    """One JSON document on stdout, redacted of secrets (the mask keeps it valid JSON)."""
+    sys.stdout.write(redact(json.dumps(document, indent=2, ensure_ascii=False, default=str)))
     sys.stdout.write("\n")
     sys.stdout.flush()
 

@@ -11,6 +11,7 @@ from actor_trainer.commands.common import open_context
 from actor_trainer.commands.output import ProgressBar, print_json, say
 from actor_trainer.core.events import EventBus
 from actor_trainer.core.models import Actor
+from actor_trainer.core.settings import StorageConfig
 from actor_trainer.core.storage.base import SyncProgress
 from actor_trainer.core.storage.configured import storage_for as make_storage
 from actor_trainer.core.sync_service import SyncService
@@ -73,6 +74,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return asyncio.run(_serve_sandbox(ctx, args.port, args.host))
 
 
+def _bucket_text(storage: StorageConfig | None) -> str | None:
+    """Where the bucket is, never how to log in to it (no keys)."""
+    if storage is None:
+        return None
+    where = f" at {storage.endpoint_url}" if storage.endpoint_url else ""
+    return f"s3://{storage.bucket}/{storage.prefix}".rstrip("/") + where
+
+
 async def _serve_sandbox(ctx, port: int, host: str) -> int:  # type: ignore[no-untyped-def]
     from actor_trainer.sandbox.server import SandboxEndpoint
     from actor_trainer.sandbox.worker import make_worker
@@ -82,7 +91,7 @@ async def _serve_sandbox(ctx, port: int, host: str) -> int:  # type: ignore[no-u
     base = await endpoint.start(host=host, port=port)
     say("SANDBOX — a simulated RunPod Serverless endpoint (LoRAs are random weights, not trained models).")
     say(f"  base URL: {base}")
-    say(f"  bucket:   {getattr(storage, 'root', None) or ctx.config.storage}")
+    say(f"  bucket:   {_bucket_text(ctx.config.storage) or getattr(storage, 'root', None)}")
     say("  Use it with: ACTOR_TRAINER_RUNPOD_BASE_URL=" + base.rsplit("/", 1)[0]
         + " RUNPOD_ENDPOINT_ID=" + base.rsplit("/", 1)[1] + " RUNPOD_API_KEY=any …")
     say("Press Ctrl+C to stop.")

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actor_trainer.core.redact import redact
+
 
 class ActorTrainerError(Exception):
-    """Base of every error the application raises on purpose."""
+    """Base of every error the application raises on purpose. Its texts are redacted of secrets
+    (`core/redact.py`): they often carry what a server answered, and they are shown and stored."""
 
     def __init__(self, message: str, hint: str = "") -> None:
+        message, hint = redact(message), redact(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint

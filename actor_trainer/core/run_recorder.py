@@ -16,6 +16,7 @@ from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, RunProgress, VersionChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import TrainingVersion, VersionError, VersionStatus, can_transition
+from actor_trainer.core.redact import redact, redact_any
 from actor_trainer.core.storage.base import Storage
 from actor_trainer.core.version_updates import StatusOutcome, apply_job_status, mark_recovered_or_expired
 
@@ -38,9 +39,12 @@ class RunRecorder:
         only by a version that has none yet.
         """
         outcome = StatusOutcome()
-        saved, _ = await asyncio.to_thread(
-            self.library.update_version, actor_id, ref, lambda v: apply_job_status(v, status, outcome)
-        )
+
+        def change(v: TrainingVersion) -> None:
+            apply_job_status(v, status, outcome)
+            scrub(v)  # a worker's error or progress text is stored and shown: no secret in it
+
+        saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
         if outcome.mismatch is not None:
             self.log(LogLevel.WARNING,
                      f"{source}: status for job {status.id} does not belong to {saved.name} "
@@ -71,7 +75,8 @@ class RunRecorder:
         """Store `exc` on the version; with `fail`, the version also becomes FAILED (if it still can)."""
 
         def change(v: TrainingVersion) -> None:
-            v.error = VersionError(message=exc.message, details={"hint": exc.hint, "kind": type(exc).__name__})
+            v.error = VersionError(message=redact(exc.message),
+                                   details={"hint": redact(exc.hint), "kind": type(exc).__name__})
             if fail and can_transition(v.status, VersionStatus.FAILED):
                 v.move_to(VersionStatus.FAILED)
 
@@ -108,5 +113,16 @@ class RunRecorder:
         self.events.emit(VersionChanged(actor_id=actor_id, version=version))
 
     def log(self, level: LogLevel, message: str, actor_id: int | None = None, version_id: str | None = None) -> None:
+        message = redact(message)
         log.log(logging.WARNING if level in (LogLevel.WARNING, LogLevel.ERROR) else logging.INFO, "%s", message)
         self.events.log(level, message, actor_id=actor_id, version_id=version_id)
+
+
+def scrub(v: TrainingVersion) -> None:
+    """Redact the texts a server put in the version (its error, plain-text progress) before storing."""
+    if v.error is not None:
+        message, details = redact(v.error.message), redact_any(v.error.details)
+        if message != v.error.message or details != v.error.details:
+            v.error = VersionError(message=message, details=details)
+    if v.progress is not None and v.progress.message:
+        v.progress.message = redact(v.progress.message)

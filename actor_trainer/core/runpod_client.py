@@ -23,6 +23,8 @@ import httpx
 from pydantic import ValidationError
 
 from actor_trainer.core.contract import JobStatus
+from actor_trainer.core.redact import redact
+from actor_trainer.core.redact import register as register_secret
 from actor_trainer.core.runpod_errors import (
     RunPodBadResponseError,
     RunPodError,
@@ -93,6 +95,7 @@ class RunPodClient:
             raise ValueError("max_attempts must be at least 1")
         headers = {"Accept": "application/json"}
         if api_key:
+            register_secret(api_key)  # a server echoing it back must not show it (core/redact.py)
             headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -271,7 +274,7 @@ class RunPodClient:
             return response.json()
         except ValueError:
             raise RunPodBadResponseError(
-                f"RunPod's {op} answer is not JSON: {response.text[:200]!r}",
+                f"RunPod's {op} answer is not JSON: {redact(response.text[:2000])[:200]!r}",
                 "Check that the URL points at a RunPod Serverless endpoint.",
                 status_code=code,
             ) from None
@@ -330,15 +333,16 @@ def _after(retry_after: float | None) -> str:
 
 
 def _server_text(response: httpx.Response) -> str:
+    """What the server said, short and redacted (a proxy or a test server may echo the request)."""
     try:
         data = response.json()
     except ValueError:
-        return response.text[:300].strip() or response.reason_phrase
+        return redact(response.text[:2000])[:300].strip() or response.reason_phrase
     if isinstance(data, dict):
         for key in ("error", "message", "detail"):
             if isinstance(data.get(key), str):
-                return str(data[key])[:300]
-    return str(data)[:300]
+                return redact(str(data[key]))[:300]
+    return redact(str(data))[:300]
 
 
 def _describe(exc: httpx.TransportError) -> str:

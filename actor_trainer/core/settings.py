@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from actor_trainer import APP_ID
 from actor_trainer.core.atomic import atomic_write_json
 from actor_trainer.core.errors import ConfigError, CorruptFileError, SecretStoreError
+from actor_trainer.core.redact import register as register_secret
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +141,11 @@ class Secrets:
         return not _is_unsafe(backend)
 
     def get(self, name: str) -> str | None:
+        """The secret, registered with `redact` so that no output or stored text ever shows it."""
         env = SECRET_ENV.get(name)
-        if env and os.environ.get(env):
-            return os.environ[env]
-        return self._keyring_get(name)
+        value = os.environ[env] if env and os.environ.get(env) else self._keyring_get(name)
+        register_secret(value)
+        return value
 
     def source(self, name: str) -> str | None:
         """Where the secret comes from ("environment", "keyring") or None when it is not set."""
@@ -204,7 +206,7 @@ class StorageConfig:
     endpoint_url: str | None
     region: str | None
     access_key_id: str | None
-    secret_access_key: str | None
+    secret_access_key: str | None = field(repr=False)  # never in a repr (printed configs, tracebacks)
     url_style: UrlStyle
 
 
@@ -216,14 +218,14 @@ class Config:
     data_dir_is_default: bool
     sandbox: bool
     runpod_base_url: str | None  # None in sandbox mode until the sandbox has started
-    runpod_api_key: str | None
+    runpod_api_key: str | None = field(repr=False)
     endpoint_label: str  # "SANDBOX" or the endpoint id
     storage: StorageConfig | None  # None: the sandbox's local bucket
     webhook_mode: WebhookMode
     public_url: str | None
     webhook_host: str
     webhook_port: int
-    ngrok_authtoken: str | None
+    ngrok_authtoken: str | None = field(repr=False)
     ngrok_path: Path | None
     ngrok_region: str | None
     poll_seconds: float
