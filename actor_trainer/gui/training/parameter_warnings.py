@@ -20,11 +20,13 @@ def _core_warnings(params: TrainingParameters, image_count: int | None) -> dict[
         from actor_trainer.core import realistic_range  # optional until issue 10 item 4 lands
     except ImportError:
         return None
-    check = getattr(realistic_range, "field_warnings", None)
+    check = getattr(realistic_range, "unusual_values", None)
     if check is None:
         return None
-    found = check(params, image_count=image_count)
-    return {str(k): str(v) for k, v in dict(found).items()}
+    found: dict[str, str] = {}
+    for unusual in check(params, image_count):
+        found.setdefault(str(unusual.field), str(unusual.message))
+    return found
 
 
 def parameter_warnings(params: TrainingParameters, image_count: int | None = None) -> dict[str, str]:

@@ -189,7 +189,11 @@ class StartPanel(Card):
         params = self._params
         if params is None:
             return []
-        return [f"{tr(FIELD_LABELS.get(name, name))}: {text}" for name, text in parameter_warnings(params).items()]
+        shown = []
+        for name, text in parameter_warnings(params).items():
+            label = tr(FIELD_LABELS.get(name, name))
+            shown.append(text if text.lower().startswith(label.lower()) else f"{label}: {text}")
+        return shown
 
     # --- submitting -----------------------------------------------------------------------------
 
