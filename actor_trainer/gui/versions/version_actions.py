@@ -13,17 +13,43 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QStandardPaths, QUrl, Signal
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, QUrl, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from actor_trainer.core.models import TrainingVersion, VersionStatus
 from actor_trainer.core.run_control import can_check, can_retry
+from actor_trainer.core.settings import config_dir
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.versions.lora_download import LoraDownloadDialog
 
 if TYPE_CHECKING:
     from actor_trainer.gui.context import AppContext
+
+LAST_FOLDER_KEY = "downloads/lastFolder"
+
+
+def _remembered() -> QSettings:
+    # The window's INI file in the config folder (gui/shell/main_window.py window_settings_path).
+    return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+def download_start_folder() -> Path:
+    """Where "Download LoRA…" opens: the folder last saved to, else the user's Downloads folder."""
+    last = _remembered().value(LAST_FOLDER_KEY)
+    if isinstance(last, str) and last and Path(last).is_dir():
+        return Path(last)
+    downloads = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
+    if downloads and Path(downloads).is_dir():
+        return Path(downloads)
+    return Path.home()
+
+
+def remember_download_folder(dest: Path) -> None:
+    settings = _remembered()
+    settings.setValue(LAST_FOLDER_KEY, str(dest.parent))
+    settings.sync()
+
 
 def mark_good_refusal(version: TrainingVersion) -> str | None:
     """Why `version` cannot be marked good (the library's own rule), or None if it can."""
@@ -234,9 +260,16 @@ class VersionActions(QObject):
         return answer == QMessageBox.StandardButton.Yes
 
     def _ask_path(self, version: TrainingVersion) -> Path | None:
+        """The save dialog, opening in the folder last saved to (else Downloads)."""
         name = QUrl(version.loraUrl or "").fileName() or f"{version.name}.safetensors"
-        folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
-        path, _filter = QFileDialog.getSaveFileName(
-            self._parent, tr("Save {name} LoRA").format(name=version.name), str(Path(folder) / name),
-            tr("LoRA files (*.safetensors);;All files (*)"))
-        return Path(path) if path else None
+        dialog = QFileDialog(self._parent, tr("Save {name} LoRA").format(name=version.name),
+                             str(download_start_folder()), tr("LoRA files (*.safetensors);;All files (*)"))
+        dialog.setObjectName("saveLoraDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("safetensors")
+        dialog.selectFile(name)
+        if dialog.exec() != QFileDialog.DialogCode.Accepted or not dialog.selectedFiles():
+            return None
+        dest = Path(dialog.selectedFiles()[0])
+        remember_download_folder(dest)
+        return dest
