@@ -79,6 +79,15 @@ def search_text_for(actor: Actor) -> str:
     return "\n".join(parts).casefold()
 
 
+def _poster_text(summary: ActorSummaryLike) -> str | None:
+    """The poster's path as text, without making a Path (core's ActorSummary has it as text)."""
+    text = getattr(summary, "poster_file", None)
+    if text is not None:
+        return str(text)
+    poster = summary.poster
+    return str(poster) if poster is not None else None
+
+
 def initials_for(name: str) -> str:
     """Up to two initials for a placeholder poster ("Anna Smith" → "AS", "0000_european_16_male" → "EM")."""
     words = [w for w in name.replace("_", " ").replace("-", " ").split() if w]
@@ -118,6 +127,7 @@ class ActorListModel(QAbstractListModel):
     def _clear_columns(self) -> None:
         self._summaries: list[ActorSummaryLike] = []
         self.ids: list[int] = []
+        self.names: list[str] = []
         self.search_texts: list[str] = []
         self.sexes: list[str | None] = []  # casefolded
         self.ethnicities: list[str | None] = []  # casefolded
@@ -134,6 +144,7 @@ class ActorListModel(QAbstractListModel):
         return (
             self._summaries,
             self.ids,
+            self.names,
             self.search_texts,
             self.sexes,
             self.ethnicities,
@@ -151,6 +162,7 @@ class ActorListModel(QAbstractListModel):
         return (
             summary,
             actor.id,
+            actor.name,
             search_text_for(actor),
             normalized_choice(actor.sex),
             normalized_choice(actor.ethnicity),
@@ -159,7 +171,7 @@ class ActorListModel(QAbstractListModel):
             actor.validated_lora_model is not None,
             actor.meta_line,
             initials_for(actor.name),
-            str(summary.poster) if summary.poster is not None else None,
+            _poster_text(summary),
         )
 
     def _fill(self, summaries: Iterable[ActorSummaryLike]) -> None:
@@ -322,7 +334,7 @@ class ActorListModel(QAbstractListModel):
             return None
         actor_id = self.ids[row]
         if role == Qt.ItemDataRole.DisplayRole or role == ActorRoles.NameRole:
-            return self._summaries[row].actor.name
+            return self.names[row]
         if role == ActorRoles.IdRole:
             return actor_id
         if role == ActorRoles.IdTextRole:

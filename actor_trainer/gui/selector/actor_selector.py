@@ -6,12 +6,19 @@ by services), so opening it again costs only the proxy and the widgets.
 Keys: typing anywhere goes to the search box; Up/Down/PageUp/PageDown in the search box move the
 selection in the grid; arrows move in the grid; Enter (or a double click) chooses; Escape cancels;
 Ctrl+F returns to the search box.
+
+With `multi_select=True` the grid takes several actors (click, Ctrl/Shift+click, Ctrl+A or
+"Select all shown"); `selected_actor_ids()` reads them, and `actorsChosen` carries them on Choose.
+The selection survives searching: every filter change is a model reset of the filter model
+(actor_filter_proxy.py), around which the selected actors that are still shown are put back as
+row ranges (one range for "Select all shown", however many actors).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import (
     QEvent,
+    QItemSelection,
     QItemSelectionModel,
     QLocale,
     QModelIndex,
@@ -31,6 +38,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -54,6 +62,8 @@ class ActorSelectorDialog(QDialog):
 
     #: The user chose an actor (its id); the dialog is accepted right after.
     actorChosen = Signal(int)
+    #: multi_select only: the selected actors' ids (in id order) on Choose, before `actorChosen`.
+    actorsChosen = Signal(list)
     #: A search or filter change has been applied to the grid (the count label is up to date).
     filtersApplied = Signal()
 
@@ -65,6 +75,7 @@ class ActorSelectorDialog(QDialog):
         current_actor_id: int | None = None,
         *,
         search_delay_ms: int = 120,
+        multi_select: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("Choose an actor"))
@@ -75,6 +86,10 @@ class ActorSelectorDialog(QDialog):
         #: The actor the user last put the selection on; kept across searches that hide it.
         self._wanted_id = current_actor_id
         self._moving_selection = False
+        self._multi = multi_select
+        self._kept_selection: list[int] = []  # selected actor ids across a reset of the filter model
+        self._kept_scroll = 0
+        self._kept_current: int | None = None
 
         self._proxy = ActorFilterProxy(self)
         self._proxy.setSourceModel(model)
@@ -96,7 +111,8 @@ class ActorSelectorDialog(QDialog):
         self._view = QListView(self)
         self._view.setObjectName("actorGrid")
         self._view.setAccessibleName(tr("Actors"))
-        self._view.setViewMode(QListView.ViewMode.IconMode)
+        self._view.setViewMode(QListView.ViewMode.ListMode)
+        self._view.setFlow(QListView.Flow.LeftToRight)
         self._view.setUniformItemSizes(True)
         # SinglePass, measured: with uniform item sizes 10,000 cards lay out in a few ms, and a
         # batched layout would leave scrollTo(current) with no position for rows not laid out yet.
@@ -106,7 +122,11 @@ class ActorSelectorDialog(QDialog):
         self._view.setDragEnabled(False)
         self._view.setWrapping(True)
         self._view.setSpacing(4)
-        self._view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self._view.setSelectionMode(
+            QAbstractItemView.SelectionMode.ExtendedSelection
+            if multi_select
+            else QAbstractItemView.SelectionMode.SingleSelection
+        )
         self._view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self._view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self._view.verticalScrollBar().setSingleStep(40)
@@ -123,6 +143,10 @@ class ActorSelectorDialog(QDialog):
         cancel.setText(tr("Cancel"))
         cancel.setAutoDefault(False)
         self._choose_button.setDefault(True)
+        self._select_all = QPushButton(tr("Select all shown"), self)
+        self._select_all.setObjectName("selectAllShown")
+        self._select_all.setAutoDefault(False)
+        self._select_all.setVisible(multi_select)
 
         self._layout()
         self._connect()
@@ -141,6 +165,21 @@ class ActorSelectorDialog(QDialog):
         """Select an actor (e.g. the main window's current one) before showing the dialog again."""
         self._wanted_id = actor_id
         self._restore_current()
+
+    def selected_actor_ids(self) -> list[int]:
+        """The selected actors shown in the grid, in id order (read from the selection's row ranges)."""
+        ids: list[int] = []
+        for selected in self._view.selectionModel().selection():
+            ids.extend(self._proxy.actor_ids_between(selected.top(), selected.bottom()))
+        return sorted(set(ids))
+
+    def select_all_shown(self) -> None:
+        """Select every actor the search and filters show (one selection range)."""
+        rows = self._proxy.rowCount()
+        if not self._multi or rows == 0:
+            return
+        selection = QItemSelection(self._proxy.index(0), self._proxy.index(rows - 1))
+        self._view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def proxy(self) -> ActorFilterProxy:
         return self._proxy
@@ -164,6 +203,7 @@ class ActorSelectorDialog(QDialog):
     def _layout(self) -> None:
         bottom = QHBoxLayout()
         bottom.addWidget(self._count)
+        bottom.addWidget(self._select_all)
         bottom.addStretch(1)
         bottom.addWidget(self._buttons)
 
@@ -179,6 +219,10 @@ class ActorSelectorDialog(QDialog):
 
         self._view.doubleClicked.connect(self._choose_index)
         self._view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self._view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self._select_all.clicked.connect(self.select_all_shown)
+        self._proxy.modelAboutToBeReset.connect(self._keep_selection)
+        self._proxy.modelReset.connect(self._put_selection_back)
         self._choose_button.clicked.connect(self._choose_current)
         self._buttons.rejected.connect(self.reject)
         self._view.installEventFilter(self)
@@ -232,15 +276,64 @@ class ActorSelectorDialog(QDialog):
         locale = QLocale()
         shown = self._proxy.rowCount()
         total = self._model.rowCount()
-        self._count.setText(
-            tr("{shown} of {total} actors").format(shown=locale.toString(shown), total=locale.toString(total))
-        )
+        text = tr("{shown} of {total} actors").format(shown=locale.toString(shown), total=locale.toString(total))
+        if self._multi:
+            count = sum(r.bottom() - r.top() + 1 for r in self._view.selectionModel().selection())
+            text += " · " + tr("{n} selected").format(n=locale.toString(count))
+        self._count.setText(text)
         self._choose_button.setEnabled(self._view.currentIndex().isValid())
 
     # --- selection -------------------------------------------------------------------------------
 
+    def _keep_selection(self) -> None:
+        """The filter model is about to reset: remember which actors are selected (multi_select)."""
+        self._kept_selection = self.selected_actor_ids() if self._multi else []
+        self._kept_scroll = self._view.verticalScrollBar().value()
+        current = self._view.currentIndex()
+        self._kept_current = self._proxy.actor_id_at(current.row()) if current.isValid() else self._wanted_id
+
+    def _put_selection_back(self) -> None:
+        """After a reset: select again the remembered actors still shown, as ranges of rows."""
+        kept, self._kept_selection = self._kept_selection, []
+        self._view.verticalScrollBar().setValue(self._kept_scroll)
+        current = self._proxy.proxy_row_of(self._kept_current) if self._kept_current is not None else None
+        if current is not None:
+            # Without scrolling: a live update must not move the grid (a search scrolls afterwards).
+            self._moving_selection = True
+            try:
+                flag = QItemSelectionModel.SelectionFlag
+                self._view.selectionModel().setCurrentIndex(
+                    self._proxy.index(current), flag.NoUpdate if self._multi else flag.ClearAndSelect
+                )
+            finally:
+                self._moving_selection = False
+        rows = sorted(r for r in map(self._proxy.proxy_row_of, kept) if r is not None)
+        if not rows:
+            return
+        selection = QItemSelection()
+        start = previous = rows[0]
+        for row in [*rows[1:], None]:
+            if row is not None and row == previous + 1:
+                previous = row
+                continue
+            selection.select(self._proxy.index(start), self._proxy.index(previous))
+            if row is not None:
+                start = previous = row
+        self._moving_selection = True
+        try:
+            self._view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.Select)
+        finally:
+            self._moving_selection = False
+
+    def _on_selection_changed(self) -> None:
+        if self._multi:
+            self._update_count()
+
     def _restore_current(self, scroll: bool = True) -> None:
-        """Put the selection back on the wanted actor, or on the first match when it is hidden."""
+        """Put the selection back on the wanted actor, or on the first match when it is hidden.
+
+        With multi_select and actors selected, only the current item moves: the selection stays.
+        """
         row = self._proxy.proxy_row_of(self._wanted_id) if self._wanted_id is not None else None
         if row is None and self._proxy.rowCount() > 0:
             row = 0
@@ -250,7 +343,13 @@ class ActorSelectorDialog(QDialog):
                 self._view.selectionModel().clear()
             else:
                 index = self._proxy.index(row, 0)
-                self._view.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+                keep = self._multi and self._view.selectionModel().hasSelection()
+                flag = (
+                    QItemSelectionModel.SelectionFlag.NoUpdate
+                    if keep
+                    else QItemSelectionModel.SelectionFlag.ClearAndSelect
+                )
+                self._view.selectionModel().setCurrentIndex(index, flag)
                 if scroll:
                     self._view.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
         finally:
@@ -271,6 +370,8 @@ class ActorSelectorDialog(QDialog):
         actor_id = int(index.data(ActorRoles.IdRole))
         self._chosen = actor_id
         self._wanted_id = actor_id
+        if self._multi:
+            self.actorsChosen.emit(self.selected_actor_ids() or [actor_id])
         self.actorChosen.emit(actor_id)
         self.accept()
 
