@@ -11,6 +11,7 @@ from actor_trainer.commands.common import open_context
 from actor_trainer.commands.output import ProgressBar, print_json, say
 from actor_trainer.core.events import EventBus
 from actor_trainer.core.models import Actor
+from actor_trainer.core.preflight import DataOutsideLibraryError
 from actor_trainer.core.settings import StorageConfig
 from actor_trainer.core.storage.base import SyncProgress
 from actor_trainer.core.storage.configured import storage_for as make_storage
@@ -38,6 +39,14 @@ async def _sync_all(service: SyncService, actors: list[Actor], *, dry_run: bool,
     report: list[dict[str, object]] = []
     for actor in actors:
         scan = await service.scan(actor.id)
+        if scan.outside:  # links out of the library: refused, nothing of this actor is uploaded
+            refused = DataOutsideLibraryError(scan)
+            say(f"error: {actor.name}: {refused.message}")
+            say(f"  → {refused.hint}")
+            failures += 1
+            report.append({"id": actor.id, "name": actor.name, "uploaded": [], "skipped": [], "failed": [],
+                           "refused": refused.message})
+            continue
         if scan.unsupported:
             say(f"{actor.name}: {len(scan.unsupported)} unsupported file(s) not synced: "
                 + ", ".join(p.name for p in scan.unsupported[:5]))
@@ -64,7 +73,8 @@ async def _sync_all(service: SyncService, actors: list[Actor], *, dry_run: bool,
     if as_json:
         print_json(report)
     if failures:
-        say(f"{failures} file(s) failed; run the same command again to resume (finished files are skipped).")
+        say(f"{failures} file(s) or folder(s) failed; fix what is named above and run the same command again "
+            "(finished files are skipped).")
         return 1
     return 0
 

@@ -56,6 +56,25 @@ _POSTER_NAMES = tuple(f"poster{suffix}" for suffix in POSTER_SUFFIXES)
 T = TypeVar("T")
 
 
+def _is_inside(real_path: str, real_root: str) -> bool:
+    """Whether a resolved path lies in the resolved library root."""
+    return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def outside_message(scan: TrainingDataScan) -> tuple[str, str]:
+    """What to say when training data links out of the library: (message, hint)."""
+    if scan.outside == (scan.folder,):
+        message = (f"{scan.folder} is a link to a folder outside the library: its files are never "
+                   "uploaded.")
+        hint = "Replace the link with a real folder and copy the pictures into it."
+    else:
+        names = ", ".join(p.name for p in scan.outside[:5]) + (" …" if len(scan.outside) > 5 else "")
+        message = (f"{len(scan.outside)} file(s) in {scan.folder} are links to files outside the library "
+                   f"({names}): they are never uploaded.")
+        hint = "Copy those files into the training_data folder instead of linking them, or remove the links."
+    return message, hint
+
+
 @dataclass(frozen=True)
 class TrainingDataScan:
     """What is really in an actor's training_data folder (the source of counts, never a marker)."""
@@ -65,6 +84,9 @@ class TrainingDataScan:
     images: tuple[LocalFile, ...]
     captions: tuple[LocalFile, ...]  # only captions paired with an image
     unsupported: tuple[Path, ...]  # neither an image nor a paired caption
+    #: links that lead out of the library (or the folder itself, when it does): never read, never
+    #: uploaded; sync and preflight refuse while there are any (`outside_message`)
+    outside: tuple[Path, ...] = ()
 
     @property
     def image_count(self) -> int:
@@ -300,12 +322,23 @@ class Library:
         images: list[LocalFile] = []
         texts: dict[str, LocalFile] = {}
         others: list[Path] = []
+        outside: list[Path] = []
+        root = os.path.realpath(self.root)
+        if os.path.lexists(folder) and not _is_inside(os.path.realpath(folder), root):
+            # training_data (or the actor's folder) is a link out of the library: read nothing in it
+            return TrainingDataScan(actor_id=actor_id, folder=folder, images=(), captions=(), unsupported=(),
+                                    outside=(folder,))
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except FileNotFoundError:
             entries = []
         for entry in entries:
-            if entry.name.startswith(".") or not entry.is_file():
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink() and not _is_inside(os.path.realpath(entry.path), root):
+                outside.append(Path(entry.path))
+                continue
+            if not entry.is_file():
                 continue
             path = Path(entry.path)
             suffix = path.suffix.lower()
@@ -325,6 +358,7 @@ class Library:
             images=tuple(images),
             captions=tuple(sorted(captions, key=lambda c: c.name)),
             unsupported=tuple(sorted(others)),
+            outside=tuple(outside),
         )
 
     def summaries(self) -> list[ActorSummary]:

@@ -31,6 +31,7 @@ from actor_trainer.core.models import (
 )
 from actor_trainer.core.preflight import (
     DataNotSyncedError,
+    DataOutsideLibraryError,
     InvalidParametersError,
     NoTrainingDataError,
     Preflight,
@@ -127,6 +128,8 @@ class TrainingOrchestrator:
         """Every check of the original web app's validation tree, in order. Raises a TrainingValidationError."""
         actor = await asyncio.to_thread(self.library.get_actor, actor_ref)
         scan = await asyncio.to_thread(self.library.scan_training_data, actor.id)
+        if scan.outside:
+            raise DataOutsideLibraryError(scan)
         if scan.image_count == 0:
             raise NoTrainingDataError(actor, scan)
         warnings: list[str] = []

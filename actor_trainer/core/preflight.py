@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actor_trainer.core.errors import ActorTrainerError
-from actor_trainer.core.library import TrainingDataScan
+from actor_trainer.core.library import TrainingDataScan, outside_message
 from actor_trainer.core.models import Actor, TrainingParameters, TrainingVersion
 from actor_trainer.core.storage.base import FileSyncState, SyncStatus
 
@@ -29,6 +29,16 @@ class NoTrainingDataError(TrainingValidationError):
             f"{actor.name} has no training images{extra}.",
             f"Add PNG, JPEG or WebP images to {scan.folder}.",
         )
+
+
+class DataOutsideLibraryError(TrainingValidationError):
+    """Training data that links out of the library: refused by preflight and by sync, never uploaded."""
+
+    code = "outside_library"
+
+    def __init__(self, scan: TrainingDataScan) -> None:
+        super().__init__(*outside_message(scan))
+        self.paths = scan.outside
 
 
 class DataNotSyncedError(TrainingValidationError):

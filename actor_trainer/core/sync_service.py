@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from actor_trainer.core.events import EventBus, LogLevel, SyncProgressEvent
 from actor_trainer.core.library import Library, TrainingDataScan
+from actor_trainer.core.preflight import DataOutsideLibraryError
 from actor_trainer.core.storage.base import Storage, SyncProgress, SyncResult, SyncStatus
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ class SyncService:
         to every listener; the start, the counts, the bytes, the time and each failure are logged."""
         if scan is None:
             scan = await self.scan(actor_id)
+        if scan.outside:  # links out of the library: refuse, upload nothing
+            refused = DataOutsideLibraryError(scan)
+            self.events.log(LogLevel.ERROR, f"Sync refused: {refused.message}", actor_id=actor_id)
+            raise refused
         verb = "Checking" if dry_run else "Syncing"
         self.events.log(LogLevel.INFO, f"{verb} {scan.image_count} training image(s) "
                         f"({_size(scan.total_bytes)}) with the bucket…", actor_id=actor_id)
