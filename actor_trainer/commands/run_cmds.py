@@ -18,6 +18,7 @@ from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import Event, LogEvent, LogLevel, RunProgress, TunnelChanged, VersionChanged
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.preflight import InvalidParametersError
+from actor_trainer.core.realistic_range import UnusualValuesError, unusual_values
 from actor_trainer.runtime import Services
 
 
@@ -69,10 +70,17 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
     actor = await asyncio.to_thread(ctx.library.get_actor, args.actor)
     scan = await asyncio.to_thread(ctx.library.scan_training_data, actor.id)
     params = _parameters(ctx, args, scan.image_count)
+    # Values that cost money outside the realistic range: refused without --force, dry run included.
+    unusual = unusual_values(params, scan.image_count)
+    if unusual and not args.force:
+        raise UnusualValuesError(unusual)
+    for value in unusual:
+        say(f"--force: starting despite — {value.message}")
     from actor_trainer.commands.doctor_cmd import check_before_training  # the dataset doctor (refuses blocks)
 
-    forced = await asyncio.to_thread(check_before_training, ctx.library, actor, params, force=args.force,
-                                     dry_run=args.dry_run)
+    forced = [value.to_json() for value in unusual]
+    forced += await asyncio.to_thread(check_before_training, ctx.library, actor, params, force=args.force,
+                                      dry_run=args.dry_run)
     if args.dry_run:
         async with running_services(ctx, poll=False, echo=False) as services:
             built, pre = await services.require_orchestrator().dry_run(actor.id, params)

@@ -40,7 +40,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="serve the webhook, poll, show progress; exit 0 only "
                    "when the version completed")
     p.add_argument("--allow-concurrent", action="store_true", help="start even if the actor has a run in flight")
-    p.add_argument("--force", action="store_true", help="start even though a check says the run would fail or "
-                   "train on garbage (the dataset doctor's blocking findings); the reasons are recorded in the "
-                   "version as `forced`")
+    p.add_argument("--force", action="store_true", help="start even though a check says the run would fail, "
+                   "train on garbage (the dataset doctor's blocking findings) or cost more than usual (a value "
+                   "outside the realistic range: rank 1-128, alpha <= rank, learning rate 1e-5 to 1e-3, steps "
+                   "by image count); the reasons are recorded in the version as `forced`")
 

@@ -2,7 +2,11 @@
 
 The tensors follow kohya's Flux naming (`lora_unet_double_blocks_{i}_img_attn_qkv.lora_down.weight`
 and so on) and shapes for the requested rank, with a scalar `.alpha` per module, so any tool that
-reads Flux LoRAs can open the file. Only a few blocks are written to keep it small (about 1.3 MB
+reads Flux LoRAs can open the file. The rank written is capped at `MAX_WRITTEN_RANK`, so that
+neither the worker's memory nor the file grows with an unusual rank (issue: a rank of 99,999 took
+22.7 GB): above it the tensors have rank `MAX_WRITTEN_RANK`, `ss_network_dim` keeps the requested
+rank, and the metadata says so (`simulation_written_rank`, `simulation_note`).
+Only a few blocks are written to keep it small (about 1.3 MB
 per block at rank 8, float16). The weights are random and deterministic from the seed: the file is
 clearly marked as a simulation in its metadata and must never be mistaken for a trained model.
 """
@@ -22,6 +26,8 @@ NETWORK_MODULE = "networks.lora_flux"
 BASE_MODEL_VERSION = "flux1"
 
 _HIDDEN = 3072  # Flux dev hidden size
+#: the largest rank the sandbox writes (about 10 MB at fp16); larger ranks are noted, not written
+MAX_WRITTEN_RANK = 32
 _MLP = 4 * _HIDDEN
 
 # (module suffix, in_features, out_features) for each kind of block; real Flux shapes.
@@ -82,6 +88,7 @@ def make_lora_bytes(
     if bad:
         raise TypeError(f"safetensors metadata values must be strings: {bad}")
 
+    written_rank = min(network_dim, MAX_WRITTEN_RANK)
     rng = np.random.default_rng(seed)
     tensors: dict[str, np.ndarray] = {}
     alpha = np.array(network_alpha, dtype=np.float16)
@@ -89,8 +96,8 @@ def make_lora_bytes(
         if should_stop is not None and should_stop():
             raise LoraBuildStopped(f"stopped before {prefix}")
         # Scales like a LoRA after some training: down ~ kaiming-ish, up small but not zero.
-        down = rng.standard_normal((network_dim, fin), dtype=np.float32) / np.sqrt(fin)
-        up = rng.standard_normal((fout, network_dim), dtype=np.float32) * 1e-3
+        down = rng.standard_normal((written_rank, fin), dtype=np.float32) / np.sqrt(fin)
+        up = rng.standard_normal((fout, written_rank), dtype=np.float32) * 1e-3
         tensors[f"{prefix}.lora_down.weight"] = down.astype(np.float16)
         tensors[f"{prefix}.lora_up.weight"] = up.astype(np.float16)
         tensors[f"{prefix}.alpha"] = alpha
@@ -103,7 +110,13 @@ def make_lora_bytes(
         ss_base_model_version=BASE_MODEL_VERSION,
         simulation="true",
         simulation_note=SIMULATION_NOTE,
+        simulation_written_rank=str(written_rank),
     )
+    if written_rank < network_dim:
+        meta["simulation_note"] = (
+            f"{SIMULATION_NOTE} Tensors are written at rank {written_rank}, not the requested {network_dim} "
+            f"(ss_network_dim): the sandbox caps the rank at {MAX_WRITTEN_RANK} to keep its memory and files small."
+        )
     return _with_sorted_metadata(save(tensors, metadata=meta))
 
 
