@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QModelIndex, Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -90,8 +90,12 @@ def test_title_names_sandbox_actor_and_run_state(window: MainWindow, light_ctx: 
     assert "no actor chosen" in window.windowTitle()
     assert not window.actions_.start_training.isEnabled()
     light_ctx.select_actor(0)
-    qtbot.waitUntil(lambda: window.windowTitle() == f"Actor Trainer — {ACTOR_0} — idle [SANDBOX]", timeout=QT_WAIT_MS)
+    qtbot.waitUntil(lambda: window.windowTitle() == f"{ACTOR_0} — idle — Actor Trainer [SANDBOX]", timeout=QT_WAIT_MS)
     assert window.actions_.start_training.isEnabled()
+    # The window system appends the display name to a title that does not end with it (Qt's
+    # formatWindowTitle): the title ends with it, so the app's name shows once.
+    assert window.windowTitle().endswith(QGuiApplication.applicationDisplayName())
+    assert window.windowTitle().count("Actor Trainer") == 1
 
 
 def test_geometry_docks_and_tab_are_restored_by_a_new_window(open_window: Callable[..., MainWindow],
@@ -195,7 +199,7 @@ def test_a_finished_run_notifies_once_and_updates_title_and_status(run_window: M
     assert "LoRA is ready" in message
     # In flight, the title said so; at the end it is idle again and nothing is counted.
     assert any("V1" in t and "[SANDBOX]" in t for t in titles)
-    qtbot.waitUntil(lambda: run_window.windowTitle() == f"Actor Trainer — {ACTOR_0} — idle [SANDBOX]",
+    qtbot.waitUntil(lambda: run_window.windowTitle() == f"{ACTOR_0} — idle — Actor Trainer [SANDBOX]",
                     timeout=QT_WAIT_MS)
     qtbot.waitUntil(lambda: run_window.status.in_flight_count() == 0, timeout=QT_WAIT_MS)
     # No tray offscreen: the in-app toast shows it.
@@ -219,7 +223,7 @@ def test_runs_in_flight_are_counted_across_actors(run_window: MainWindow, gui_ct
     assert run_window.status.runs_text() == "Runs in flight: 1"
     assert ACTOR_0 in run_window.status._runs.toolTip()
     # The title follows the current actor (1), which has no run.
-    assert run_window.windowTitle().endswith(f"{ACTOR_1} — idle [SANDBOX]")
+    assert run_window.windowTitle().startswith(f"{ACTOR_1} — idle — ")
     qtbot.waitUntil(lambda: run_window.status.in_flight_count() == 0, timeout=QT_WAIT_MS)
     assert run_window.status.runs_text() == "No runs in flight"
 

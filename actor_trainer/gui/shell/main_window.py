@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -413,19 +413,27 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         self.actions_.set_actor_chosen(self.ctx.current_actor_id is not None)
 
+    def app_title(self) -> str:
+        """The app's name as the title ends: "Actor Trainer", or "Actor Trainer [SANDBOX]"."""
+        name = tr("Actor Trainer")
+        return f"{name} [{tr('SANDBOX')}]" if self.ctx.is_sandbox else name
+
     def _update_title(self) -> None:
+        """ "actor — state — Actor Trainer [SANDBOX]". The application's display name is the same
+        ending, so the window system (Qt's formatWindowTitle appends the display name to a title
+        that does not end with it) never adds the app's name a second time."""
         summary = self.ctx.current_summary
-        parts = [tr("Actor Trainer")]
+        parts: list[str] = []
         if summary is None:
             parts.append(tr("no actor chosen"))
         else:
             parts.append(summary.actor.name)
             if self.run_state.text:
                 parts.append(self.run_state.text)
-        title = " — ".join(parts)
-        if self.ctx.is_sandbox:
-            title += " [" + tr("SANDBOX") + "]"
-        self.setWindowTitle(title)
+        app_title = self.app_title()
+        if QGuiApplication.applicationDisplayName() != app_title:
+            QGuiApplication.setApplicationDisplayName(app_title)
+        self.setWindowTitle(" — ".join([*parts, app_title]))
 
     # used by the menus ------------------------------------------------------------------------------
 
