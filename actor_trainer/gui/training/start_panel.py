@@ -8,12 +8,15 @@ message and hint are the text. A click disables the button at once and starts ex
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QWidget
 
+from actor_trainer.core.dataset_doctor import DoctorReport, forced_reasons, record_forced
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.preflight import DataNotSyncedError, InvalidParametersError, RunInFlightError
@@ -48,6 +51,7 @@ class StartPanel(Card):
         self._concurrent_with: TrainingVersion | None = None  # a run in flight we may start beside
         self._generation = 0
         self._submitting = False
+        self._dataset: DoctorReport | None = None  # the dataset check's latest report (set_dataset_report)
 
         row = QHBoxLayout()
         row.setSpacing(12)
@@ -105,6 +109,33 @@ class StartPanel(Card):
             self._checked, self._error, self._concurrent_with = False, None, None
             self.allow_concurrent.setChecked(False)
         self.recheck()
+
+    def set_dataset_report(self, report: DoctorReport | None) -> None:
+        """The dataset check's verdict (DatasetCheck.reportChanged): while a finding blocks, Start asks
+        "Start anyway?" first, and a run started anyway records what it overrode (`forced`, like the CLI's --force)."""
+        self._dataset = report
+        self._update()
+
+    def dataset_blocked(self) -> DoctorReport | None:
+        """The current actor's report when a finding blocks training, else None."""
+        r = self._dataset
+        return r if r is not None and r.has_blocking and r.actor_id == self._actor_id else None
+
+    def confirm_forced(self, report: DoctorReport) -> bool:
+        """Ask before starting despite blocking findings; True only for "Start anyway"."""
+        lines = "\n".join(f"• {f.message}" for f in report.blocking[:5])
+        more = len(report.blocking) - 5
+        text = tr("The dataset check found problems that make this run fail or train on garbage:\n\n{lines}").format(
+            lines=lines) + (tr("\n… and {n} more.").format(n=more) if more > 0 else "") + "\n\n" + tr(
+            "Starting anyway spends GPU time on it; the version records what was overridden.")
+        box = QMessageBox(QMessageBox.Icon.Warning, tr("Start anyway?"), text, QMessageBox.StandardButton.NoButton,
+                          self)
+        box.setObjectName("confirmForced")
+        go = box.addButton(tr("Start anyway"), QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton(tr("Don't start"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is go
 
     @property
     def _params(self) -> TrainingParameters | None:
@@ -204,18 +235,28 @@ class StartPanel(Card):
             return False
         allow = self.allow_concurrent.isChecked() and not self.allow_concurrent.isHidden()
         description = self._description().strip() or None
+        blocked = self.dataset_blocked()
+        if blocked is not None and not self.confirm_forced(blocked):
+            return False
+        forced = forced_reasons(blocked) if blocked is not None else []
         self._submitting = True  # before anything else: a second click finds the button disabled
         self._update()
         if not self._ctx.submit_run(actor_id, params, description=description, allow_concurrent=allow,
-                                    on_done=lambda version: self._submitted(actor_id, params, version),
+                                    on_done=lambda version: self._submitted(actor_id, params, version, forced),
                                     on_error=self._submit_failed, owner=self):
             self._submitting = False  # a submission is already running: this click makes no second job
             self._update()
             return False
         return True
 
-    def _submitted(self, actor_id: int, params: TrainingParameters, version: TrainingVersion) -> None:
+    def _submitted(self, actor_id: int, params: TrainingParameters, version: TrainingVersion,
+                   forced: list[dict[str, Any]] | None = None) -> None:
         self._submitting = False
+        if forced:  # what "Start anyway" overrode, in the version (core/dataset_doctor_dismissals.py)
+            self._ctx.tasks.start(f"record-forced-{version.key}",
+                                  asyncio.to_thread(record_forced, self._ctx.library, actor_id, version.key, forced),
+                                  on_error=lambda exc: self._ctx.report_error(exc, tr("Could not record the override")),
+                                  replace=False, owner=self)
         self._ctx.parameters.remember_now(actor_id)
         self._ctx.statusMessage.emit(tr("{name} started").format(name=version.name))
         if actor_id == self._actor_id:
@@ -244,6 +285,12 @@ class StartPanel(Card):
             self.reason_label.setText(reason_html)
             self.reason_label.setVisible(True)
             self.reason_label.setStyleSheet("")
+        elif reason is None and (blocked := self.dataset_blocked()) is not None:
+            self.reason_label.setText("⛔ " + html.escape(tr(
+                "The dataset check found {n} problem(s) that block training: Start asks before it sends the run."
+            ).format(n=len(blocked.blocking))))
+            self.reason_label.setVisible(True)
+            self.reason_label.setStyleSheet(f"color: {warning_colour(self.palette()).name()};")
         elif reason is None and (warnings := self.warnings()):
             self.reason_label.setText("<br>".join("⚠ " + html.escape(w) for w in warnings))
             self.reason_label.setVisible(True)

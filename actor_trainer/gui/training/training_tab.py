@@ -77,6 +77,7 @@ class ActorTrainingTab(QWidget):
         self.description_card.body.addWidget(self.description)
         self.start = StartPanel(ctx, self.description.toPlainText, self)
         self.start.trainingStarted.connect(self._on_started)
+        self.data_box.dataset_check.reportChanged.connect(self.start.set_dataset_report)  # the doctor's gate
 
         for widget in (self.header, self.data_box, self.parameters_card, self.description_card):
             column.addWidget(widget)
