@@ -234,6 +234,10 @@ class ActorFilterProxy(QStringListModel):
         """The actor id at a proxy row, or None."""
         return self._shown_ids[row] if 0 <= row < len(self._shown_ids) else None
 
+    def shown_ids(self) -> list[int]:
+        """The actor ids shown, in row order (the model's own list: do not change it)."""
+        return self._shown_ids
+
     def actor_ids_between(self, first: int, last: int) -> list[int]:
         """The actor ids at proxy rows first..last (inclusive), as shown (valid even while the
         source is changing, before this model follows)."""

@@ -168,8 +168,11 @@ class ActorSelectorDialog(QDialog):
 
     def selected_actor_ids(self) -> list[int]:
         """The selected actors shown in the grid, in id order (read from the selection's row ranges)."""
+        ranges = list(self._view.selectionModel().selection())
+        if len(ranges) == 1:  # the common case ("Select all shown", a shift-click): already in order
+            return self._proxy.actor_ids_between(ranges[0].top(), ranges[0].bottom())
         ids: list[int] = []
-        for selected in self._view.selectionModel().selection():
+        for selected in ranges:
             ids.extend(self._proxy.actor_ids_between(selected.top(), selected.bottom()))
         return sorted(set(ids))
 
@@ -307,7 +310,11 @@ class ActorSelectorDialog(QDialog):
                 )
             finally:
                 self._moving_selection = False
-        rows = sorted(r for r in map(self._proxy.proxy_row_of, kept) if r is not None)
+        if not kept:
+            return
+        wanted = set(kept)
+        # One pass over what is shown (not a lookup per kept actor): "all selected" stays cheap.
+        rows = [row for row, actor_id in enumerate(self._proxy.shown_ids()) if actor_id in wanted]
         if not rows:
             return
         selection = QItemSelection()
