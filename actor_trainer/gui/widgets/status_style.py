@@ -25,7 +25,7 @@ from actor_trainer.gui.i18n import tr
 _COLOURS: dict[VersionStatus, tuple[str, str]] = {
     VersionStatus.PENDING: ("#1565c0", "#64b5f6"),
     VersionStatus.QUEUED: ("#1565c0", "#64b5f6"),
-    VersionStatus.IN_PROGRESS: ("#c25e00", "#ffb74d"),
+    VersionStatus.IN_PROGRESS: ("#b45309", "#ffb74d"),
     VersionStatus.COMPLETED: ("#2e7d32", "#81c784"),
     VersionStatus.FAILED: ("#c62828", "#ef9a9a"),
     VersionStatus.CANCELLED: ("#616161", "#bdbdbd"),
@@ -112,16 +112,43 @@ def badge_size(metrics: QFontMetrics, text: str) -> QSize:
     return QSize(metrics.horizontalAdvance(text) + 2 * _PAD_X + 2, metrics.height() + 2 * _PAD_Y)
 
 
-def badge_fill(colour: QColor, palette: QPalette | None = None) -> QColor:
-    """A soft tint of `colour` over the palette's base (the pill's background)."""
-    palette = palette if palette is not None else _app_palette()
-    base = palette.color(QPalette.ColorRole.Base)
-    share = 0.28 if is_dark(palette) else 0.14
+#: WCAG 2.1 AA for normal text: a badge's word against its fill (issue 10, item 11)
+MIN_CONTRAST = 4.5
+
+
+def relative_luminance(colour: QColor) -> float:
+    """WCAG 2.1 relative luminance of an sRGB colour (0 black … 1 white)."""
+
+    def channel(value: int) -> float:
+        v = value / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(colour.red()) + 0.7152 * channel(colour.green()) + 0.0722 * channel(colour.blue())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio, 1 … 21."""
+    hi, lo = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _mix(base: QColor, colour: QColor, share: float) -> QColor:
     return QColor(
         round(base.red() + (colour.red() - base.red()) * share),
         round(base.green() + (colour.green() - base.green()) * share),
         round(base.blue() + (colour.blue() - base.blue()) * share),
     )
+
+
+def badge_fill(colour: QColor, palette: QPalette | None = None) -> QColor:
+    """A soft tint of `colour` over the palette's base (the pill's background): as much tint as
+    keeps the word in `colour` at WCAG AA contrast (≥ 4.5:1) on it, in a light or dark theme."""
+    palette = palette if palette is not None else _app_palette()
+    base = palette.color(QPalette.ColorRole.Base)
+    share = 0.28 if is_dark(palette) else 0.14
+    while share > 0 and contrast_ratio(colour, _mix(base, colour, share)) < MIN_CONTRAST:
+        share = round(share - 0.02, 2)
+    return _mix(base, colour, max(share, 0.0))
 
 
 def paint_badge(
