@@ -16,6 +16,7 @@ not parse is reported with its path and never overwritten.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -54,6 +55,7 @@ _ACTOR_LIST: TypeAdapter[list[Actor]] = TypeAdapter(list[Actor])
 _POSTER_NAMES = tuple(f"poster{suffix}" for suffix in POSTER_SUFFIXES)
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _is_inside(real_path: str, real_root: str) -> bool:
@@ -165,6 +167,9 @@ class Library:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._thread_lock = threading.RLock()
+        #: versions files that could not be read by the last library-wide look (`in_flight_versions`,
+        #: `find_version`): path → what is wrong. Each blocks only its own actor.
+        self.unreadable: dict[Path, str] = {}
         self._file_lock = FileLock(str(self.root / LOCK_NAME), timeout=30)
 
     # --- paths ----------------------------------------------------------------------------------
@@ -296,11 +301,22 @@ class Library:
         raise VersionNotFoundError(version_ref, actor_id)
 
     def find_version(self, ref: str) -> tuple[Actor, TrainingVersion]:
-        """The version whose job id or request id is `ref`, in any actor."""
+        """The version whose job id or request id is `ref`, in any actor. A versions file that cannot
+        be read is passed over (named in the error when `ref` is found nowhere else)."""
+        skipped: list[CorruptFileError] = []
         for actor in self.load_actors():
-            for version in self.load_versions(actor.id):
+            try:
+                versions = self.load_versions(actor.id)
+            except CorruptFileError as exc:
+                skipped.append(self._unreadable_versions(exc))
+                continue
+            for version in versions:
                 if ref in (version.id, version.requestId):
                     return actor, version
+        if skipped:
+            broken = "; ".join(e.message for e in skipped)
+            raise LibraryError(f"No readable versions file has {ref!r}. Could not read: {broken}",
+                               skipped[0].hint)
         raise VersionNotFoundError(ref)
 
     def in_flight_versions(self) -> list[tuple[Actor, TrainingVersion]]:
@@ -314,8 +330,20 @@ class Library:
             actor = actors.get(int(entry.stem))
             if actor is None:
                 continue
-            found.extend((actor, v) for v in self.load_versions(actor.id) if not v.status.is_terminal)
+            try:
+                versions = self.load_versions(actor.id)
+            except CorruptFileError as exc:  # blocks its own actor only; named in `unreadable`
+                self._unreadable_versions(exc)
+                continue
+            self.unreadable.pop(entry, None)
+            found.extend((actor, v) for v in versions if not v.status.is_terminal)
         return found
+
+    def _unreadable_versions(self, exc: CorruptFileError) -> CorruptFileError:
+        if self.unreadable.get(exc.path) != exc.message:
+            log.info("%s — the other actors are not affected.", exc.message)
+        self.unreadable[exc.path] = exc.message
+        return exc
 
     def scan_training_data(self, actor_id: int) -> TrainingDataScan:
         folder = self.training_data_folder(actor_id)

@@ -89,6 +89,9 @@ class StatusPoller:
     async def reconcile(self, reason: str = "start-up") -> list[TrainingVersion]:
         """Check every non-terminal version of this endpoint now (start-up, resume, `reconcile`)."""
         in_flight = await asyncio.to_thread(self.library.in_flight_versions)
+        for problem in self.library.unreadable.values():  # one broken file blocks only its actor
+            self.events.log(LogLevel.WARNING, f"{problem} — runs in that file are not followed until it is "
+                            "fixed; the other actors are not affected.")
         mine = [(a.id, v) for a, v in in_flight if v.endpoint in (None, self.orchestrator.endpoint_label)]
         if mine:
             self.events.log(LogLevel.INFO, f"Reconciling {len(mine)} run(s) in flight ({reason}).")
