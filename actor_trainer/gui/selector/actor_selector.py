@@ -137,6 +137,22 @@ class ActorSelectorDialog(QDialog):
 
         self._count = QLabel(self)
         self._count.setObjectName("actorCount")
+        # Shown instead of an empty grid: says why nothing is shown and offers the way back.
+        self._no_match = QWidget(self)
+        self._no_match.setObjectName("noMatch")
+        self._no_match_label = QLabel(self._no_match)
+        self._no_match_label.setObjectName("noMatchText")
+        self._no_match_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._no_match_label.setWordWrap(True)
+        self._no_match_clear = QPushButton(tr("Clear filters"), self._no_match)
+        self._no_match_clear.setObjectName("noMatchClear")
+        self._no_match_clear.setAutoDefault(False)
+        no_match_box = QVBoxLayout(self._no_match)
+        no_match_box.addStretch(1)
+        no_match_box.addWidget(self._no_match_label)
+        no_match_box.addWidget(self._no_match_clear, 0, Qt.AlignmentFlag.AlignHCenter)
+        no_match_box.addStretch(2)
+        self._no_match.hide()
         self._buttons = QDialogButtonBox(self)
         self._choose_button = self._buttons.addButton(tr("Choose"), QDialogButtonBox.ButtonRole.AcceptRole)
         cancel = self._buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -214,11 +230,13 @@ class ActorSelectorDialog(QDialog):
         layout.addWidget(self._search)
         layout.addWidget(self._filters)
         layout.addWidget(self._view, 1)
+        layout.addWidget(self._no_match, 1)
         layout.addLayout(bottom)
 
     def _connect(self) -> None:
         self._filters.changed.connect(self._apply_filters)
         self._filters.clearRequested.connect(self.clear_filters)
+        self._no_match_clear.clicked.connect(self.clear_filters)
 
         self._view.doubleClicked.connect(self._choose_index)
         self._view.selectionModel().currentChanged.connect(self._on_current_changed)
@@ -285,6 +303,21 @@ class ActorSelectorDialog(QDialog):
             text += " · " + tr("{n} selected").format(n=locale.toString(count))
         self._count.setText(text)
         self._choose_button.setEnabled(self._view.currentIndex().isValid())
+        self._update_no_match(shown, total)
+
+    def _update_no_match(self, shown: int, total: int) -> None:
+        empty = shown == 0
+        if empty and total:
+            self._no_match_label.setText(tr("No actor matches the search and filters."))
+        elif empty:
+            self._no_match_label.setText(tr("This library has no actors yet."))
+        self._no_match_clear.setVisible(empty and total > 0)
+        self._no_match.setVisible(empty)
+        self._view.setVisible(not empty)
+
+    def no_match_text(self) -> str | None:
+        """What the dialog says instead of an empty grid, or None while actors are shown."""
+        return self._no_match_label.text() if not self._no_match.isHidden() else None
 
     # --- selection -------------------------------------------------------------------------------
 
