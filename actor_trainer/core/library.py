@@ -31,6 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 from actor_trainer.core.atomic import atomic_write_json
 from actor_trainer.core.errors import (
     ActorNotFoundError,
+    ActorTrainerError,
     CorruptFileError,
     LibraryError,
     MarkGoodRefusedError,
@@ -51,6 +52,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 CAPTION_SUFFIX = ".txt"
 POSTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 LOCK_NAME = ".actor-trainer.lock"
+GOOD_MARK_INTENT = ".good-mark-intent.json"  # a good-mark change in progress (see Library._run_intent)
 _ACTOR_LIST: TypeAdapter[list[Actor]] = TypeAdapter(list[Actor])
 _POSTER_NAMES = tuple(f"poster{suffix}" for suffix in POSTER_SUFFIXES)
 
@@ -171,6 +173,10 @@ class Library:
         #: `find_version`): path → what is wrong. Each blocks only its own actor.
         self.unreadable: dict[Path, str] = {}
         self._file_lock = FileLock(str(self.root / LOCK_NAME), timeout=30)
+        #: what opening the library repaired (an interrupted good-mark change), as sentences
+        self.repaired: list[str] = []
+        if os.path.exists(self.root / GOOD_MARK_INTENT):
+            self.finish_interrupted()
 
     # --- paths ----------------------------------------------------------------------------------
 
@@ -476,9 +482,10 @@ class Library:
 
         `isGood` becomes true on that version only; `validated_lora_model` is written to the actor
         in actors.json. Refused (nothing written) for a version that is not completed or has no
-        LoRA URL.
+        LoRA URL. Crash-safe across its two files (`_run_intent`).
         """
         with self.locked():
+            self.finish_interrupted()
             actors = self.load_actors()
             actor = next((a for a in actors if a.id == actor_id), None)
             if actor is None:
@@ -510,20 +517,18 @@ class Library:
             )
             if already:
                 return actor, target
-            for version in versions_file.versions:
-                version.isGood = version is target
-            self._write_versions(actor_id, versions_file)
-            actor.validated_lora_model = ValidatedLoraModel(
+            model = ValidatedLoraModel(
                 version_id=target.id, version_name=target.name, lora_url=target.loraUrl, marked_at=utc_now()
             )
-            self._write_actors(actors)
-            return actor, target
+            return self._run_intent({"op": "mark", "actor_id": actor_id, "version_id": target.id,
+                                     "model": model.to_json()})
 
     def unmark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
         """Take the good mark off `version_ref`: `isGood` becomes false on it, and the actor's
         `validated_lora_model` is removed when it names this version. Idempotent (a version that is
-        not marked good changes nothing)."""
+        not marked good changes nothing). Crash-safe across its two files (`_run_intent`)."""
         with self.locked():
+            self.finish_interrupted()
             actors = self.load_actors()
             actor = next((a for a in actors if a.id == actor_id), None)
             if actor is None:
@@ -539,13 +544,80 @@ class Library:
             names_target = current is not None and current.version_id in (target.id, target.requestId)
             if not target.isGood and not names_target:
                 return actor, target
+            return self._run_intent({"op": "unmark", "actor_id": actor_id, "version_id": target.id})
+
+    # --- two files, one change: the good mark -----------------------------------------------------
+    #
+    # Marking a version good changes the versions file (isGood) and actors.json (validated_lora_model).
+    # The change is written first as an intent (`GOOD_MARK_INTENT`, atomically), then applied to both
+    # files, then the intent is removed. A crash between the writes leaves the intent behind; the
+    # next `Library` opened on the folder (or the next mark) applies it again — applying is
+    # idempotent — and reports it in `repaired` and the log.
+
+    def _run_intent(self, intent: dict[str, Any]) -> tuple[Actor, TrainingVersion]:
+        """Under the lock: record `intent`, apply it to both files, drop it."""
+        path = self.root / GOOD_MARK_INTENT
+        atomic_write_json(path, intent)
+        result = self._apply_intent(intent)
+        path.unlink(missing_ok=True)
+        return result
+
+    def _apply_intent(self, intent: dict[str, Any]) -> tuple[Actor, TrainingVersion]:
+        actor_id, version_id = int(intent["actor_id"]), str(intent["version_id"])
+        actors = self.load_actors()
+        actor = next((a for a in actors if a.id == actor_id), None)
+        if actor is None:
+            raise ActorNotFoundError(str(actor_id))
+        versions_file = self._load_versions_file(actor_id)
+        target = next((v for v in versions_file.versions if v.id == version_id), None)
+        if target is None:
+            raise VersionNotFoundError(version_id, actor_id)
+        if intent["op"] == "mark":
+            if any(v.isGood != (v is target) for v in versions_file.versions):
+                for version in versions_file.versions:
+                    version.isGood = version is target
+                self._write_versions(actor_id, versions_file)
+            model = ValidatedLoraModel.model_validate(intent["model"])
+            if actor.validated_lora_model != model:
+                actor.validated_lora_model = model
+                self._write_actors(actors)
+        else:
             if target.isGood:
                 target.isGood = False
                 self._write_versions(actor_id, versions_file)
-            if names_target:
+            current = actor.validated_lora_model
+            if current is not None and current.version_id in (target.id, target.requestId):
                 actor.validated_lora_model = None
                 self._write_actors(actors)
-            return actor, target
+        return actor, target
+
+    def finish_interrupted(self) -> list[str]:
+        """Finish a good-mark change a crash interrupted (see above); returns what was repaired
+        (also kept in `repaired` and logged). Nothing to do costs one stat."""
+        path = self.root / GOOD_MARK_INTENT
+        if not path.exists():
+            return []
+        with self.locked():
+            try:
+                intent = json.loads(path.read_bytes())
+            except FileNotFoundError:  # another process finished it while we waited for the lock
+                return []
+            except ValueError:  # written atomically, so never half; but a hand edit could break it
+                log.warning("%s cannot be read; removed (the good mark may need to be set again).", path)
+                path.unlink(missing_ok=True)
+                return []
+            try:
+                actor, version = self._apply_intent(intent)
+            except ActorTrainerError as exc:
+                log.warning("An interrupted good-mark change could not be finished: %s", exc)
+                return []
+            path.unlink(missing_ok=True)
+        what = "marked good" if intent.get("op") == "mark" else "unmarked"
+        note = (f"Finished an interrupted change: {version.name} of {actor.name} {what} in both "
+                f"{self.versions_file(actor.id).name} and {self.actors_file.name}.")
+        log.warning("%s", note)
+        self.repaired.append(note)
+        return [note]
 
     def update_actor(self, actor_id: int, change: Callable[[Actor], T]) -> tuple[Actor, T]:
         """Read-modify-write one actor record under the lock (like `update_version`): `change`
