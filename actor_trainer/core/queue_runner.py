@@ -120,7 +120,17 @@ class QueueRunner:
                 await asyncio.to_thread(self.store.set_max_concurrent, max_concurrent)
             await self._resume()
             while True:
-                queue = await self._pass()
+                try:
+                    queue = await self._pass()
+                except ActorTrainerError as exc:
+                    if until_idle:
+                        raise
+                    # The app's runner goes on (e.g. a queue file being repaired by hand); it says why it waits.
+                    self.events.log(LogLevel.ERROR, f"Queue: {exc.message}")
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.follow_interval_s * 5)
+                    continue
                 if submit_only:
                     return None
                 if not queue.in_flight():
@@ -338,6 +348,9 @@ class QueueRunner:
     # --- the end --------------------------------------------------------------------------------
 
     async def _finish_batch(self) -> QueueSummary | None:
+        if (await asyncio.to_thread(self.store.load)).batch_started_at is None:
+            return None  # idle and nothing to sum up: no write (an idle app's runner looks every few seconds)
+
         def finish(queue: QueueFile) -> QueueSummary | None:
             if queue.batch_started_at is None:
                 return None

@@ -51,6 +51,7 @@ from actor_trainer.gui.widgets import icons
 LAYOUT_VERSION = 1
 SIDE_DOCK = "runsDock"
 TUNNEL_DOCK = "tunnelDock"
+QUEUE_DOCK = "queueDock"
 CONSOLE_TAB, VERSIONS_TAB = 0, 1
 
 
@@ -116,6 +117,13 @@ class MainWindow(QMainWindow):
         self.status = AppStatusBar(ctx, self)
         self.setStatusBar(self.status)
         self.notifier = RunNotifier(ctx, self)
+        from actor_trainer.gui.queue.queue_panel import QueuePanel  # the training queue (gui/queue/)
+
+        self.queue_panel = QueuePanel(ctx, self)
+        self.queue_dock = self._dock(QUEUE_DOCK, tr("Queue"), self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.side_dock, self.queue_dock)
+        self.side_dock.raise_()
+        self.queue_panel.summaryReady.connect(self.notifier.notify)
         self.run_state = CurrentRunTracker(ctx, self)
         self.actions_: MenuActions = build_menus(self)
         #: Ask before quitting with runs in flight: confirm_quit(title, text) -> True to quit.

@@ -187,6 +187,11 @@ class RunNotifier(QObject):
         self._show(title, message, version.status)
         self.notified.emit(title, message)
 
+    def notify(self, title: str, message: str, ok: bool = True) -> None:
+        """One note that is not about a single run (e.g. the queue's summary), shown like a run's end."""
+        self._show(title, message, VersionStatus.COMPLETED if ok else VersionStatus.FAILED)
+        self.notified.emit(title, message)
+
     def _show(self, title: str, message: str, status: VersionStatus) -> None:
         in_front = self._window.isVisible() and self._window.isActiveWindow()
         if self._tray is not None and self._tray.supportsMessages() and not in_front:
