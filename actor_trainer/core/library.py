@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pydantic import TypeAdapter, ValidationError
 
 from actor_trainer.core.atomic import atomic_write_json
@@ -215,8 +215,31 @@ class Library:
                     f"The library folder {self.root} does not exist.",
                     "Choose an existing library folder (--data-dir or Settings).",
                 )
-            with self._file_lock:
+            lock_path = self.root / LOCK_NAME
+            if lock_path.is_symlink():  # locking would open (create, truncate) whatever it points at
+                raise LibraryError(
+                    f"The library's lock file {lock_path} is a symbolic link; the app will not write "
+                    "through it.",
+                    "Delete the link (the lock file holds nothing) and try again.",
+                )
+            try:
+                self._file_lock.acquire()
+            except Timeout:
+                raise LibraryError(
+                    f"Another program has held the library's lock ({lock_path}) for "
+                    f"{self._file_lock.timeout:g} s.",
+                    "Wait for the other window or command to finish, then try again.",
+                ) from None
+            except OSError as exc:
+                raise LibraryError(
+                    f"The library's lock file {lock_path} cannot be used ({exc.strerror or exc}).",
+                    "Check that the library folder is writable and that the lock file is an ordinary file; "
+                    "delete it if it is not.",
+                ) from None
+            try:
                 yield
+            finally:
+                self._file_lock.release()
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -44,6 +44,13 @@ QUEUE_ALLOWANCE_MS = 3600 * 1000
 DEFAULT_TTL_MS = 24 * 3600 * 1000
 
 _VERSION_NAME = re.compile(r"^V[1-9][0-9]*$")
+#: Sane limits for text that enters the request (and, on the worker, captions, paths and the bucket):
+#: the trigger becomes each caption's prefix; a URL names one training file (a presigned one is ~1.5 kB).
+MAX_TRIGGER_CHARS = 200
+MAX_URL_CHARS = 4096
+MAX_FILE_NAME_BYTES = 255  # what ext4, APFS and NTFS allow for one name
+MAX_USER_ID_CHARS = 128
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class RequestBuildError(ActorTrainerError):
@@ -126,9 +133,25 @@ def build_run_request(
         )
     if request_id is not None and not request_id.strip():
         raise RequestBuildError("The request id is empty.", "Leave it out to have one made.")
+    too_long = next((u for u in urls if len(u) > MAX_URL_CHARS
+                     or len(u.rsplit("/", 1)[-1].split("?", 1)[0].encode()) > MAX_FILE_NAME_BYTES), None)
+    if too_long is not None:
+        raise RequestBuildError(
+            f"A training file's name or URL is too long ({too_long[:80]!r}…).",
+            f"Rename the file (at most {MAX_FILE_NAME_BYTES} bytes) and sync again.",
+        )
+    if len(user_id) > MAX_USER_ID_CHARS or _CONTROL_CHARS.search(user_id):
+        raise RequestBuildError(f"The user id is longer than {MAX_USER_ID_CHARS} characters or holds control "
+                                "characters.", "Set a short user id in Settings.")
 
     model_name = model_name_for(actor, version_name)
     trigger = params.trigger_for(actor)
+    if len(trigger) > MAX_TRIGGER_CHARS or _CONTROL_CHARS.search(trigger):
+        raise RequestBuildError(
+            f"The trigger {trigger[:60]!r}{'…' if len(trigger) > 60 else ''} is longer than {MAX_TRIGGER_CHARS} "
+            "characters or holds control characters (it would begin every caption).",
+            "Give a shorter trigger (--trigger, or the Trigger field), or rename the actor.",
+        )
     workflow = build_workflow(
         params,
         model_name=model_name,
