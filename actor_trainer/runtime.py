@@ -14,10 +14,11 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.estimate import EstimateReport, estimate_with_config
 from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
 from actor_trainer.core.model_registry import ModelRegistry
-from actor_trainer.core.models import RunOwner
+from actor_trainer.core.models import RunEstimate, RunOwner, TrainingParameters
 from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.preflight import WebhookNotReadyError
 from actor_trainer.core.queue import QueueStore
@@ -76,7 +77,9 @@ class Services:
             from actor_trainer.sandbox.server import SandboxEndpoint
             from actor_trainer.sandbox.worker import make_worker
 
-            sandbox = SandboxEndpoint(make_worker(self.storage, duration_s=cfg.sandbox_duration_s))
+            sandbox = SandboxEndpoint(
+                make_worker(self.storage, duration_s=cfg.sandbox_duration_s, timing=cfg.sandbox_timing)
+            )
             base_url = await sandbox.start()
             self.sandbox = sandbox
             self.client = RunPodClient(base_url, None)
@@ -100,6 +103,7 @@ class Services:
             on_submitted=self._on_submitted,
             owner=owner,
         )
+        self.orchestrator.estimator = self.estimate_record
         self.runs = RunControl(self.orchestrator, self.client, self.events)
         if serve_webhooks and cfg.webhook_mode != "poll":
             orchestrator = self.orchestrator
@@ -142,6 +146,13 @@ class Services:
             self.poller.watch(actor_id, ref)
 
     # --- the webhook's public address -----------------------------------------------------------
+
+    def estimate(self, params: TrainingParameters) -> EstimateReport:
+        """What a run with `params` will take and cost on this endpoint (blocking: reads the library)."""
+        return estimate_with_config(self.library, self.config, params)
+
+    def estimate_record(self, params: TrainingParameters) -> RunEstimate:
+        return self.estimate(params).estimate.to_record()
 
     def webhook_base_url(self) -> str | None:
         """Where RunPod should deliver, by mode; raises WebhookNotReadyError when it cannot."""

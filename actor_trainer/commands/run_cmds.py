@@ -61,6 +61,15 @@ def _parameters(ctx: CommandContext, args: argparse.Namespace, image_count: int)
     return params
 
 
+def _estimate_line(version: TrainingVersion) -> str:
+    from actor_trainer.core.estimate import format_cost, format_duration
+
+    e = version.estimate
+    assert e is not None
+    cost = f", ≈ {format_cost(e.cost)}" if e.cost is not None else ""
+    return f"≈ {format_duration(e.seconds)} on the endpoint{cost} ({e.basis})"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     return asyncio.run(_train(ctx, args))
@@ -91,6 +100,9 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
                     "submitted; no tunnel is running now.")
             elif "webhook" in built.body:
                 say("note: the webhook token in this body is a fresh example; each submission makes its own.")
+            report = await asyncio.to_thread(services.estimate, params)  # on stderr: stdout is the body
+            for line in report.lines():
+                say(f"estimate: {line.strip()}")
             sync = await services.storage.compare(actor.id, pre.scan.files)
             if not sync.is_synced:
                 say(f"warning: {actor.name}'s training data is not fully synced; `actor-trainer sync {actor.id}` "
@@ -114,6 +126,8 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
         version = await orchestrator.submit(actor.id, params, description=args.description,
                                             allow_concurrent=args.allow_concurrent)
         say(f"{actor.name}: {version.name} submitted as job {version.id} ({version.status.label}).")
+        if version.estimate is not None:  # recorded in the version at submit (core/estimate.py)
+            say(f"estimate: {_estimate_line(version)}")
         if forced:
             from actor_trainer.core.dataset_doctor import record_forced
 

@@ -261,6 +261,18 @@ class RunOwner(Record):
     since: datetime = Field(default_factory=utc_now)
 
 
+class RunEstimate(Record):
+    """What a run was expected to take and cost when it was submitted (core/estimate.py)."""
+
+    seconds: float = Field(ge=0)  # on the endpoint: waiting for a worker plus running
+    executionSeconds: float = Field(ge=0)
+    delaySeconds: float = Field(ge=0)
+    cost: float | None = Field(default=None, ge=0)  # US dollars; None when the GPU has no price
+    gpu: str | None = None  # the GPU class priced
+    basis: str = ""  # how it was reached, in words ("from 7 runs on this endpoint at 1024 px, batch 1")
+    madeAt: datetime = Field(default_factory=utc_now)
+
+
 class TrainingVersion(Record):
     """One training run of an actor: V1, V2, …
 
@@ -293,6 +305,9 @@ class TrainingVersion(Record):
     output: Any = None  # the worker's final output, as received
     attempts: list[dict[str, Any]] | None = None  # earlier attempts of this job (RunPod /retry)
     owner: RunOwner | None = None  # sandbox runs only: the process whose simulated worker runs it
+    estimate: RunEstimate | None = None  # set at submit (core/estimate.py)
+    delayTime: float | None = None  # ms, RunPod's /status: queue and cold start
+    executionTime: float | None = None  # ms, RunPod's /status: running on the worker
 
     @field_validator("status", mode="before")
     @classmethod
@@ -311,6 +326,13 @@ class TrainingVersion(Record):
         """The version's stable key: the app-made request id, which never changes (`id` becomes
         the RunPod job id once `/run` answered). Versions written by other tools may lack one."""
         return self.requestId or self.id
+
+    @property
+    def actual_seconds(self) -> float | None:
+        """The run's time on the endpoint (RunPod's delayTime + executionTime), once known."""
+        if self.executionTime is None:
+            return None
+        return (self.executionTime + (self.delayTime or 0.0)) / 1000.0
 
     @property
     def job_id(self) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,7 @@ from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import (
     JobState,
+    RunEstimate,
     RunOwner,
     TrainingParameters,
     TrainingVersion,
@@ -41,6 +43,7 @@ from actor_trainer.core.request_builder import (
     BuiltRequest,
     RequestBuildError,
     build_run_request,
+    job_ttl_ms,
     model_name_for,
 )
 from actor_trainer.core.run_owner import INTERRUPTED_KIND, OwnerState, interrupted_message, owner_state
@@ -93,6 +96,8 @@ class TrainingOrchestrator:
         self.on_submitted = on_submitted
         #: this process's sandbox endpoint, recorded in every run it starts (core/run_owner.py)
         self.owner = owner
+        #: makes a run's estimate at submit when the caller gave none (core/estimate.py; blocking)
+        self.estimator: Callable[[TrainingParameters], RunEstimate | None] | None = None
         self._submit_lock = asyncio.Lock()
         self._submitting: set[int] = set()
         self._tokens = TokenIndex()
@@ -194,7 +199,9 @@ class TrainingOrchestrator:
     async def _training_urls(self, pre: Preflight) -> list[str]:
         urls = [self.storage.training_data_url(pre.actor.id, f.name) for f in pre.scan.files]
         if self.presign_urls:
-            urls = list(await asyncio.gather(*(self.storage.presign_url(u) for u in urls)))
+            # The worker may start as late as the job's ttl: the URLs must still work then.
+            expires_s = math.ceil(job_ttl_ms(pre.params, len(urls)) / 1000)
+            urls = list(await asyncio.gather(*(self.storage.presign_url(u, expires_s) for u in urls)))
         return urls
 
     # --- submission -----------------------------------------------------------------------------
@@ -206,8 +213,11 @@ class TrainingOrchestrator:
         *,
         description: str | None = None,
         allow_concurrent: bool = False,
+        estimate: RunEstimate | None = None,
     ) -> TrainingVersion:
         """Validate, write the pending version, call `/run` once, record the job id as returned.
+
+        `estimate` (core/estimate.py) is written into the version, to be compared with the actual time.
 
         Two calls at once never make two jobs: submissions are serialised, and the second one
         then sees the first one's version in flight.
@@ -217,12 +227,19 @@ class TrainingOrchestrator:
             actor = pre.actor
             self._submitting.add(actor.id)
             try:
-                return await self._submit(pre, description)
+                return await self._submit(pre, description, estimate)
             finally:
                 self._submitting.discard(actor.id)
 
-    async def _submit(self, pre: Preflight, description: str | None) -> TrainingVersion:
+    async def _submit(
+        self, pre: Preflight, description: str | None, estimate: RunEstimate | None = None
+    ) -> TrainingVersion:
         actor, params = pre.actor, pre.params
+        if estimate is None and self.estimator is not None:
+            try:
+                estimate = await asyncio.to_thread(self.estimator, params)
+            except Exception as exc:  # an estimate never stops a run
+                self._log(LogLevel.WARNING, f"No time and cost estimate for this run: {exc}", actor.id, None)
         urls = await self._training_urls(pre)
         request_id = str(uuid.uuid4())
         token = new_webhook_token() if pre.webhook_base_url else None
@@ -253,6 +270,7 @@ class TrainingOrchestrator:
                 owner=self.owner,
                 outputUrl=built.output_url,
                 webhookTokenHash=webhook_token_hash(token) if token else None,
+                estimate=estimate,
             )
 
         version = await asyncio.to_thread(self.library.append_version, actor.id, make)

@@ -24,6 +24,17 @@ from actor_trainer.core.version_updates import StatusOutcome, apply_job_status, 
 log = logging.getLogger("actor_trainer.core.orchestrator")
 
 
+def record_timings(v: TrainingVersion, status: JobStatus) -> None:
+    """Keep RunPod's delayTime/executionTime (ms) when a status answer carries them: what the
+    estimate learns from (core/estimate.py). A terminal version keeps the values it ended with."""
+    if v.status.is_terminal and v.executionTime is not None and not status.status.is_terminal:
+        return
+    for name in ("delayTime", "executionTime"):
+        value = getattr(status, name)
+        if isinstance(value, int | float) and value >= 0:
+            setattr(v, name, float(value))
+
+
 class RunRecorder:
     def __init__(self, *, library: Library, storage: Storage, events: EventBus) -> None:
         self.library = library
@@ -42,6 +53,8 @@ class RunRecorder:
 
         def change(v: TrainingVersion) -> None:
             apply_job_status(v, status, outcome)
+            if outcome.mismatch is None:
+                record_timings(v, status)
             scrub(v)  # a worker's error or progress text is stored and shown: no secret in it
 
         saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)

@@ -46,6 +46,53 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_ID, appauthor=False))
 
 
+# --- GPU classes and prices (the cost estimate, core/estimate.py) -----------------------------------
+
+
+@dataclass(frozen=True)
+class GpuClass:
+    """One RunPod Serverless GPU class: what it is, its flex price, and a default training speed.
+
+    `seconds_per_step` is a rough default for a Flux LoRA step at 512 px, batch 1 on that class
+    (docs/training-workflow.md); it is only used before this endpoint has finished runs to learn from.
+    """
+
+    key: str  # RunPod's GPU pool id
+    label: str
+    memory_gb: int
+    usd_per_second: float
+    seconds_per_step: float
+
+
+#: Flex prices per second from RunPod's Serverless pricing table (docs/runpod.md); editable in
+#: Settings (`gpu_prices`), which also records its own "as of" date.
+GPU_PRICES_AS_OF = "2026-12-02"
+GPU_CLASSES: dict[str, GpuClass] = {
+    g.key: g
+    for g in (
+        GpuClass("AMPERE_16", "A4000 / A4500 / RTX 4000 16 GB", 16, 0.00016, 4.0),
+        GpuClass("AMPERE_24", "A5000 / L4 / 3090 24 GB", 24, 0.00019, 3.0),
+        GpuClass("ADA_24", "4090 PRO 24 GB", 24, 0.00031, 1.6),
+        GpuClass("AMPERE_48", "A6000 / A40 48 GB", 48, 0.00034, 2.4),
+        GpuClass("ADA_48_PRO", "L40 / L40S / 6000 Ada PRO 48 GB", 48, 0.00053, 1.4),
+        GpuClass("AMPERE_80", "A100 80 GB", 80, 0.00076, 1.2),
+        GpuClass("ADA_80_PRO", "H100 PRO 80 GB", 80, 0.00116, 0.8),
+        GpuClass("HOPPER_141", "H200 PRO 141 GB", 141, 0.00155, 0.7),
+    )
+}
+DEFAULT_GPU_CLASS = "AMPERE_24"
+
+
+def gpu_table(prices: dict[str, float] | None = None) -> dict[str, GpuClass]:
+    """The GPU classes with the user's prices (USD per second) applied over the defaults."""
+    table = dict(GPU_CLASSES)
+    for key, price in (prices or {}).items():
+        base = table.get(key)
+        if base is not None and price >= 0:
+            table[key] = GpuClass(base.key, base.label, base.memory_gb, float(price), base.seconds_per_step)
+    return table
+
+
 class Settings(BaseModel):
     """What the user chose in Settings. Never holds a secret."""
 
@@ -70,6 +117,13 @@ class Settings(BaseModel):
     sandbox_duration_s: float = Field(default=20.0, ge=0.5, le=3600.0)
     user_id: str = "actor_maker_user"
     theme: Literal["system", "light", "dark"] = "system"
+    #: the endpoint's GPU class (a key of GPU_CLASSES) and the user's prices over the defaults
+    gpu_class: str = DEFAULT_GPU_CLASS
+    gpu_prices: dict[str, float] = Field(default_factory=dict)  # USD per second, by GPU class
+    gpu_prices_as_of: str | None = None  # when the user's prices were checked (None: the defaults' date)
+    #: "fixed": a sandbox run takes sandbox_duration_s; "scaled": that is a 2000-step 512-px batch-1
+    #: run and others scale with steps, resolution and batch (sandbox/timing.py)
+    sandbox_timing: Literal["fixed", "scaled"] = "fixed"
 
     @classmethod
     def path(cls, folder: Path | None = None) -> Path:
@@ -233,6 +287,10 @@ class Config:
     user_id: str
     #: things the user should know about this configuration (shown by the CLI and the console)
     warnings: tuple[str, ...] = ()
+    gpu_class: str = DEFAULT_GPU_CLASS
+    gpu_prices: dict[str, float] = field(default_factory=dict)  # the user's, over GPU_CLASSES
+    gpu_prices_as_of: str = GPU_PRICES_AS_OF
+    sandbox_timing: Literal["fixed", "scaled"] = "fixed"
 
     def describe(self) -> str:
         """One safe line for logs and the status bar (no secrets)."""
@@ -325,6 +383,12 @@ def resolve_config(
         sandbox_duration_s=sandbox_seconds,
         user_id=settings.user_id,
         warnings=tuple(warnings),
+        gpu_class=env.get("ACTOR_TRAINER_GPU_CLASS") or settings.gpu_class,
+        gpu_prices=dict(settings.gpu_prices),
+        gpu_prices_as_of=settings.gpu_prices_as_of or GPU_PRICES_AS_OF,
+        sandbox_timing="scaled" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "scaled" else (
+            "fixed" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "fixed" else settings.sandbox_timing
+        ),
     )
 
 

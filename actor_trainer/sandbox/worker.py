@@ -34,6 +34,7 @@ from actor_trainer.core.contract import CONTRACT_VERSION, JobInput
 from actor_trainer.core.errors import StorageError
 from actor_trainer.core.storage.base import Storage, StorageObjectNotFoundError
 from actor_trainer.sandbox.lora import LoraBuildStopped, make_lora_bytes, simulated_metadata
+from actor_trainer.sandbox.timing import resolution_of, simulated_seconds
 from actor_trainer.sandbox.training_files import (
     CAPTION_EXTENSIONS,
     IMAGE_EXTENSIONS,
@@ -57,9 +58,10 @@ _CACHING_SHARE, _TRAINING_SHARE, _SAVING_SHARE = 0.1, 0.8, 0.05
 _CACHING_UPDATES = 5  # the init node reports 0–5 while caching
 
 
-def make_worker(storage: Storage, duration_s: float = 20.0) -> WorkerFn:
-    """A worker with the endpoint's signature `(job_input, report, cancelled)`."""
-    return functools.partial(simulate_training, storage=storage, duration_s=duration_s)
+def make_worker(storage: Storage, duration_s: float = 20.0, timing: str = "fixed") -> WorkerFn:
+    """A worker with the endpoint's signature `(job_input, report, cancelled)`; `timing` says how
+    `duration_s` applies to a job (sandbox/timing.py)."""
+    return functools.partial(simulate_training, storage=storage, duration_s=duration_s, timing=timing)
 
 
 async def simulate_training(
@@ -69,6 +71,7 @@ async def simulate_training(
     *,
     storage: Storage,
     duration_s: float = 20.0,
+    timing: str = "fixed",
 ) -> dict[str, Any]:
     """Run one simulated training job and return the contract's COMPLETED output.
 
@@ -77,6 +80,13 @@ async def simulate_training(
     asyncio.CancelledError soon after `cancelled` is set.
     """
     job = _parse_input(job_input)
+    duration_s = simulated_seconds(
+        duration_s,
+        steps=job.params.max_train_steps,
+        resolution=resolution_of(job.input.workflow),
+        batch_size=job.params.batch_size,
+        timing=timing,
+    )
     run = _Run(job=job, report=report, cancelled=cancelled, storage=storage, duration_s=max(0.0, duration_s))
     return await run.execute()
 
