@@ -94,6 +94,12 @@ def execution_timeout_ms(params: TrainingParameters, image_count: int) -> int:
     return max(MIN_EXECUTION_TIMEOUT_MS, min(MAX_POLICY_MS, math.ceil(seconds * 1000)))
 
 
+def job_ttl_ms(params: TrainingParameters, file_count: int, ttl_ms: int = DEFAULT_TTL_MS) -> int:
+    """The job's `policy.ttl`: at least the execution timeout plus an hour of queueing, at most 7 days.
+    Presigned training URLs must live this long (the worker may start that late)."""
+    return min(MAX_POLICY_MS, max(ttl_ms, execution_timeout_ms(params, file_count) + QUEUE_ALLOWANCE_MS))
+
+
 def build_run_request(
     *,
     actor: Actor,
@@ -161,7 +167,7 @@ def build_run_request(
     )
     request_id = request_id or str(uuid.uuid4())
     timeout_ms = execution_timeout_ms(params, len(urls))
-    ttl = min(MAX_POLICY_MS, max(ttl_ms, timeout_ms + QUEUE_ALLOWANCE_MS))
+    ttl = job_ttl_ms(params, len(urls), ttl_ms)
 
     body: dict[str, Any] = {
         "input": {

@@ -129,6 +129,9 @@ class S3Storage(ThreadedStorage):
         self._max_attempts = max_attempts
         self._client_lock = threading.Lock()
         self._client: Any = None
+        # Presigning signs for a region without asking S3: with no region set, the bucket's own
+        # region is looked up once (HeadBucket's x-amz-bucket-region) and a client made for it.
+        self._presign_client: Any = None
         # Stored MD5 by (key, etag, size): a repeated compare needs no HEAD for unchanged objects.
         self._stored_md5: dict[tuple[str, str, int], str | None] = {}
         self._stored_md5_lock = threading.Lock()
@@ -147,11 +150,12 @@ class S3Storage(ThreadedStorage):
                 self._client = self._make_client()
             return self._client
 
-    def _make_client(self) -> Any:
+    def _make_client(self, region: str | None = None) -> Any:
         access_key_id, secret_access_key, session_token = self._credentials
         custom_endpoint = self.endpoint_url is not None
+        region = region or self.region
         config = Config(
-            region_name=self.region,
+            region_name=region,
             signature_version="s3v4",
             retries={"mode": "standard", "max_attempts": self._max_attempts},
             max_pool_connections=MAX_POOL_CONNECTIONS,
@@ -170,7 +174,7 @@ class S3Storage(ThreadedStorage):
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key,
             aws_session_token=session_token,
-            region_name=self.region,
+            region_name=region,
         )
         client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
         client.meta.events.register("before-send.s3.PutObject", _send_without_expect_continue)
@@ -279,10 +283,42 @@ class S3Storage(ThreadedStorage):
         if not 1 <= expires_s <= MAX_PRESIGN_SECONDS:
             raise StorageError(f"A presigned URL cannot last {expires_s} s.", "Use between 1 second and 7 days.")
         bucket, key = parse_s3_url(url)
-        presigned: str = self.boto3_client().generate_presigned_url(
+        client = self._presigning_client() if bucket == self.bucket else self.boto3_client()
+        presigned: str = client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
         )
         return presigned
+
+    def bucket_region(self) -> str | None:
+        """The bucket's region as S3 reports it (HeadBucket's `x-amz-bucket-region`, sent even with a
+        301 or 403 answer), or None when the server names none. Blocking."""
+        try:
+            answer = self.boto3_client().head_bucket(Bucket=self.bucket)
+            headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            return headers.get("x-amz-bucket-region") or answer.get("BucketRegion") or None
+        except ClientError as exc:
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            region = headers.get("x-amz-bucket-region") or exc.response.get("Error", {}).get("Region")
+            if region:
+                return str(region)
+            raise
+
+    def _presigning_client(self) -> Any:
+        """A client that signs for the bucket's region: SigV4 presigned URLs name the region they are
+        signed for, and S3 refuses one signed for another (boto3 signs for its default region, often
+        us-east-1, when none is set)."""
+        client = self.boto3_client()
+        if self.region is not None:
+            return client
+        with self._client_lock:
+            if self._presign_client is not None:
+                return self._presign_client
+        region = self.bucket_region()
+        made = client if region is None or region == client.meta.region_name else self._make_client(region)
+        with self._client_lock:
+            if self._presign_client is None:
+                self._presign_client = made
+            return self._presign_client
 
     def _check_blocking(self) -> str:
         page = self.boto3_client().list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1000)
