@@ -79,7 +79,8 @@ class QueueRunner:
         self.watch = watch
         self.follow_interval_s = follow_interval_s
         self.doctor = doctor
-        self._lock = FileLock(str(store.root / RUNNER_LOCK), timeout=0)
+        # Acquired and released on the event loop's thread (timeout 0: it never waits), not thread-local.
+        self._lock = FileLock(str(store.root / RUNNER_LOCK), timeout=0, thread_local=False)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
 
@@ -111,7 +112,7 @@ class QueueRunner:
         """Work through the queue. `until_idle`: return (with the batch's summary) once nothing waits
         and nothing is in flight. `submit_only`: return after submitting what may be submitted now."""
         try:
-            await asyncio.to_thread(self._lock.acquire)
+            self._lock.acquire()
         except Timeout:
             raise QueueBusyError() from None
         unsubscribe = self.events.subscribe(self._on_event)
