@@ -137,8 +137,12 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
         try:
             final = await watcher.wait(actor.id, version.key)
         except asyncio.CancelledError:
-            say(f"Stopped waiting; {version.name} goes on at RunPod. "
-                f"Follow it with `actor-trainer status {version.id}`.")
+            if ctx.config.sandbox:  # the simulated worker lives in this process (docs/architecture.md)
+                say(f"Stopped; {version.name} ran in this command's sandbox and stops with it. The next "
+                    "start marks it interrupted.")
+            else:
+                say(f"Stopped waiting; {version.name} goes on at RunPod. "
+                    f"Follow it with `actor-trainer status {version.id}`.")
             raise
         return _final_report(final)
 

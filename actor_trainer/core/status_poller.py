@@ -103,16 +103,25 @@ class StatusPoller:
     async def _check(self, actor_id: int, ref: str) -> TrainingVersion:
         async with self._check_lock:  # one status round at a time: never two writers racing on a version
             self.checks_made += 1
+            announced: list[VersionChanged] = []
+
+            def listen(event: object) -> None:
+                if (isinstance(event, VersionChanged) and event.actor_id == actor_id
+                        and event.version.key == ref and event.version.status.is_terminal):
+                    announced.append(event)
+
+            unsubscribe = self.events.subscribe(listen)
             try:
-                before = await asyncio.to_thread(self.library.get_version, actor_id, ref)
                 version = await self.orchestrator.check(actor_id, ref)
             except Exception as exc:  # a broken check must not kill the poller; it is reported
                 log.exception("status check of %s failed", ref)
                 self.events.log(LogLevel.ERROR, f"Status check failed unexpectedly: {exc}", actor_id=actor_id)
                 raise
+            finally:
+                unsubscribe()
         if version.status.is_terminal:
-            if before.status.is_terminal and (actor_id, ref) in self._live:
-                self._announce_ended(actor_id, version)  # another process ended it just now
+            if not announced and (actor_id, ref) in self._live:
+                self._announce_ended(actor_id, version)  # the library says another process ended it
             self._live.discard((actor_id, ref))
         return version
 
