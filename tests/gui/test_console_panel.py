@@ -175,7 +175,8 @@ def test_a_failed_run_says_why(gui_ctx: AppContext, panel: ConsolePanel, qtbot: 
     submit(gui_ctx)
     qtbot.waitUntil(lambda: panel.status_text().startswith("Failed — V1: "), timeout=QT_WAIT_MS)
     assert "CUDA out of memory" in panel.status_text()
-    assert any(line.level is LogLevel.ERROR for line in panel.visible_lines())
+    # The version record and the log line are two events: the line may come a moment later.
+    qtbot.waitUntil(lambda: any(line.level is LogLevel.ERROR for line in panel.visible_lines()), timeout=QT_WAIT_MS)
 
 
 def test_level_filter_hides_and_shows_lines(light_ctx: AppContext, light_panel: ConsolePanel, qtbot: QtBot) -> None:

@@ -171,6 +171,11 @@ class ConsoleLogView(QWidget):
         else:
             text = tr("{n} of {m} levels").format(n=len(chosen), m=everything)
         self.levels_button.setText(text)
+        # Room for the longest of these words and the menu arrow, so none is clipped (issue 10, item 8).
+        metrics = self.levels_button.fontMetrics()
+        longest = max(metrics.horizontalAdvance(t) for t in (
+            tr("All levels"), tr("All but debug"), tr("{n} of {m} levels").format(n=everything, m=everything)))
+        self.levels_button.setMinimumWidth(longest + 36)
 
     def _apply_actor_filter(self) -> None:
         self.proxy.set_actor_filter(self._actor_id, self.actor_only.isChecked())

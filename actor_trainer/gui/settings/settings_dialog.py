@@ -12,7 +12,8 @@ import asyncio
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -54,6 +56,7 @@ class SecretField(QWidget):
         self.edit = QLineEdit(self)
         self.edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.note = QLabel(self)
+        self.note.setWordWrap(True)  # a long note wraps instead of widening (or being cut by) the dialog
         self.note.setStyleSheet("color: palette(mid);")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -85,6 +88,36 @@ class SecretField(QWidget):
         return self.edit.text() if self.changed else None
 
 
+class FittingScrollArea(QScrollArea):
+    """A vertical scroll area whose content is never squeezed below the height its wrapped lines
+    need at the current width (QScrollArea alone ignores height-for-width, which collapses fields
+    and cuts wrapped notes and test results)."""
+
+    def setWidget(self, widget: QWidget) -> None:
+        super().setWidget(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit_height()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        widget = self.widget()
+        layout = widget.layout() if widget is not None else None
+        if widget is None or layout is None:
+            return
+        width = self.viewport().width()
+        needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
+        needed = max(needed, layout.totalMinimumSize().height())
+        if widget.minimumHeight() != needed:
+            widget.setMinimumHeight(needed)
+
+
 class SettingsDialog(QDialog):
     """Edit the settings file and the keyring. `saved` is emitted after a successful save."""
 
@@ -97,12 +130,25 @@ class SettingsDialog(QDialog):
         self.secrets = secrets or Secrets()
         self.settings = ctx.settings.model_copy(deep=True)
         self.setWindowTitle(tr("Settings"))
-        self.setMinimumWidth(560)
+        # The sections scroll when the screen is short (a 1366×768 laptop, a test result that
+        # wraps to several lines); the note and the buttons stay in view below them.
+        self.content = QWidget()
+        self.content.setObjectName("settingsContent")
+        sections = QVBoxLayout(self.content)
+        sections.setContentsMargins(0, 0, 4, 0)
+        sections.addWidget(self._runpod_box())
+        sections.addWidget(self._storage_box())
+        sections.addWidget(self._webhook_box())
+        sections.addWidget(self._library_box())
+        sections.addStretch(1)
+        self.scroll_area = FittingScrollArea(self)
+        self.scroll_area.setObjectName("settingsScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(self.content)
         layout = QVBoxLayout(self)
-        layout.addWidget(self._runpod_box())
-        layout.addWidget(self._storage_box())
-        layout.addWidget(self._webhook_box())
-        layout.addWidget(self._library_box())
+        layout.addWidget(self.scroll_area, 1)
         self.restart_note = QLabel(tr("Changes apply when Actor Trainer restarts."), self)
         self.restart_note.setStyleSheet("color: palette(mid);")
         layout.addWidget(self.restart_note)
@@ -113,6 +159,22 @@ class SettingsDialog(QDialog):
         self.restart_button.clicked.disconnect()
         self.restart_button.clicked.connect(self._save_and_restart)
         layout.addWidget(buttons)
+        screen = (parent.screen() if parent is not None else None) or self.screen()
+        self.fit_to(screen.availableGeometry().size())
+
+    def fit_to(self, available: QSize) -> None:
+        """Size the dialog for a screen of `available` size: wide enough for every label and field,
+        as tall as its sections when they fit, else the screen's height less room for the title
+        bar (the sections then scroll)."""
+        bar = self.scroll_area.verticalScrollBar().sizeHint().width()
+        width = max(self.content.minimumSizeHint().width(), 600) + bar
+        self.scroll_area.setMinimumWidth(min(width, available.width() - 40))
+        margins = self.layout().contentsMargins()
+        below = sum(w.sizeHint().height() for w in (self.restart_note, self.restart_button.parentWidget())) + 24
+        wanted = self.content.sizeHint().height() + below + margins.top() + margins.bottom()
+        height = min(wanted, available.height() - 80)  # the window's title bar and the desktop's panel
+        self.scroll_area.setMinimumHeight(min(200, height))
+        self.resize(min(width + margins.left() + margins.right(), available.width() - 40), height)
 
     # --- sections -------------------------------------------------------------------------------
 
@@ -194,7 +256,11 @@ class SettingsDialog(QDialog):
         form.addRow(tr("ngrok auth token"), self.ngrok_token)
         form.addRow(tr("Webhook port"), self.port)
         form.addRow(tr("Poll every"), self.poll)
-        row, self.tunnel_result = self._test_row(tr("Test delivery"), self._test_tunnel)
+        row, self.tunnel_result = self._test_row(tr("Test delivery (starts the tunnel)"), self._test_tunnel)
+        self.tunnel_test_button = row.findChild(QPushButton)
+        self.tunnel_test_button.setToolTip(tr(
+            "Sends a test webhook through the public URL to this app. In ngrok mode a stopped tunnel is "
+            "started first and keeps running afterwards (stop it in the Tunnel panel)."))
         form.addRow("", row)
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self._mode_changed()
@@ -269,9 +335,13 @@ class SettingsDialog(QDialog):
 
     def _test_tunnel(self, done: Done, failed: Failed) -> None:
         typed = self.public_url.text().strip() if self.ctx.config.webhook_mode == "public" else ""
+        was_running = bool(self.ctx.tunnel_status().public_url)
 
         def delivered(result: DeliveryResult) -> None:
-            done(tr("delivered through {url} in {ms} ms").format(url=result.url, ms=round(result.seconds * 1000)))
+            text = tr("delivered through {url} in {ms} ms").format(url=result.url, ms=round(result.seconds * 1000))
+            if not typed and not was_running and self.ctx.tunnel_status().public_url:
+                text += tr(" — the tunnel was started for this test and keeps running (stop it in the Tunnel panel)")
+            done(text)
 
         self.ctx.check_delivery(typed or None, on_done=delivered, on_error=failed, owner=self)
 

@@ -143,6 +143,9 @@ class MainWindow(QMainWindow):
             theme.themeChanged.connect(lambda _dark: self.actions_.retint())
 
         self.resize(1360, 860)
+        # Below this the cards, the docks and the versions' main columns no longer fit side by
+        # side; 1280×720 works (issue 10, item 8: tests/gui/test_layout_1280.py).
+        self.setMinimumSize(1024, 600)
         self.restore_layout()
         self._update_title()
         self._update_actions()

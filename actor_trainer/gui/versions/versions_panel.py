@@ -57,6 +57,10 @@ class VersionsTable(QTableView):
         super().keyPressEvent(event)
 
 
+MAIN_COLUMNS = (Column.NAME, Column.STATUS, Column.STARTED, Column.DURATION)
+MAIN_COLUMNS_MAX_WIDTH = 560  # beyond it the window's minimum width would outgrow a 1280-px screen
+
+
 class VersionsPanel(QWidget):
     """The current actor's training history. Emits `trainAgainRequested(TrainingParameters)`."""
 
@@ -314,6 +318,17 @@ class VersionsPanel(QWidget):
         for column, cap in ((Column.DESCRIPTION, 240), (Column.STARTED, 140)):
             if header.sectionSize(column) > cap:
                 header.resizeSection(column, cap)
+        # The main columns (version, status, started, duration) stay in view without sideways
+        # scrolling: the table asks for their width, so the dock is never narrower (issue 10, item 8).
+        self.table.setMinimumWidth(min(self.main_columns_width(), MAIN_COLUMNS_MAX_WIDTH))
+
+    def main_columns_width(self) -> int:
+        """The width the table needs to show the main columns whole (with its frame and scroll bar)."""
+        header = self.table.horizontalHeader()
+        columns = sum(header.sectionSize(c) for c in MAIN_COLUMNS if not header.isSectionHidden(c))
+        frame = 2 * self.table.frameWidth()
+        bar = self.table.verticalScrollBar().sizeHint().width()
+        return columns + frame + bar + self.table.verticalHeader().width() * self.table.verticalHeader().isVisible()
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.table.indexAt(pos)
