@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from actor_trainer.core.errors import ActorTrainerError, MarkGoodRefusedError
+from actor_trainer.core.estimate import EstimateReport
 from actor_trainer.core.events import LogLevel
 from actor_trainer.core.library import ActorSummary, Library, TrainingDataScan
 from actor_trainer.core.lora_file import LoraInfo, fetch_lora
@@ -408,6 +409,18 @@ class AppContext(QObject):
         await self.services.stop(timeout_s=timeout_s)
         self.thumbnails.shutdown(wait=False)
         self.bridge.detach()
+
+    # --- the run estimate (issue 13, item 2) -----------------------------------------------------
+
+    def estimate(self, actor_id: int, params: TrainingParameters, on_done: Callable[[EstimateReport], None], *,
+                 owner: QObject | None = None) -> None:
+        """What a run of `params` for the actor will take and cost on this endpoint (core/estimate.py):
+        the library's history is read off the event loop; `on_done` gets the report. A failure is
+        logged, never shown: an estimate is a help, not a gate."""
+        self.tasks.start(f"estimate-{actor_id}", asyncio.to_thread(self.services.estimate, params),
+                         on_done=on_done, on_error=lambda exc: log.warning("No estimate for actor %s: %s",
+                                                                           actor_id, exc),
+                         replace=True, owner=owner)
 
 
 def _state_word(status: SyncStatus) -> str:

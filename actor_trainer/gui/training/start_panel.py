@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMessageBox, QPush
 
 from actor_trainer.core.dataset_doctor import DoctorReport, forced_reasons, record_forced
 from actor_trainer.core.errors import ActorTrainerError
+from actor_trainer.core.estimate import EstimateReport
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.preflight import DataNotSyncedError, InvalidParametersError, RunInFlightError
 from actor_trainer.gui.context import AppContext
@@ -93,6 +94,11 @@ class StartPanel(Card):
         self.allow_concurrent.setObjectName("allowConcurrent")
         self.allow_concurrent.toggled.connect(lambda _on: self.recheck())
         self.body.addWidget(self.allow_concurrent)
+        # "≈ 38 min on the endpoint, ≈ $1.90"; how it was reached in the tooltip (core/estimate.py).
+        self.estimate_label = secondary("", self)
+        self.estimate_label.setObjectName("startEstimate")
+        self.estimate_label.setVisible(False)
+        self.body.addWidget(self.estimate_label)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -154,6 +160,8 @@ class StartPanel(Card):
     def recheck(self) -> None:
         """Inputs or the world changed: check again shortly (several changes, one check)."""
         self._generation += 1
+        if self._actor_id is None or self._params is None:
+            self.estimate_label.setVisible(False)
         self._update()
         if self._actor_id is not None and self._params is not None:
             self._timer.start()
@@ -181,6 +189,17 @@ class StartPanel(Card):
             self._update()
 
         self._ctx.check_can_start(actor_id, params, allow_concurrent=allow, on_done=done, on_error=failed, owner=self)
+        self._ctx.estimate(actor_id, params, lambda report: self._show_estimate(generation, report), owner=self)
+
+    def _show_estimate(self, generation: int, report: EstimateReport) -> None:
+        if generation != self._generation:
+            return
+        text = report.estimate.summary()
+        if report.accuracy is not None:
+            text += " · " + tr("earlier estimates, {accuracy}").format(accuracy=report.accuracy.text())
+        self.estimate_label.setText(text)
+        self.estimate_label.setToolTip(report.tooltip())
+        self.estimate_label.setVisible(True)
 
     @property
     def has_answer(self) -> bool:
