@@ -126,10 +126,21 @@ class QueueSummary(BaseModel):
     failed: int
     seconds: float
     failed_actors: list[str] = Field(default_factory=list)
+    #: ≈ US dollars of the batch's runs: each run's estimate (core/estimate.py) scaled to its actual
+    #: time on the endpoint; None when no run had a priced estimate
+    cost: float | None = None
+    #: (actor id, version key) of every run the batch's entries made, interrupted attempts included
+    runs: list[tuple[int, str]] = Field(default_factory=list)
 
     @property
     def text(self) -> str:
-        return f"{self.completed} completed, {self.failed} failed — {format_duration(self.seconds)}"
+        text = f"{self.completed} completed, {self.failed} failed — {format_duration(self.seconds)}"
+        if self.cost is not None:
+            from actor_trainer.core.estimate import format_cost
+
+            cost = format_cost(self.cost)
+            text += f", {cost}" if cost.startswith("<") else f", ≈ {cost}"
+        return text
 
 
 def format_duration(seconds: float) -> str:
@@ -155,6 +166,7 @@ def batch_summary(queue: QueueFile, until: datetime | None = None) -> QueueSumma
         failed=sum(1 for e in ended if e.state is EntryState.FAILED),
         seconds=max(0.0, (end - start).total_seconds()),
         failed_actors=[e.actor_name or f"{e.actor_id:04d}" for e in ended if e.state is EntryState.FAILED],
+        runs=[(e.actor_id, ref) for e in ended for ref in e.versions],
     )
 
 

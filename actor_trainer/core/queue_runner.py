@@ -346,6 +346,23 @@ class QueueRunner:
             return None
         return forced_reasons(report)
 
+    def _cost(self, runs: list[tuple[int, str]]) -> float | None:
+        """≈ what the runs cost: each one's estimated cost scaled to its actual time (blocking)."""
+        total, known = 0.0, False
+        for actor_id, ref in runs:
+            try:
+                version = self.library.get_version(actor_id, ref)
+            except ActorTrainerError:
+                continue
+            estimate = version.estimate
+            if estimate is None or estimate.cost is None:
+                continue
+            actual = version.actual_seconds
+            scale = actual / estimate.seconds if actual is not None and estimate.seconds > 0 else 1.0
+            total += estimate.cost * scale
+            known = True
+        return total if known else None
+
     # --- the end --------------------------------------------------------------------------------
 
     async def _finish_batch(self) -> QueueSummary | None:
@@ -362,6 +379,7 @@ class QueueRunner:
         _, summary = await asyncio.to_thread(self.store.update, finish)
         if summary is None:
             return None
+        summary.cost = await asyncio.to_thread(self._cost, summary.runs)
         level = LogLevel.WARNING if summary.failed else LogLevel.SUCCESS
         self.events.log(level, f"Queue finished: {summary.text}.")
         self.events.emit(QueueChanged())

@@ -100,6 +100,8 @@ def test_summary_line() -> None:
     summary = batch_summary(queue)
     assert summary.text == "8 completed, 1 failed — 3 h 12 min"  # the entry of an earlier batch is not counted
     assert summary.failed_actors == ["0008"]
+    summary.cost = 14.6  # the runs' estimates scaled to their actual times (core/queue_runner.py)
+    assert summary.text == "8 completed, 1 failed — 3 h 12 min, ≈ $14.60"
 
 
 def test_one_runner_per_library(tmp_path: Path) -> None:
