@@ -255,7 +255,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             return await services.require_runs().cancel(actor.id, version.id)
 
     saved = asyncio.run(run())
-    say(f"{saved.name}: {saved.status.label} (RunPod: {saved.runpodStatus}).")
+    said = f" (RunPod: {saved.runpodStatus})" if saved.runpodStatus else ""
+    why = f" — {saved.error.message}" if saved.error is not None and saved.status is not VersionStatus.CANCELLED else ""
+    say(f"{saved.name}: {saved.status.label}{said}.{why}")
     return 0 if saved.status is VersionStatus.CANCELLED else 1
 
 

@@ -124,3 +124,16 @@ def test_killed_train_wait_leaves_an_interrupted_run_that_blocks_nothing(lib: Pa
     assert first["error"]["message"].startswith("Interrupted: the sandbox stopped with the app")
     assert first["error"]["details"]["kind"] == "SandboxInterrupted"
     assert "runpodStatus" not in first or first["runpodStatus"] is None
+
+
+def test_cancel_of_a_run_whose_sandbox_was_killed_says_it_was_interrupted(lib: Path) -> None:
+    train = start_train(lib)
+    try:
+        running = wait_for_training(lib, train)
+    finally:
+        train.send_signal(signal.SIGKILL)
+        train.communicate()
+    cancelled = cli(lib, "cancel", running["id"])
+    assert cancelled.returncode == 1
+    assert "V1: failed. — Interrupted: the sandbox stopped with the app" in cancelled.stderr
+    assert versions(lib)[0]["status"] == "failed"
