@@ -119,3 +119,25 @@ def test_the_window_docks_the_queue_and_notifies_its_summary(light_ctx: Any, qtb
         assert note.args == ["Queue finished", "8 completed, 1 failed — 3 h 12 min"]
     finally:
         next(opener, None)
+
+
+def test_add_actors_goes_through_the_selector_with_several_selected(light_ctx: Any, qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QPushButton
+
+    panel = _panel(light_ctx, qtbot, start_runner=False)
+    panel.add_button.click()
+    selector = panel.selector
+    assert selector is not None
+    qtbot.waitUntil(lambda: selector.proxy().rowCount() == 2, timeout=QT_WAIT_MS)
+    selector.select_all_shown()
+    assert selector.selected_actor_ids() == [0, 1]
+    choose = next(b for b in selector.findChildren(QPushButton) if b.text() == "Choose")
+    choose.click()
+    qtbot.waitUntil(lambda: panel.add_dialog is not None, timeout=QT_WAIT_MS)
+    dialog = panel.add_dialog
+    assert dialog is not None
+    qtbot.waitUntil(lambda: len(dialog.planned) == 2, timeout=QT_WAIT_MS)
+    assert [p.actor.id for p in dialog.planned] == [0, 1]
+    dialog.add_button.click()
+    qtbot.waitUntil(lambda: len(QueueStore(light_ctx.library.root).load().visible()) == 2, timeout=QT_WAIT_MS)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2, timeout=QT_WAIT_MS)
