@@ -258,6 +258,8 @@ def install_script_checks(folder: Path, user: User, version: str) -> None:
         ran = user.run(APP, "--version")  # through ~/.local/bin, on this user's PATH
         expect_ok(ran, "the installed actor-trainer --version")
         assert ran.stdout.strip() == f"{APP} {version}"
+        seeded = user.run(APP, "actors", "--json", "--local")  # the user's library, made by the installed app
+        expect_ok(seeded, "the installed actor-trainer actors --json")
         library_files = sorted(p for p in user.library.rglob("*") if p.is_file())
         result = user.run("sh", str(dest / "uninstall.sh"))
         expect_ok(result, "uninstall.sh")
@@ -405,10 +407,11 @@ def main(argv: list[str] | None = None) -> int:
             report("tarball: unpacks to one folder with the binary", binary.is_file() and os.access(binary, os.X_OK),
                    str(binary.relative_to(work)))
             if manifest.is_file():
-                listed = {line.split()[-1] for line in manifest.read_text(encoding="utf-8").splitlines()
+                listed = {line.split(" ", 2)[2] for line in manifest.read_text(encoding="utf-8").splitlines()
                           if re.match(r"^[0-9a-f]{64} \d+ ", line)}
-                on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
-                           and p.parent == folder or "_internal" in p.relative_to(folder).parts[:1]}
+                extras = {"install.sh", "uninstall.sh", "README.txt", "LICENSE"}  # the tarball's, not the bundle's
+                on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*")
+                           if p.is_file() and not p.is_symlink() and str(p.relative_to(folder)) not in extras}
                 unlisted = sorted(p for p in on_disk if p not in listed)
                 report("manifest lists every bundled file", not unlisted and bool(listed),
                        f"{len(listed)} files listed" + (f"; unlisted: {unlisted[:3]}" if unlisted else ""))
