@@ -96,11 +96,22 @@ class User:
     def log_file(self) -> Path:
         return self.state / APP / "log" / f"{APP}.log"
 
-    def run(self, *argv: str, timeout: float = STEP_TIMEOUT_S, extra_env: dict[str, str] | None = None,
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *argv: str,
+        timeout: float = STEP_TIMEOUT_S,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, **(extra_env or {})}
-        return subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, cwd=self.home)
+        return subprocess.run(
+            list(argv),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            cwd=self.home,
+        )
 
 
 def expect_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
@@ -173,8 +184,10 @@ def training_checks(label: str, binary: Path, user: User) -> None:
         assert created, "no new .safetensors file on disk"
         header = safetensors_header(created[-1])
         size = created[-1].stat().st_size
-        return (f"{newest['name']} completed in {time.monotonic() - started:.1f} s; "
-                f"{created[-1].relative_to(user.home)} {size} bytes, {len(header) - 1} tensors")
+        return (
+            f"{newest['name']} completed in {time.monotonic() - started:.1f} s; "
+            f"{created[-1].relative_to(user.home)} {size} bytes, {len(header) - 1} tensors"
+        )
 
     check(f"{label}: train 0 --auto --wait to a completed version with a real .safetensors", train)
 
@@ -185,9 +198,17 @@ def gui_smoke(label: str, binary: Path, user: User) -> None:
         shown_before = log.read_text(encoding="utf-8").count("window shown") if log.is_file() else 0
         env = {**user.env, "QT_QPA_PLATFORM": "offscreen"}
         started = time.monotonic()
-        proc = subprocess.Popen([str(binary)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, cwd=user.home)
+        proc = subprocess.Popen(
+            [str(binary)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=user.home,
+        )
         try:
+
             def shown() -> bool:
                 assert proc.poll() is None, f"the app exited {proc.returncode} before its window showed"
                 return log.is_file() and log.read_text(encoding="utf-8").count("window shown") > shown_before
@@ -233,8 +254,12 @@ def elf_checks(label: str, folder: Path) -> None:
             if path.is_symlink() or not path.is_file() or path.read_bytes()[:4] != b"\x7fELF":
                 continue
             count += 1
-            out = subprocess.run(["ldd", str(path)], capture_output=True, text=True,
-                                 env={"LD_LIBRARY_PATH": str(internal), "PATH": os.environ.get("PATH", "")}).stdout
+            out = subprocess.run(
+                ["ldd", str(path)],
+                capture_output=True,
+                text=True,
+                env={"LD_LIBRARY_PATH": str(internal), "PATH": os.environ.get("PATH", "")},
+            ).stdout
             for line in out.splitlines():
                 if "not found" in line:
                     missing.setdefault(line.split()[0], set()).add(str(path.relative_to(folder)))
@@ -254,7 +279,9 @@ def install_script_checks(folder: Path, user: User, version: str) -> None:
         icon = user.data / "icons" / "hicolor" / "256x256" / "apps" / f"{APP}.png"
         for path in (dest / APP, link, desktop, icon):
             assert path.exists(), f"{path} missing after install.sh"
-        assert f'Exec="{dest / APP}"' in desktop.read_text(encoding="utf-8"), "desktop entry's Exec is not the installed binary"
+        assert f'Exec="{dest / APP}"' in desktop.read_text(encoding="utf-8"), (
+            "desktop entry's Exec is not the installed binary"
+        )
         ran = user.run(APP, "--version")  # through ~/.local/bin, on this user's PATH
         expect_ok(ran, "the installed actor-trainer --version")
         assert ran.stdout.strip() == f"{APP} {version}"
@@ -287,9 +314,12 @@ def deb_static_checks(deb: Path, version: str, depends: list[str]) -> None:
                 name, target = name.split(" -> ", 1)
             paths[name.lstrip(".")] = (parts[0], parts[1], target)
         wanted = [
-            f"/opt/{APP}/{APP}", f"/opt/{APP}/_internal/resources/workflows/flux_lora_training.json",
-            f"/opt/{APP}/_internal/data/actors.json", f"/usr/share/applications/{APP}.desktop",
-            "/usr/share/icons/hicolor/scalable/apps/actor-trainer.svg", "/usr/share/doc/actor-trainer/copyright",
+            f"/opt/{APP}/{APP}",
+            f"/opt/{APP}/_internal/resources/workflows/flux_lora_training.json",
+            f"/opt/{APP}/_internal/data/actors.json",
+            f"/usr/share/applications/{APP}.desktop",
+            "/usr/share/icons/hicolor/scalable/apps/actor-trainer.svg",
+            "/usr/share/doc/actor-trainer/copyright",
         ]
         sizes = sorted(p.name for p in (ROOT / "resources" / "app-icon" / "hicolor").iterdir())
         wanted += [f"/usr/share/icons/hicolor/{s}/apps/{APP}.png" for s in sizes]
@@ -309,8 +339,9 @@ def deb_static_checks(deb: Path, version: str, depends: list[str]) -> None:
 
     def fields() -> str:
         def field(name: str) -> str:
-            return subprocess.run(["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True,
-                                  check=True).stdout.strip()
+            return subprocess.run(
+                ["dpkg-deb", "-f", str(deb), name], capture_output=True, text=True, check=True
+            ).stdout.strip()
 
         assert field("Package") == APP, f"Package: {field('Package')}"
         assert field("Version") == version, f"Version: {field('Version')} (pyproject says {version})"
@@ -332,16 +363,28 @@ def deb_install_checks(deb: Path, user: User, version: str, work: Path) -> None:
 
     def install() -> str:
         nonlocal installed
-        result = subprocess.run([*sudo, "apt-get", "install", "-y", "-q", str(deb.resolve())], capture_output=True,
-                                text=True, env=apt_env, timeout=600, stdin=subprocess.DEVNULL)
-        if result.returncode != 0 and "Unable to locate" in result.stdout + result.stderr:  # stale package lists
+        result = subprocess.run(
+            [*sudo, "apt-get", "install", "-y", "-q", str(deb.resolve())],
+            capture_output=True,
+            text=True,
+            env=apt_env,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+        if result.returncode != 0:  # stale or absent package lists (a fresh machine): update once, retry
             subprocess.run([*sudo, "apt-get", "update", "-q"], capture_output=True, env=apt_env, timeout=300)
-            result = subprocess.run([*sudo, "apt-get", "install", "-y", "-q", str(deb.resolve())],
-                                    capture_output=True, text=True, env=apt_env, timeout=600,
-                                    stdin=subprocess.DEVNULL)
+            result = subprocess.run(
+                [*sudo, "apt-get", "install", "-y", "-q", str(deb.resolve())],
+                capture_output=True,
+                text=True,
+                env=apt_env,
+                timeout=600,
+                stdin=subprocess.DEVNULL,
+            )
         expect_ok(result, "apt-get install")
-        status = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Version}", APP], capture_output=True,
-                                text=True).stdout
+        status = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status} ${Version}", APP], capture_output=True, text=True
+        ).stdout
         assert status == f"install ok installed {version}", f"dpkg-query says {status!r}"
         installed = True
         return status
@@ -349,6 +392,7 @@ def deb_install_checks(deb: Path, user: User, version: str, work: Path) -> None:
     if not check("apt-get install ./dist/….deb (brings its Depends:)", install):
         return
     try:
+
         def usr_bin_version() -> str:
             result = user.run(f"/usr/bin/{APP}", "--version")
             expect_ok(result, f"/usr/bin/{APP} --version")
@@ -363,10 +407,16 @@ def deb_install_checks(deb: Path, user: User, version: str, work: Path) -> None:
             library_before = sorted((p, p.stat().st_size) for p in user.library.rglob("*") if p.is_file())
 
             def remove() -> str:
-                files = subprocess.run(["dpkg-query", "-L", APP], capture_output=True, text=True,
-                                       check=True).stdout.split()
-                own = [f for f in files if f.startswith(("/opt/", "/usr/bin/", "/usr/share/applications/",
-                                                         "/usr/share/metainfo/", "/usr/share/icons/"))]
+                files = subprocess.run(
+                    ["dpkg-query", "-L", APP], capture_output=True, text=True, check=True
+                ).stdout.split()
+                own = [
+                    f
+                    for f in files
+                    if f.startswith(
+                        ("/opt/", "/usr/bin/", "/usr/share/applications/", "/usr/share/metainfo/", "/usr/share/icons/")
+                    )
+                ]
                 result = subprocess.run([*sudo, "dpkg", "-r", APP], capture_output=True, text=True, timeout=300)
                 expect_ok(result, "dpkg -r")
                 left = [f for f in own if Path(f).is_file() or Path(f).is_symlink()]
@@ -404,17 +454,29 @@ def main(argv: list[str] | None = None) -> int:
                 archive.extractall(work / "unpacked", filter="tar")
             folder = work / "unpacked" / f"{APP}-{version}-linux-x86_64"
             binary = folder / APP
-            report("tarball: unpacks to one folder with the binary", binary.is_file() and os.access(binary, os.X_OK),
-                   str(binary.relative_to(work)))
+            report(
+                "tarball: unpacks to one folder with the binary",
+                binary.is_file() and os.access(binary, os.X_OK),
+                str(binary.relative_to(work)),
+            )
             if manifest.is_file():
-                listed = {line.split(" ", 2)[2] for line in manifest.read_text(encoding="utf-8").splitlines()
-                          if re.match(r"^[0-9a-f]{64} \d+ ", line)}
+                listed = {
+                    line.split(" ", 2)[2]
+                    for line in manifest.read_text(encoding="utf-8").splitlines()
+                    if re.match(r"^[0-9a-f]{64} \d+ ", line)
+                }
                 extras = {"install.sh", "uninstall.sh", "README.txt", "LICENSE"}  # the tarball's, not the bundle's
-                on_disk = {str(p.relative_to(folder)) for p in folder.rglob("*")
-                           if p.is_file() and not p.is_symlink() and str(p.relative_to(folder)) not in extras}
+                on_disk = {
+                    str(p.relative_to(folder))
+                    for p in folder.rglob("*")
+                    if p.is_file() and not p.is_symlink() and str(p.relative_to(folder)) not in extras
+                }
                 unlisted = sorted(p for p in on_disk if p not in listed)
-                report("manifest lists every bundled file", not unlisted and bool(listed),
-                       f"{len(listed)} files listed" + (f"; unlisted: {unlisted[:3]}" if unlisted else ""))
+                report(
+                    "manifest lists every bundled file",
+                    not unlisted and bool(listed),
+                    f"{len(listed)} files listed" + (f"; unlisted: {unlisted[:3]}" if unlisted else ""),
+                )
             user = User(work / "tar-user")
             resources_checks("tarball", folder / "_internal")
             app_checks("tarball", binary, user, version)
@@ -426,19 +488,29 @@ def main(argv: list[str] | None = None) -> int:
             if not args.skip_deb_install:
                 deb_user = User(work / "deb-user")
                 # The user has a library before the package is installed; removal must leave it.
-                seeded = deb_user.run(str(work / "unpacked" / f"{APP}-{version}-linux-x86_64" / APP), "actors",
-                                      "--json", "--local") if tarball.is_file() else None
+                seeded = (
+                    deb_user.run(
+                        str(work / "unpacked" / f"{APP}-{version}-linux-x86_64" / APP), "actors", "--json", "--local"
+                    )
+                    if tarball.is_file()
+                    else None
+                )
                 if seeded is not None:
-                    report("deb user: a library exists before install", seeded.returncode == 0
-                           and (deb_user.library / "actors.json").is_file())
+                    report(
+                        "deb user: a library exists before install",
+                        seeded.returncode == 0 and (deb_user.library / "actors.json").is_file(),
+                    )
                 deb_install_checks(deb, deb_user, version, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = [name for name, ok in results if not ok]
     # Not pytest's "N passed, N failed" shape: CI reads that line as the test suite's count.
     failures = f", FAIL: {len(failed)} ({'; '.join(failed)})" if failed else ""
-    print(f"Package checks: {len(results) - len(failed)} of {len(results)} PASS{failures}; "
-          f"{time.monotonic() - started:.0f} s", flush=True)
+    print(
+        f"Package checks: {len(results) - len(failed)} of {len(results)} PASS{failures}; "
+        f"{time.monotonic() - started:.0f} s",
+        flush=True,
+    )
     return 1 if failed else 0
 
 
