@@ -8,6 +8,7 @@ server → orchestrator → poller. Shutdown runs in reverse, each step awaited 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Coroutine
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.estimate import EstimateReport, estimate_with_config
-from actor_trainer.core.events import EventBus, LogLevel
+from actor_trainer.core.events import EventBus, LogLevel, TunnelChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.model_registry import ModelRegistry
 from actor_trainer.core.models import RunEstimate, RunOwner, TrainingParameters
@@ -226,6 +227,36 @@ class Services:
             raise WebhookNotReadyError("There is no public URL to deliver through: the tunnel is not running.",
                                        "Start the tunnel in the tunnel panel.")
         return DeliveryResult(url, await test_delivery(url, server))
+
+    async def apply_webhook_mode(self, mode: str, public_url: str | None = None) -> None:
+        """Switch the webhook mode now (issue 10, item 9): poll only stops the tunnel and the
+        webhook server; public URL stops the tunnel and makes sure the server listens; ngrok tunnel
+        makes sure the server listens (the tunnel is started from the tunnel panel, as at start-up).
+        Runs already sent keep the webhook address they were given; the poller follows them all."""
+        if mode not in ("ngrok", "public", "poll"):
+            raise ValueError(f"unknown webhook mode {mode!r}; expected ngrok, public or poll")
+        old = self.config.webhook_mode
+        url = public_url if public_url is not None else self.config.public_url
+        if mode == "public" and not url:
+            raise WebhookNotReadyError("Public URL mode needs a public URL.", "Set the public URL in Settings first.")
+        self.config = dataclasses.replace(self.config, webhook_mode=mode, public_url=url)  # type: ignore[arg-type]
+        if mode != "ngrok" and self.tunnel is not None and self.tunnel.state is not TunnelState.STOPPED:
+            await self.tunnel.stop()
+        if mode == "poll" and self.webhook_server is not None:
+            server, self.webhook_server = self.webhook_server, None
+            await server.stop()
+        elif mode != "poll" and self.webhook_server is None and self.orchestrator is not None:
+            orchestrator = self.orchestrator
+            server = WebhookServer(is_known_token=orchestrator.is_known_token, on_delivery=orchestrator.handle_webhook,
+                                   events=self.events, host=self.config.webhook_host, port=self.config.webhook_port)
+            await server.start()
+            self.webhook_server = server
+        status = self.tunnel_status()
+        self.events.log(LogLevel.INFO, f"Webhook mode: {old} → {mode}, applied now"
+                        + (f" (webhook server on port {status.server_port})" if status.server_port else
+                           " (no webhook server; status is checked every "
+                           f"{self.config.poll_seconds:g} s)"))
+        self.events.emit(TunnelChanged(state=status.state.value, public_url=status.public_url))
 
     async def check_endpoint(self, endpoint_id: str | None = None, *, api_root: str = RUNPOD_API_ROOT,
                              api_key: str | None = None) -> EndpointHealth:

@@ -401,6 +401,32 @@ class AppContext(QObject):
         self.tasks.start(self.run_task_name("unmark-good", ref), run(), on_done=done,
                          on_error=lambda exc: self.report_error(exc, tr("Unmark failed")), owner=owner)
 
+    # --- webhook mode, applied at once (issue 10, item 9) ----------------------------------------
+
+    #: the webhook mode was switched while running (the new mode); self.config follows it
+    webhookModeChanged = Signal(str)
+
+    def apply_webhook_mode(self, mode: str, public_url: str | None = None, *,
+                           on_done: Callable[[], None] | None = None,
+                           on_error: Callable[[BaseException], None] | None = None,
+                           owner: QObject | None = None) -> None:
+        """Switch the running services to `mode` now (webhook server and tunnel started or stopped)."""
+
+        def done(_: None) -> None:
+            self.config = self.services.config
+            self.webhookModeChanged.emit(self.config.webhook_mode)
+            if on_done is not None:
+                on_done()
+
+        def failed(exc: BaseException) -> None:
+            if on_error is not None:
+                on_error(exc)
+            else:
+                self.report_error(exc, tr("The webhook mode could not be applied"))
+
+        self.tasks.start("apply-webhook-mode", self.services.apply_webhook_mode(mode, public_url),
+                         on_done=done, on_error=failed, owner=owner)
+
     # --- shutdown -------------------------------------------------------------------------------
 
     async def shutdown(self, timeout_s: float = 5.0) -> None:

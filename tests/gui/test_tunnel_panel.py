@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from actor_trainer.core.events import LogEvent
 from actor_trainer.core.models import TrainingParameters
 from actor_trainer.core.settings import Settings
 from actor_trainer.core.tunnel import TunnelState
@@ -119,7 +120,7 @@ def test_poll_only_mode_says_webhooks_are_off(poll_ctx: AppContext, qtbot: QtBot
     panel.show()
     assert panel.state_text() == "Webhooks off"
     assert panel.details.mode_text.text() == (
-        "Webhooks are off (poll-only mode): the status of each run is checked every 0.3 s."
+        "Webhooks are off (poll only): the status of each run is checked every 0.3 s."
     )
     assert not panel._start.isVisible() and not panel.delivery.button.isVisible() and not panel.url_field.isVisible()
     assert "No webhook server" in panel.details.forwarding.text()
@@ -141,19 +142,59 @@ def test_public_url_mode_test_delivery_failure_is_shown(public_ctx: AppContext, 
     assert not panel.is_compact()
 
 
-def test_choosing_a_webhook_mode_saves_it_for_the_next_start(
-    gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot
-) -> None:
+def test_choosing_a_webhook_mode_applies_it_at_once(gui_ctx: AppContext, panel: TunnelPanel,
+                                                    qtbot: QtBot) -> None:
+    """Issue 10, item 9: the mode is saved AND applied now: server and tunnel follow it."""
+    from actor_trainer.gui.settings.settings_dialog import SettingsDialog
+    from actor_trainer.gui.shell.status_bar import AppStatusBar
+    from actor_trainer.gui.tunnel.tunnel_texts import MODE_WORDS
+
+    status_bar = AppStatusBar(gui_ctx)
+    qtbot.addWidget(status_bar)
+    services = gui_ctx.services
+    logged: list[str] = []
+    gui_ctx.events.subscribe(lambda e: logged.append(e.message) if isinstance(e, LogEvent) else None)
     panel.mode_selector.choose("public")  # no public URL is set: refused, nothing saved
     assert "Set the public URL in Settings first" in panel.mode_selector.note()
     assert panel.mode_selector.combo.currentData() == "ngrok"
     assert not Settings.path().exists()
 
+    # ngrok → poll only, with the tunnel running: the tunnel and the webhook server stop now.
+    qtbot.mouseClick(panel._start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.state is TunnelState.RUNNING, timeout=QT_WAIT_MS)
     panel.mode_selector.choose("poll")
-    qtbot.waitUntil(lambda: "applies after restart" in panel.mode_selector.note(), timeout=QT_WAIT_MS)
-    assert Settings.load().webhook_mode == "poll"
-    assert panel.state_text() == "Stopped"  # the running mode is unchanged until restart
+    qtbot.waitUntil(lambda: panel.mode_selector.note() == "Switched to poll only.", timeout=QT_WAIT_MS)
+    assert Settings.load().webhook_mode == "poll" and gui_ctx.config.webhook_mode == "poll"
+    assert services.webhook_server is None and services.tunnel.state is TunnelState.STOPPED  # type: ignore[union-attr]
+    assert panel.state_text() == "Webhooks off" and not panel._start.isVisible()
+    assert status_bar.tunnel_text() == "Webhooks: poll only"
+    assert not status_bar._webhook.isVisibleTo(status_bar)
+    assert any("Webhook mode: ngrok → poll, applied now" in line for line in logged)
+    # A run sent now needs no webhook: the poller follows it to the end.
+    task = gui_ctx.tasks.start("mode-run", gui_ctx.orchestrator.submit(0, FAST, description="poll-only run"))
+    qtbot.waitUntil(task.done, timeout=QT_WAIT_MS)
+    submitted = task.result()
+    qtbot.waitUntil(lambda: gui_ctx.library.get_version(0, submitted.key).status.value == "completed",
+                    timeout=QT_WAIT_MS * 2)
 
+    # poll only → ngrok tunnel: the webhook server listens again; the tunnel can be started.
     panel.mode_selector.choose("ngrok")
-    qtbot.waitUntil(lambda: panel.mode_selector.note() == "Saved.", timeout=QT_WAIT_MS)
-    assert Settings.load().webhook_mode == "ngrok"
+    qtbot.waitUntil(lambda: panel.mode_selector.note() == "Switched to ngrok tunnel.", timeout=QT_WAIT_MS)
+    assert services.webhook_server is not None and services.webhook_server.port
+    assert panel._start.isVisible() and panel._start.isEnabled()
+    assert status_bar.tunnel_text().endswith("Tunnel stopped") and status_bar._webhook.isVisibleTo(status_bar)
+
+    # Settings → public URL: applied when saved, not at the next start.
+    gui_ctx.settings.public_url = f"http://127.0.0.1:{closed_port()}"
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    assert [dialog.mode.itemText(i) for i in range(dialog.mode.count())] == list(MODE_WORDS.values())
+    assert [panel.mode_selector.combo.itemText(i) for i in range(3)] == list(MODE_WORDS.values())
+    dialog.mode.setCurrentIndex(dialog.mode.findData("public"))
+    dialog._save_clicked()
+    qtbot.waitUntil(lambda: gui_ctx.config.webhook_mode == "public", timeout=QT_WAIT_MS)
+    qtbot.waitUntil(lambda: panel.state_text() == "Public URL", timeout=QT_WAIT_MS)
+    assert panel.url_field.text() == gui_ctx.settings.public_url
+    assert status_bar.tunnel_text() == "Webhooks: public URL"
+    assert services.webhook_server is not None
+    assert any("Webhook mode: ngrok → public, applied now" in line for line in logged)

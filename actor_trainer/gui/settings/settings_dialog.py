@@ -38,8 +38,9 @@ from actor_trainer.core.settings import RUNPOD_API_ROOT, SECRET_ENV, Secrets, Se
 from actor_trainer.core.tunnel_status import DeliveryResult
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.tunnel.tunnel_texts import MODE_WORDS
 
-WEBHOOK_MODES = (("ngrok", "ngrok tunnel"), ("public", "public URL (no tunnel)"), ("poll", "poll only (no webhook)"))
+WEBHOOK_MODES = tuple(MODE_WORDS.items())  # the same words everywhere (gui/tunnel/tunnel_texts.py)
 
 Done = Callable[[str], None]  # a test's answer, in words
 Failed = Callable[[BaseException], None]
@@ -380,6 +381,9 @@ class SettingsDialog(QDialog):
 
         def done(_: None) -> None:
             self.ctx.settings = settings
+            if settings.webhook_mode != self.ctx.config.webhook_mode and not os.environ.get(
+                    "ACTOR_TRAINER_WEBHOOK_MODE"):
+                self.ctx.apply_webhook_mode(settings.webhook_mode, settings.public_url)  # at once, not at restart
             self.saved.emit()
             then()
 

@@ -16,6 +16,7 @@ from actor_trainer.core.library import Library
 from actor_trainer.core.models import Actor, TrainingVersion
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.tunnel.tunnel_texts import mode_word
 
 MESSAGE_MS = 8000
 _DOT = {"running": "#2e9d4f", "starting": "#d08b00", "error": "#d13b3b", "stopped": "#8a8f98"}
@@ -83,6 +84,7 @@ class AppStatusBar(QStatusBar):
         self._show_tunnel(tunnel.state.value, tunnel.public_url, None)
         self._update_runs()
         ctx.bridge.tunnelChanged.connect(self._on_tunnel)
+        ctx.webhookModeChanged.connect(lambda _mode: self._on_mode())
         ctx.bridge.webhookReceived.connect(self._on_webhook)
         ctx.bridge.versionChanged.connect(self._on_version)
         ctx.statusMessage.connect(self.show_message)
@@ -153,13 +155,19 @@ class AppStatusBar(QStatusBar):
         self._runs.setText(tr("Runs in flight: {n}").format(n=count))
         self._runs.setToolTip("\n".join(sorted(self._in_flight.values())))
 
+    def _on_mode(self) -> None:
+        """The webhook mode was switched while running."""
+        self._webhook.setVisible(self._ctx.config.webhook_mode != "poll")
+        tunnel = self._ctx.tunnel_status()
+        self._show_tunnel(tunnel.state.value, tunnel.public_url, None)
+
     def _on_tunnel(self, event: TunnelChanged) -> None:
         self._show_tunnel(event.state, event.public_url, event.error)
 
     def _show_tunnel(self, state: str, url: str | None, error: str | None) -> None:
         mode = self._ctx.config.webhook_mode
         if mode == "poll":
-            self._tunnel.setText(tr("Webhooks: poll only"))
+            self._tunnel.setText(tr("Webhooks: {mode}").format(mode=mode_word("poll")))
             self._tunnel.setToolTip(
                 tr("Poll-only mode: status is checked every {s} s; no tunnel is needed.").format(
                     s=f"{self._ctx.config.poll_seconds:g}"
@@ -167,7 +175,7 @@ class AppStatusBar(QStatusBar):
             )
             return
         if mode == "public":
-            self._tunnel.setText(tr("Webhooks: public URL"))
+            self._tunnel.setText(tr("Webhooks: {mode}").format(mode=mode_word("public")))
             self._tunnel.setToolTip(self._ctx.config.public_url or "")
             return
         words = {

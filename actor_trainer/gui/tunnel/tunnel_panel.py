@@ -46,6 +46,7 @@ class TunnelPanel(QWidget):
         self._last_webhook_short = ""
         self._build()
         ctx.bridge.tunnelChanged.connect(self._on_tunnel_changed)
+        ctx.webhookModeChanged.connect(self._on_mode_changed)
         ctx.bridge.webhookReceived.connect(self._on_webhook)
         ctx.tasks.busyChanged.connect(self._refresh)
         self._show_initial_webhook()
@@ -145,6 +146,12 @@ class TunnelPanel(QWidget):
             self._set_error(error if error is not None else ActorTrainerError(event.error or tr("Unknown error")))
         elif event.state == TunnelState.STOPPED:
             self.delivery.clear()
+        self._refresh()
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self._mode = mode
+        self._error = None
+        self.delivery.clear()
         self._refresh()
 
     def _set_error(self, exc: BaseException) -> None:

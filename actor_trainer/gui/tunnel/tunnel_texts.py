@@ -12,6 +12,16 @@ from actor_trainer.core.tunnel import NoAuthTokenError, TunnelState
 from actor_trainer.core.tunnel_status import TunnelStatus
 from actor_trainer.gui.i18n import tr
 
+#: The one name of each webhook mode, used by Settings, the tunnel panel, the status bar and the
+#: user guide alike (issue 10, item 9). Untranslated; shown through `mode_word`.
+MODE_WORDS = {"ngrok": "ngrok tunnel", "public": "public URL", "poll": "poll only"}
+
+
+def mode_word(mode: str) -> str:
+    """"ngrok tunnel", "public URL" or "poll only"."""
+    return tr(MODE_WORDS.get(mode, mode))
+
+
 STATE_LOOK = {  # state → (word, tone)
     TunnelState.STOPPED: ("Stopped", "neutral"),
     TunnelState.STARTING: ("Starting…", "info"),
@@ -32,10 +42,8 @@ def badge_look(status: TunnelStatus, *, starting: bool) -> tuple[str, str]:
 
 def name_text(status: TunnelStatus) -> str:
     """The bold name next to the badge."""
-    if status.mode == "poll":
-        return tr("Poll only")
-    if status.mode == "public":
-        return tr("Your public URL")
+    if status.mode in ("poll", "public"):
+        return mode_word(status.mode)
     return status.label
 
 

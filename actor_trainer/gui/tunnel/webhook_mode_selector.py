@@ -1,7 +1,7 @@
 """The webhook mode switch of the tunnel panel: ngrok tunnel / public URL / poll only.
 
-It saves the choice in Settings (off the loop) and says honestly when it takes effect: the running
-services were built for the mode they started with, so a new mode applies after a restart.
+It saves the choice in Settings (off the loop) and applies it at once: the webhook server and the
+tunnel are started or stopped for the new mode (Services.apply_webhook_mode, issue 10, item 9).
 """
 
 from __future__ import annotations
@@ -13,22 +13,24 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QWidg
 
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.tunnel.tunnel_texts import MODE_WORDS, mode_word
 
-MODES = (("ngrok", "ngrok tunnel"), ("public", "Public URL"), ("poll", "Poll only"))
+MODES = tuple(MODE_WORDS.items())
 
 
 def mode_description(mode: str, poll_seconds: float, public_url: str | None) -> str:
     """What a webhook mode means for the user, in one or two sentences."""
     every = f"{poll_seconds:g}"
     if mode == "poll":
-        return tr("Webhooks are off (poll-only mode): the status of each run is checked every {n} s.").format(n=every)
+        return tr("Webhooks are off ({mode}): the status of each run is checked every {n} s.").format(
+            mode=mode_word("poll"), n=every)
     if mode == "public":
         return tr(
-            "Webhooks go to {url} (public URL mode); it must forward to this app's webhook server. "
+            "Webhooks go to {url} ({mode}); it must forward to this app's webhook server. "
             "Status is also checked every {n} s."
-        ).format(url=public_url or "?", n=every)
-    return tr("RunPod delivers webhooks through the tunnel; status is also checked every {n} s as a backup.").format(
-        n=every
+        ).format(url=public_url or "?", mode=mode_word("public"), n=every)
+    return tr("RunPod delivers webhooks through the {mode}; status is also checked every {n} s as a backup.").format(
+        mode=mode_word("ngrok"), n=every
     )
 
 
@@ -79,12 +81,22 @@ class WebhookModeSelector(QWidget):
             self._show_note()
             return
         settings.webhook_mode = mode  # type: ignore[assignment]
-        self._note.setText(tr("Saving…"))
+        self._note.setText(tr("Switching to {mode}…").format(mode=mode_word(mode)))
         self._ctx.tasks.start(
             "save-webhook-mode",
             asyncio.to_thread(settings.save),
-            on_done=lambda _none: self._show_note(saved=True),
+            on_done=lambda _none: self._apply(mode),
             on_error=self._save_failed, owner=self)
+
+    def _apply(self, mode: str) -> None:
+        self._ctx.apply_webhook_mode(mode, self._ctx.settings.public_url,
+                                     on_done=lambda: self._show_note(saved=True), on_error=self._apply_failed,
+                                     owner=self)
+
+    def _apply_failed(self, exc: BaseException) -> None:
+        self._select(self._ctx.config.webhook_mode)
+        self._note.setText(tr("Saved, but not applied: {error}").format(error=getattr(exc, "message", None) or exc))
+        self._ctx.report_error(exc, tr("The webhook mode could not be applied"))
 
     def _save_failed(self, exc: BaseException) -> None:
         self._note.setText(tr("Not saved: {error}").format(error=exc))
@@ -94,9 +106,9 @@ class WebhookModeSelector(QWidget):
         chosen, running = self._ctx.settings.webhook_mode, self._ctx.config.webhook_mode
         env = os.environ.get("ACTOR_TRAINER_WEBHOOK_MODE")
         if env:
-            note = tr("ACTOR_TRAINER_WEBHOOK_MODE={env} overrides this setting.").format(env=env)
+            note = tr("ACTOR_TRAINER_WEBHOOK_MODE={env} sets the mode at each start.").format(env=env)
         elif chosen != running:
-            note = tr("Saved; applies after restart (now: {mode}).").format(mode=tr(dict(MODES)[running]))
+            note = tr("Saved; now running: {mode}.").format(mode=mode_word(running))
         else:
-            note = tr("Saved.") if saved else ""
+            note = tr("Switched to {mode}.").format(mode=mode_word(running)) if saved else ""
         self._note.setText(note)
