@@ -209,3 +209,25 @@ def test_single_choice_dialog_has_no_multi_select(qtbot: QtBot, loader: Thumbnai
     # A live update that resets the filter model keeps the current actor.
     model.update_summary(ActorSummary(Actor(id=100, name="New"), 0, 0, 0, None))
     assert dialog.view().currentIndex().data(ActorRoles.IdRole) == 5
+
+
+def test_drawn_cards_are_reused_and_bounded(qtbot: QtBot, loader: ThumbnailLoader) -> None:
+    from actor_trainer.gui.selector.poster_delegate import CARD_CACHE_SIZE
+
+    model = ActorListModel([ActorSummary(Actor(id=i, name=f"Extra {i}"), 1, 0, 0, None) for i in range(2_000)])
+    dialog = open_multi(qtbot, loader, model)
+    view = dialog.view()
+    delegate = view.itemDelegate()
+    qtbot.waitUntil(lambda: len(delegate._cards) > 0, timeout=QT_WAIT_MS)  # type: ignore[attr-defined]
+    view.viewport().repaint()
+    drawn = len(delegate._cards)  # type: ignore[attr-defined]
+    view.viewport().repaint()  # the same cards: copied, not drawn again
+    assert len(delegate._cards) == drawn  # type: ignore[attr-defined]
+    model.set_training(0, True)  # a changed card is drawn anew (its look is part of the key)
+    view.viewport().repaint()
+    assert len(delegate._cards) == drawn + 1  # type: ignore[attr-defined]
+    bar = view.verticalScrollBar()
+    for value in range(0, bar.maximum(), max(1, bar.pageStep())):
+        bar.setValue(value)
+        view.viewport().repaint()
+    assert len(delegate._cards) <= CARD_CACHE_SIZE  # type: ignore[attr-defined]

@@ -66,6 +66,9 @@ class ActorRoles(IntEnum):
     MetaLineRole = Qt.ItemDataRole.UserRole + 13  # "age • sex • ethnicity"
     InitialsRole = Qt.ItemDataRole.UserRole + 14  # "AS", for the placeholder poster
     IdTextRole = Qt.ItemDataRole.UserRole + 15  # "0003"
+    #: everything a poster card shows, in one call (poster_delegate.py):
+    #: (id, name, meta line, id text, initials, validated, image count, sync state, training, poster path)
+    CardRole = Qt.ItemDataRole.UserRole + 16
 
 
 def search_text_for(actor: Actor) -> str:
@@ -333,6 +336,19 @@ class ActorListModel(QAbstractListModel):
         if not 0 <= row < len(self.ids):
             return None
         actor_id = self.ids[row]
+        if role == ActorRoles.CardRole:
+            return (
+                actor_id,
+                self.names[row],
+                self._meta_lines[row],
+                f"{actor_id:04d}",
+                self._initials[row],
+                self.validated[row],
+                self.image_counts[row],
+                self._sync.get(actor_id),
+                actor_id in self._training,
+                self._posters[row],
+            )
         if role == Qt.ItemDataRole.DisplayRole or role == ActorRoles.NameRole:
             return self.names[row]
         if role == ActorRoles.IdRole:

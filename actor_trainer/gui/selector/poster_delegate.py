@@ -7,8 +7,11 @@ Card, text and selection colours come from the palette, so light and dark themes
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from typing import Any
+
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from actor_trainer.gui.i18n import tr
@@ -27,6 +30,8 @@ BADGE_TEXT_COLOR = QColor("white")
 
 PADDING = 8
 CARD_MARGIN = 3
+#: drawn cards kept (about 0.2 MB each at 1×): a few screens' worth
+CARD_CACHE_SIZE = 96
 
 
 def placeholder_color(actor_id: int) -> QColor:
@@ -46,6 +51,7 @@ class PosterDelegate(QStyledItemDelegate):
         self._loader = loader
         self._poster = poster_size
         self._fonts_for: tuple[str, QFont, QFont, QFont, QFont] | None = None
+        self._cards: OrderedDict[tuple[Any, ...], QPixmap] = OrderedDict()  # drawn cards, least recent first
 
     @property
     def poster_size(self) -> int:
@@ -85,27 +91,63 @@ class PosterDelegate(QStyledItemDelegate):
         return QSize(width, height)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
-        name_font, small_font, badge_font, initials_font = self._fonts(option.font)
-        palette = option.palette
+        card = index.data(ActorRoles.CardRole)
+        if card is None:
+            return
+        path = card[-1]
+        pixmap = self._loader.pixmap(path) if path else None
+        if pixmap is None and path and not self._loader.has_failed(path):
+            self._loader.request(path)
         state = option.state
         selected = bool(state & QStyle.StateFlag.State_Selected)
         hovered = bool(state & QStyle.StateFlag.State_MouseOver)
-        group = QPalette.ColorGroup.Active if state & QStyle.StateFlag.State_Active else QPalette.ColorGroup.Inactive
+        active = bool(state & QStyle.StateFlag.State_Active)
+        rect = option.rect
+        device = painter.device()
+        dpr = device.devicePixelRatioF() if device is not None else 1.0
+        # A card is drawn once per look and then copied: a search or a scroll that shows the same
+        # cards again repaints in a fraction of the time (benchmarks/bench_selector.py).
+        key = (
+            card, pixmap.cacheKey() if pixmap is not None else 0, selected, hovered, active,
+            rect.width(), rect.height(), option.font.key(), option.palette.cacheKey(), dpr,
+        )  # fmt: skip
+        cached = self._cards.get(key)
+        if cached is None:
+            cached = QPixmap(max(1, round(rect.width() * dpr)), max(1, round(rect.height() * dpr)))
+            cached.setDevicePixelRatio(dpr)
+            cached.fill(Qt.GlobalColor.transparent)
+            local = QPainter(cached)
+            self._draw(local, QRect(0, 0, rect.width(), rect.height()), option, card, pixmap,
+                       selected=selected, hovered=hovered, active=active)
+            local.end()
+            self._cards[key] = cached
+            if len(self._cards) > CARD_CACHE_SIZE:
+                self._cards.popitem(last=False)
+        else:
+            self._cards.move_to_end(key)
+        painter.drawPixmap(rect.topLeft(), cached)
+
+    def _draw(self, painter: QPainter, rect: QRect, option: QStyleOptionViewItem, card: tuple[Any, ...],
+              pixmap: QPixmap | None, *, selected: bool, hovered: bool, active: bool) -> None:
+        actor_id, name, meta, id_text, initials, validated, count, sync, training, _path = card
+        name_font, small_font, badge_font, initials_font = self._fonts(option.font)
+        palette = option.palette
+        group = QPalette.ColorGroup.Active if active else QPalette.ColorGroup.Inactive
 
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
 
-        card = QRectF(option.rect.adjusted(CARD_MARGIN, CARD_MARGIN, -CARD_MARGIN, -CARD_MARGIN))
+        card_rect = QRectF(rect.adjusted(CARD_MARGIN, CARD_MARGIN, -CARD_MARGIN, -CARD_MARGIN))
         fill = palette.color(group, QPalette.ColorRole.AlternateBase if hovered else QPalette.ColorRole.Base)
         border = palette.color(group, QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Mid)
         painter.setPen(QPen(border, 3 if selected else 1))
         painter.setBrush(fill)
-        painter.drawRoundedRect(card.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+        painter.drawRoundedRect(card_rect.adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
 
-        poster = self.poster_rect(option.rect)
-        self._paint_poster(painter, poster, index, initials_font)
-        self._paint_badges(painter, poster, index, badge_font)
+        poster = self.poster_rect(rect)
+        self._paint_poster(painter, poster, actor_id, initials, pixmap, initials_font)
+        self._paint_badges(painter, poster, validated, count, sync, training, badge_font)
 
         # Text block under the poster: name (bold), "age • sex • ethnicity", id.
         text_color = palette.color(group, QPalette.ColorRole.Text)
@@ -114,9 +156,9 @@ class PosterDelegate(QStyledItemDelegate):
         width = poster.width()
         y = poster.bottom() + 1 + 6
         for font, color, text in (
-            (name_font, text_color, index.data(ActorRoles.NameRole) or ""),
-            (small_font, dim_color, index.data(ActorRoles.MetaLineRole) or "—"),
-            (small_font, dim_color, index.data(ActorRoles.IdTextRole) or ""),
+            (name_font, text_color, name or ""),
+            (small_font, dim_color, meta or "—"),
+            (small_font, dim_color, id_text or ""),
         ):
             metrics = QFontMetrics(font)
             painter.setFont(font)
@@ -130,44 +172,41 @@ class PosterDelegate(QStyledItemDelegate):
             y += metrics.height()
         painter.restore()
 
-    def _paint_poster(self, painter: QPainter, rect: QRect, index: _Index, font: QFont) -> None:
-        path = index.data(ActorRoles.PosterPathRole)
-        pixmap = self._loader.pixmap(path) if path else None
+    def _paint_poster(self, painter: QPainter, rect: QRect, actor_id: int, initials: str,
+                      pixmap: QPixmap | None, font: QFont) -> None:
         if pixmap is not None:
             painter.drawPixmap(rect, pixmap)
             return
-        if path and not self._loader.has_failed(path):
-            self._loader.request(path)
         # Placeholder while loading (or when there is no poster): initials on the actor's colour.
         painter.save()
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(placeholder_color(int(index.data(ActorRoles.IdRole) or 0)))
+        painter.setBrush(placeholder_color(int(actor_id or 0)))
         painter.drawRoundedRect(QRectF(rect), 4, 4)
         painter.setFont(font)
         painter.setPen(BADGE_TEXT_COLOR)
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), index.data(ActorRoles.InitialsRole) or "?")
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), initials or "?")
         painter.restore()
 
-    def _paint_badges(self, painter: QPainter, poster: QRect, index: _Index, font: QFont) -> None:
+    def _paint_badges(self, painter: QPainter, poster: QRect, validated: bool, count: int, sync: str | None,
+                      training: bool, font: QFont) -> None:
         painter.setFont(font)
         metrics = QFontMetrics(font)
         inner = poster.adjusted(4, 4, -4, -4)
-        if index.data(ActorRoles.ValidatedRole):
+        if validated:
             _badge(painter, metrics, tr("✓ Good"), inner, Qt.Corner.TopLeftCorner, GOOD_COLOR)
-        count = int(index.data(ActorRoles.ImageCountRole) or 0)
+        count = int(count or 0)
         if count > 0:
             text = tr("1 img") if count == 1 else tr("{n} imgs").format(n=count)
             _badge(painter, metrics, text, inner, Qt.Corner.TopRightCorner, NEUTRAL_COLOR)
         else:
             _badge(painter, metrics, tr("⚠ no images"), inner, Qt.Corner.TopRightCorner, WARNING_COLOR)
-        sync = index.data(ActorRoles.SyncStateRole)
         if sync == "synced":
             _badge(painter, metrics, tr("synced ✓"), inner, Qt.Corner.BottomLeftCorner, GOOD_COLOR)
         elif sync == "not_synced":
             _badge(painter, metrics, tr("not synced"), inner, Qt.Corner.BottomLeftCorner, WARNING_COLOR)
         elif sync == "unknown":
             _badge(painter, metrics, tr("sync unknown"), inner, Qt.Corner.BottomLeftCorner, UNKNOWN_COLOR)
-        if index.data(ActorRoles.TrainingRole):
+        if training:
             _badge(painter, metrics, tr("training"), inner, Qt.Corner.BottomRightCorner, INFO_COLOR)
 
 
