@@ -54,7 +54,7 @@ class GpuClass:
     """One RunPod Serverless GPU class: what it is, its flex price, and a default training speed.
 
     `seconds_per_step` is a rough default for a Flux LoRA step at 512 px, batch 1 on that class
-    (docs/training-workflow.md); it is only used before this endpoint has finished runs to learn from.
+    (docs/runpod.md, "Cost and time estimate"); only used before the endpoint has runs to learn from.
     """
 
     key: str  # RunPod's GPU pool id
@@ -64,8 +64,8 @@ class GpuClass:
     seconds_per_step: float
 
 
-#: Flex prices per second from RunPod's Serverless pricing table (docs/runpod.md); editable in
-#: Settings (`gpu_prices`), which also records its own "as of" date.
+#: Flex prices per second from RunPod's Serverless pricing table (docs/runpod.md, "Cost and time
+#: estimate"); editable in Settings (`gpu_prices`), which also records its own "as of" date.
 GPU_PRICES_AS_OF = "2026-12-02"
 GPU_CLASSES: dict[str, GpuClass] = {
     g.key: g
