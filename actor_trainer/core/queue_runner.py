@@ -158,6 +158,8 @@ class QueueRunner:
 
     async def _update(self, entry_id: str, **changes: Any) -> None:
         def change(entry: QueueEntry) -> None:
+            if entry.state is EntryState.REMOVED:
+                return  # removed by the user meanwhile (it was not in flight): it stays removed
             for name, value in changes.items():
                 setattr(entry, name, value)
 
@@ -288,7 +290,7 @@ class QueueRunner:
             now = utc_now()
             queue.batch_started_at = queue.batch_started_at or now
             found = queue.find(entry.id)
-            if found is not None:
+            if found is not None and found.state in (EntryState.WAITING, EntryState.SYNCING):
                 found.state = EntryState.SYNCING
                 found.started_at = found.started_at or now
 
@@ -302,6 +304,9 @@ class QueueRunner:
             if blocked is None:
                 return
             forced = blocked
+        current = (await asyncio.to_thread(self.store.load)).find(entry.id)
+        if current is None or current.state is not EntryState.SYNCING:
+            return  # removed (or paused and cleared) while its data synced: nothing is sent
         attempt = entry.attempts + 1
         await self._update(entry.id, state=EntryState.SUBMITTED, synced=True, attempts=attempt,
                            submitting_at=utc_now(), error=None)

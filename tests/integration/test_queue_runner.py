@@ -121,3 +121,21 @@ async def test_paused_queue_submits_nothing_and_resumes(tmp_path: Path) -> None:
         store.set_paused(False)
         summary = await asyncio.wait_for(_runner(services).run(), 60)
         assert summary is not None and summary.completed == 1 and _run_count(services) == 1
+
+
+async def test_an_entry_removed_while_its_data_syncs_is_not_sent(tmp_path: Path) -> None:
+    from actor_trainer.core.events import Event, LogEvent
+
+    async with running(tmp_path) as (services, _rec):
+        store = _store(services)
+        entry = store.add(0, "0000", FAST_PARAMS)
+
+        def remove_when_syncing(event: Event) -> None:
+            if isinstance(event, LogEvent) and event.message.startswith("Syncing") and event.actor_id == 0:
+                assert store.load().find(entry.id).state is EntryState.SYNCING  # type: ignore[union-attr]
+                store.remove(entry.id)  # what the panel's Remove does meanwhile
+
+        services.events.subscribe(remove_when_syncing)
+        await _runner(services).run()
+        assert _run_count(services) == 0 and services.library.load_versions(0) == []
+        assert store.load().entries[0].state is EntryState.REMOVED
