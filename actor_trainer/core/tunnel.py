@@ -3,16 +3,23 @@
 pyngrok manages the agent; every pyngrok call blocks, so each runs in a worker thread. The public
 URL is always read back from the running agent, never remembered from an earlier run. Failures
 become typed errors in one place (`tunnel_error_from`), and every state change is a `TunnelChanged`
-event. The auth token never reaches a log, an event or an error message.
+event. The auth token never reaches a log, an event or an error message, nor the agent's command
+line (`ps` shows that to every user): it is handed over in the agent's environment
+(`NGROK_AUTHTOKEN`). The agent must be 3.30 or newer (`/api/endpoints`, which pyngrok 9 calls).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -27,6 +34,7 @@ from pyngrok.process import NgrokProcess
 from actor_trainer.core.events import EventBus, LogLevel, TunnelChanged
 from actor_trainer.core.tunnel_errors import (
     AGENT_HINT,
+    AgentTooOldError,
     AgentUnavailableError,
     NoAuthTokenError,
     RedactFilter,
@@ -43,6 +51,15 @@ TUNNEL_NAME = "actor-trainer-webhook"
 # Codes ngrok's edge puts in `ngrok-error-code` when the endpoint itself is gone.
 _OFFLINE_CODES = frozenset({"ERR_NGROK_3200"})
 _PYNGROK_LOGGERS = ("pyngrok.process.ngrok", "pyngrok.process", "pyngrok.ngrok")
+#: The first agent with `/api/endpoints` (pyngrok 9 calls it; `/api/tunnels` is deprecated).
+MIN_AGENT_VERSION = (3, 30)
+_VERSION = re.compile(r"version\s+v?(\d+)\.(\d+)(?:\.(\d+))?")
+# The token each running agent (by binary path, as pyngrok keys them) was started with, as a digest.
+_started_with: dict[str, tuple[int | None, str | None]] = {}
+# Setting NGROK_AUTHTOKEN for one agent start at a time (the environment is the process's).
+_env_lock = threading.Lock()
+# Agent versions already checked: (path, mtime) → version.
+_checked_versions: dict[tuple[str, float], tuple[int, ...]] = {}
 
 
 class TunnelState(StrEnum):
@@ -58,6 +75,50 @@ def _exited_within(proc: NgrokProcess, seconds: float) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return True
+
+
+def _digest(token: str | None) -> str:
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def _token_in_environment(token: str | None) -> Iterator[None]:
+    """NGROK_AUTHTOKEN set (or left as it is when no token is given) while an agent starts: the
+    agent reads it, and it never appears on the agent's command line."""
+    with _env_lock:
+        before = os.environ.get("NGROK_AUTHTOKEN")
+        if token:
+            os.environ["NGROK_AUTHTOKEN"] = token
+        try:
+            yield
+        finally:
+            if token:
+                if before is None:
+                    os.environ.pop("NGROK_AUTHTOKEN", None)
+                else:
+                    os.environ["NGROK_AUTHTOKEN"] = before
+
+
+def agent_version(path: Path, timeout_s: float = 15.0) -> tuple[int, ...] | None:
+    """The agent's version from `ngrok --version` (None when it does not say). Blocking; cached
+    per binary and modification time."""
+    try:
+        key = (str(path), path.stat().st_mtime)
+    except OSError:
+        return None
+    if key in _checked_versions:
+        return _checked_versions[key]
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=timeout_s,
+                             stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = _VERSION.search(out or "")
+    if found is None:
+        return None
+    version = tuple(int(part) for part in found.groups() if part is not None)
+    _checked_versions[key] = version
+    return version
 
 
 def _runnable(path: Path) -> bool:
@@ -221,8 +282,7 @@ class TunnelService:
     # -- internals --
 
     def _secret(self) -> str | None:
-        return self._config.auth_token if self._config is not None else (
-            self._auth_token or os.environ.get("NGROK_AUTHTOKEN"))
+        return self._auth_token or os.environ.get("NGROK_AUTHTOKEN")
 
     def _set_state(self, state: TunnelState) -> None:
         self.state = state
@@ -238,15 +298,29 @@ class TunnelService:
 
     async def _make_config(self) -> PyngrokConfig:
         path = await self._agent_path()
+        await self._check_version(path)
         config = PyngrokConfig(
-            ngrok_path=str(path), config_path=str(self._config_path), auth_token=self._auth_token,
+            # No auth_token here: pyngrok would put it on the agent's command line. It goes through
+            # the agent's environment instead (`_open_blocking`).
+            ngrok_path=str(path), config_path=str(self._config_path), auth_token=None,
             region=self._region,
             # Must stay True: with no reader, the agent's stdout pipe fills after a few hundred
             # requests and the agent blocks on its next log line (measured with the stand-in).
             monitor_thread=True, log_event_callback=None)
         self._config = config
-        self._install_filter(config.auth_token)
+        self._install_filter(self._secret())
         return config
+
+    async def _check_version(self, path: Path) -> None:
+        version = await asyncio.to_thread(agent_version, path)
+        if version is not None and version[:2] < MIN_AGENT_VERSION:
+            shown = ".".join(str(part) for part in version)
+            needed = ".".join(str(part) for part in MIN_AGENT_VERSION)
+            raise AgentTooOldError(
+                f"{self.label}: the ngrok agent at {path} is version {shown}; this app needs {needed} or newer "
+                "(its local API must offer /api/endpoints).",
+                f"Update it: run `{path} update` in a terminal (or download the current agent from "
+                "https://ngrok.com/download and set its path in Settings → Tunnel), then start the tunnel again.")
 
     async def _agent_path(self) -> Path:
         """The agent binary to run. An explicit path must exist; otherwise look on PATH and in
@@ -289,12 +363,17 @@ class TunnelService:
 
     def _open_blocking(self, config: PyngrokConfig, upstream: str) -> tuple[str, NgrokProcess]:
         """Runs in a worker thread: start (or reuse) the agent, then reuse/replace/create our tunnel."""
-        proc = ngrok.get_ngrok_process(config)
-        running = proc.pyngrok_config
-        if (running.auth_token, running.region, running.config_path) != (
-                config.auth_token, config.region, config.config_path):
-            ngrok.kill(config)  # an agent from other settings holds this path: start ours instead
+        token = self._auth_token
+        with _token_in_environment(token):
+            wanted = _digest(token or os.environ.get("NGROK_AUTHTOKEN"))
             proc = ngrok.get_ngrok_process(config)
+            started_pid, started_token = _started_with.get(config.ngrok_path, (None, None))
+            running = proc.pyngrok_config
+            if started_pid == proc.proc.pid and (started_token, running.region, running.config_path) != (
+                    wanted, config.region, config.config_path):
+                ngrok.kill(config)  # an agent from other settings holds this path: start ours instead
+                proc = ngrok.get_ngrok_process(config)
+            _started_with[config.ngrok_path] = (proc.proc.pid, wanted)
         api = proc.api_url
         port = _port_of(upstream)
         keep: dict[str, Any] | None = None

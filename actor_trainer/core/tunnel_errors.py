@@ -7,6 +7,7 @@ itself echoes a rejected token in its error output, so every text passes `redact
 from __future__ import annotations
 
 import logging
+import re
 
 from pyngrok.exception import PyngrokNgrokError, PyngrokNgrokInstallError, PyngrokNgrokURLError
 
@@ -34,6 +35,14 @@ class SessionLimitError(TunnelError):
     """Another agent already holds this account's only session (ERR_NGROK_108)."""
 
 
+class EndpointOnlineError(TunnelError):
+    """The public address is already served by another agent (ERR_NGROK_334)."""
+
+
+class AgentTooOldError(TunnelError):
+    """The ngrok agent is older than the one this app needs (3.30: `/api/endpoints`)."""
+
+
 class TunnelDroppedError(TunnelError):
     """A running tunnel stopped working."""
 
@@ -46,6 +55,10 @@ AGENT_HINT = (
     "Install ngrok (https://ngrok.com/download) and set its path in Settings → Tunnel, or switch the "
     "webhook mode to “public URL” (a URL you already expose) or “poll only” (no webhook)."
 )
+
+
+AGENTS_URL = "https://dashboard.ngrok.com/agents"
+_CODE = re.compile(r"ERR_NGROK_\d+")
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -62,17 +75,33 @@ def tunnel_error_from(exc: BaseException, *, secret: str | None = None, label: s
     text = redact(str(exc), secret)
     detail = text.replace("\\r", "").replace("\\n", " ").replace("\r", "").replace("\n", " ").strip()
     code = exc.ngrok_error_code if isinstance(exc, PyngrokNgrokError) else None
+    if not code:  # an agent API error (PyngrokNgrokHTTPError) carries the code in its body only
+        found = _CODE.search(f"{text} {getattr(exc, 'body', '') or ''}")
+        code = found.group() if found else None
     lowered = detail.lower()
     if isinstance(exc, PyngrokNgrokInstallError):
         return AgentUnavailableError(
             f"{label}: the ngrok agent is not installed here and could not be downloaded ({detail}).", AGENT_HINT)
     if isinstance(exc, (FileNotFoundError, PermissionError)):
         return AgentUnavailableError(f"{label}: the agent could not be run ({detail}).", AGENT_HINT)
-    if code == "ERR_NGROK_108" or "simultaneous ngrok agent session" in lowered:
+    if code in {"ERR_NGROK_108", "ERR_NGROK_348"} or "simultaneous ngrok agent session" in lowered:
         return SessionLimitError(
-            f"{label}: another ngrok agent is already running on this account (ERR_NGROK_108).",
-            "Stop the other agent (on this computer or another one; see https://dashboard.ngrok.com/agents), "
-            "then start the tunnel again.")
+            f"{label}: your ngrok account's agent sessions are all in use ({code or 'ERR_NGROK_108'}): another "
+            "copy of this app, or an ngrok agent left running, on this computer or another one.",
+            f"Close the other copy of the app or stop that agent ({AGENTS_URL} lists the running ones and can "
+            "stop them), then start the tunnel again. The free plan allows one agent at a time.")
+    if code == "ERR_NGROK_334" or "is already online" in lowered:
+        return EndpointOnlineError(
+            f"{label}: the public address is already online elsewhere (ERR_NGROK_334): another copy of this "
+            "app, or a stale ngrok agent, serves your account's domain (the free plan has one, shared by "
+            "all your agents).",
+            f"Close the other copy of the app or stop that agent ({AGENTS_URL}), then start the tunnel "
+            "again. Only one agent at a time can serve the domain.")
+    if code == "ERR_NGROK_324":
+        return SessionLimitError(
+            f"{label}: this ngrok session already runs as many endpoints as your plan allows (ERR_NGROK_324).",
+            "Stop the agent's other endpoints (or the other program using this agent), then start the tunnel "
+            "again.")
     if code == "ERR_NGROK_4018" or "requires a verified account and authtoken" in lowered:
         return NoAuthTokenError(f"{label}: an auth token is required to start a tunnel (ERR_NGROK_4018).", TOKEN_HINT)
     if code in {"ERR_NGROK_105", "ERR_NGROK_106", "ERR_NGROK_107"} or "authtoken" in lowered:

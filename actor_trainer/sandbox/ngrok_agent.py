@@ -3,7 +3,8 @@
 It is what the app's sandbox mode runs (labelled "sandbox tunnel (simulated)") and what the tests
 drive, so the real pyngrok code path is exercised without the internet:
 
-- `ngrok --version` / `ngrok version`         -> `ngrok version 3.x-sandbox`
+- `ngrok --version` / `ngrok version`         -> `ngrok version 3.30.0-sandbox` (the first agent with
+      `/api/endpoints`; `ACTOR_TRAINER_FAKE_NGROK_VERSION` makes it claim another, e.g. an old one)
 - `ngrok config add-authtoken T [--config P]` -> writes `agent.authtoken` to P, prints `Authtoken saved`
 - `ngrok start --none --log stdout [--config P] [--authtoken T] [--region R]`
       starts the agent's local HTTP API on 127.0.0.1:<free port> FIRST, then prints the logfmt lines
@@ -18,7 +19,9 @@ and the upstream's answer returned, so tests exercise the full path through the 
 
 Failure simulation: `ACTOR_TRAINER_FAKE_NGROK_FAIL` = `authtoken` (ERR_NGROK_4018), `invalid_authtoken`
 (ERR_NGROK_107, which — like real ngrok — echoes the token) or `session_limit` (ERR_NGROK_108) makes
-`start` print ngrok's real startup error lines and exit 1. Starting without any authtoken (no
+`start` print ngrok's real startup error lines and exit 1; `endpoint_online` makes creating an endpoint
+answer as ngrok does when the account's domain is served by another agent (502, ERR_NGROK_334).
+Starting without any authtoken (no
 `--authtoken`, no `NGROK_AUTHTOKEN`, none in the config) fails with ERR_NGROK_4018, as real ngrok does.
 
 Use `write_agent_launcher(directory)` to get an executable `ngrok` that runs this module.
@@ -42,7 +45,8 @@ from aiohttp import web
 from actor_trainer.sandbox.ngrok_agent_api import Agent, log_line
 
 FAIL_ENV = "ACTOR_TRAINER_FAKE_NGROK_FAIL"
-AGENT_VERSION = "3.19.1-sandbox"
+AGENT_VERSION = "3.30.0-sandbox"
+VERSION_ENV = "ACTOR_TRAINER_FAKE_NGROK_VERSION"
 SIMULATED_LABEL = "sandbox tunnel (simulated)"
 
 # ngrok's own error texts (as its agent prints them in `err="..."`), so error mapping is tested
@@ -137,7 +141,10 @@ async def run_agent(configs: list[Path], authtoken: str | None, region: str | No
         for path in configs:
             log_line("info", "open config file", path=str(path), err="nil")
         log_line("info", "starting web service", obj="web", addr=f"127.0.0.1:{port}", allow_hosts="[]")
-        failure = os.environ.get(FAIL_ENV, "").strip().lower() or (None if token else "authtoken")
+        failure = os.environ.get(FAIL_ENV, "").strip().lower() or None
+        if failure == "endpoint_online":  # a fault of the API (creating an endpoint), not of start-up
+            failure = None
+        failure = failure or (None if token else "authtoken")
         if failure:
             template = STARTUP_FAILURES.get(failure, _ERR_4018)
             err = template.format(token=token or "")
@@ -204,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.version or args.command == "version":
-        print(f"ngrok version {AGENT_VERSION}")
+        print(f"ngrok version {os.environ.get(VERSION_ENV) or AGENT_VERSION}")
         return 0
     if args.command == "update":
         print("No update available, this is the latest version (sandbox).")

@@ -7,6 +7,7 @@ gives https on an ngrok domain) and proxies each request, unchanged, to its upst
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import time
@@ -91,6 +92,14 @@ def _normalize_upstream(raw: str) -> str:
     return raw
 
 
+_ERR_334 = (
+    "The endpoint 'https://sandbox-dev-domain.ngrok-free.app' is already online. Either\n"
+    "1. stop your existing endpoint first, or\n"
+    "2. start both endpoints with `--pooling-enabled` to load balance between them.\r\n\r\n"
+    "ERR_NGROK_334\r\n"
+)
+
+
 def _api_error(status: int, msg: str, err: str) -> web.Response:
     return web.json_response(
         {"error_code": 100 + status % 100, "status_code": status, "msg": msg, "details": {"err": err}},
@@ -142,6 +151,9 @@ class Agent:
             if not isinstance(data, dict):
                 return _api_error(400, "invalid tunnel configuration", "the request body is not an object")
             name = str(data.get("name") or f"endpoint-{secrets.token_hex(4)}")
+            if os.environ.get("ACTOR_TRAINER_FAKE_NGROK_FAIL", "").strip().lower() == "endpoint_online":
+                # What ngrok answers when another agent already serves the account's (dev) domain.
+                return _api_error(502, "failed to start tunnel", _ERR_334)
             if name in self.endpoints:
                 return _api_error(400, "invalid tunnel configuration",
                                   f"A tunnel with the name '{name}' already exists.")

@@ -19,8 +19,6 @@ from actor_trainer.core.storage.s3 import S3Storage
 from tests.fixtures.s3 import S3Bucket, aws_env, make_client, s3_bucket, s3_server  # noqa: F401
 from tests.library_factory import make_library
 
-pytestmark = pytest.mark.asyncio
-
 
 def signed_region(url: str) -> str:
     credential = parse_qs(urlparse(url).query)["X-Amz-Credential"][0]
@@ -31,6 +29,7 @@ def expires(url: str) -> int:
     return int(parse_qs(urlparse(url).query)["X-Amz-Expires"][0])
 
 
+@pytest.mark.asyncio
 async def test_presigned_urls_are_signed_for_the_buckets_region(s3_server: str, aws_env: None) -> None:
     client = make_client(s3_server)
     client.create_bucket(Bucket="eu-bucket-test", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
@@ -65,6 +64,7 @@ def test_the_job_ttl_is_the_one_in_the_request(steps: int) -> None:
     assert built.body["policy"]["ttl"] == job_ttl_ms(params, 12)
 
 
+@pytest.mark.asyncio
 async def test_submitted_presigned_urls_outlive_the_job_ttl(tmp_path: Path, s3_bucket: S3Bucket) -> None:
     from actor_trainer.core.events import EventBus
     from actor_trainer.core.library import Library
