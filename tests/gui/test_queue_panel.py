@@ -42,7 +42,8 @@ def test_add_to_queue_runs_both_actors_and_sums_up(gui_ctx: Any, qtbot: QtBot) -
     # Actor 1's own parameters are the defaults: FAST for both means the new plan is shown.
     qtbot.waitUntil(lambda: [p.params for p in dialog.planned] == [FAST, FAST], timeout=QT_WAIT_MS)
     assert [p.blocked for p in dialog.planned] == [False, True]
-    assert dialog.table.item(1, 3).text().startswith("⛔ ")
+    verdict = dialog.table.item(1, 3)
+    assert verdict is not None and verdict.text().startswith("⛔ ")
     assert "1 of them have problems that block training" in dialog.status.text()
 
     with qtbot.waitSignal(panel.summaryReady, timeout=QT_WAIT_MS * 2) as summary:
