@@ -1,4 +1,4 @@
-"""The training queue: many actors trained one after another (or N at a time), overnight.
+"""The training queue: many actors trained one after another (or N at a time), overnight (docs/queue.md).
 
 The queue lives in the library, in one JSON file (`training_queue.json` at the library root),
 written atomically (core/atomic.py) and changed only by read-modify-write under a short file lock,

@@ -7,7 +7,7 @@ everything else (RunControl.submit → the orchestrator's preflight and `/run`),
 sync (SyncService) and the same dataset doctor as `train` (a blocking finding fails the entry
 unless it was added with force, which is then recorded in the version as `forced`).
 
-Restart (core/queue.py explains the states):
+Restart (docs/queue.md; core/queue.py explains the states):
 - an entry caught syncing waits again;
 - an entry caught submitting is matched to its version by the marker in the version's description;
   without one, nothing was sent, and it waits again;
