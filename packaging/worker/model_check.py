@@ -28,9 +28,7 @@ MODEL_FOLDERS: dict[str, tuple[str, ...]] = {
     "t5": ("clip", "text_encoders"),
 }
 
-GATED_HINT = (
-    "FLUX.1-dev's files are gated: accept the licence on Hugging Face and download with a read token"
-)
+GATED_HINT = "FLUX.1-dev's files are gated: accept the licence on Hugging Face and download with a read token"
 
 
 def inspect(path: Path) -> str | None:

@@ -68,8 +68,11 @@ async def test_a_truncated_model_is_named_as_an_incomplete_download(
     storage = await prepare(s3_bucket, monkeypatch)
     job, _ = await make_job(storage, default_params())
 
-    with pytest.raises(worker.ComfyError, match=r"The transformer model flux1-dev-fp8\.safetensors in .*/unet is "
-                       r"truncated: .* an incomplete download"):
+    with pytest.raises(
+        worker.ComfyError,
+        match=r"The transformer model flux1-dev-fp8\.safetensors in .*/unet is "
+        r"truncated: .* an incomplete download",
+    ):
         await run(worker, job, fake_comfyui, tmp_path / "workspace")
 
 

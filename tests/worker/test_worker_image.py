@@ -52,10 +52,16 @@ def test_the_dockerfile_checks_out_the_pinned_comfyui_and_fluxtrainer_commits() 
     assert _arg("COMFYUI_REF") == "a125cd8"
     assert _arg("FLUXTRAINER_REF") == "639b3e8"
     # Each clone is followed by a checkout of its ref (a short id needs the full clone).
-    assert re.search(r"git clone https://github\.com/Comfy-Org/ComfyUI\.git /comfyui\s*\\\n"
-                     r"\s*&& git -C /comfyui .*checkout --detach \"\$COMFYUI_REF\"", DOCKERFILE)
-    assert re.search(r"git clone https://github\.com/kijai/ComfyUI-FluxTrainer\.git (\S+)\s*\\\n"
-                     r"\s*&& git -C \1 .*checkout --detach \"\$FLUXTRAINER_REF\"", DOCKERFILE)
+    assert re.search(
+        r"git clone https://github\.com/Comfy-Org/ComfyUI\.git /comfyui\s*\\\n"
+        r"\s*&& git -C /comfyui .*checkout --detach \"\$COMFYUI_REF\"",
+        DOCKERFILE,
+    )
+    assert re.search(
+        r"git clone https://github\.com/kijai/ComfyUI-FluxTrainer\.git (\S+)\s*\\\n"
+        r"\s*&& git -C \1 .*checkout --detach \"\$FLUXTRAINER_REF\"",
+        DOCKERFILE,
+    )
     assert "master" not in DOCKERFILE and "ARG FLUXTRAINER_REF=main" not in DOCKERFILE
 
 
@@ -159,8 +165,13 @@ def test_comfyuis_lock_resolves_as_a_whole_for_the_images_platform(tmp_path: Pat
     # pinned version exists for the platform and their requirements agree (what `pip install` and
     # `pip check` in the Dockerfile need).
     platforms: list[str] = []
-    for tag in [*(f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)), "manylinux2014_x86_64",
-                "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"]:
+    for tag in [
+        *(f"manylinux_2_{minor}_x86_64" for minor in range(36, 4, -1)),
+        "manylinux2014_x86_64",
+        "manylinux2010_x86_64",
+        "manylinux1_x86_64",
+        "linux_x86_64",
+    ]:
         platforms += ["--platform", tag]
     report = tmp_path / "report.json"
     resolved = _pip(

@@ -22,6 +22,7 @@ from actor_trainer.core.request_builder import build_run_request
 from actor_trainer.core.storage.s3 import S3Storage
 from tests.fixtures.fake_comfyui import FakeComfyUI
 from tests.fixtures.s3 import S3Bucket
+from tests.waits import WAIT_S
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_DIR = ROOT / "packaging" / "worker"
@@ -73,9 +74,7 @@ def model_name(version: str = "V1") -> str:
     return f"actor_0007_{version}"
 
 
-async def make_job(
-    storage: S3Storage, params: TrainingParameters, version: str = "V1"
-) -> tuple[dict[str, Any], str]:
+async def make_job(storage: S3Storage, params: TrainingParameters, version: str = "V1") -> tuple[dict[str, Any], str]:
     listed = await storage.list_training_data(ACTOR.id)
     urls = [await storage.worker_url(storage.url_for_key(obj.key)) for obj in listed]
     output_url = storage.model_url(ACTOR.id, model_name(version))
@@ -113,8 +112,8 @@ async def run(
     )
 
 
-async def wait_until(condition: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
-    """Poll `condition` (no fixed sleeps in tests: wait for what should happen, bounded)."""
+async def wait_until(condition: Callable[[], bool], within: float = WAIT_S, what: str = "condition") -> None:
+    """Poll `condition` (no fixed sleeps in tests: wait for what should happen, bounded by tests/waits.py)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not condition():
