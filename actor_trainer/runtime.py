@@ -88,6 +88,13 @@ class Services:
             owner = RunOwner(pid=os.getpid(), token=sandbox.owner_token, url=base_url)
             self.events.log(LogLevel.INFO, "SANDBOX mode: a simulated RunPod endpoint and a local bucket "
                             "(no credentials needed; LoRAs are random weights).")
+            # The demo library's completed versions get real (simulated) LoRAs in this bucket (issue 10, item 6).
+            from actor_trainer.sandbox.demo_bucket import seed_demo_bucket
+
+            seeded = await asyncio.to_thread(seed_demo_bucket, self.library, self.storage)
+            if seeded.files_written:
+                self.events.log(LogLevel.INFO, f"Demo library: {seeded.files_written} LoRA file(s) placed in the "
+                                "sandbox bucket; the demo's versions point at them.")
         else:
             assert cfg.runpod_base_url is not None
             self.client = RunPodClient(cfg.runpod_base_url, cfg.runpod_api_key)

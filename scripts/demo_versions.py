@@ -7,6 +7,7 @@ reconcile a job that no endpoint knows.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -196,6 +197,7 @@ def build_versions(actor_id: int, rng: random.Random) -> list[dict[str, Any]]:
             record["completedAt"] = ended
             record["progress"] = {"phase": "uploading", "step": steps, "total": steps,
                                   "loss": round(rng.uniform(0.06, 0.12), 4), "updatedAt": ended}
+            record["lossHistory"] = loss_history(actor_id, run.name, steps, record["progress"]["loss"])
             dim = int(params["network_dim"])
             record["output"] = {
                 "status": "success",
@@ -216,10 +218,25 @@ def build_versions(actor_id: int, rng: random.Random) -> list[dict[str, Any]]:
             if run.failed_at_step:
                 record["progress"] = {"phase": "training", "step": run.failed_at_step, "total": steps,
                                       "loss": round(rng.uniform(0.2, 0.4), 4), "updatedAt": ended}
+                record["lossHistory"] = loss_history(actor_id, run.name, run.failed_at_step,
+                                                     record["progress"]["loss"])
             if run.error:
                 record["error"] = ERRORS[run.error]
         records.append(record)
     return list(reversed(records))
+
+
+def loss_history(actor_id: int, name: str, last_step: int, last_loss: float) -> list[list[float]]:
+    """A plausible loss curve, one point every 25 steps, that ends at the record's last report
+    (its own random stream, so adding it changed none of the other demo values)."""
+    rng = random.Random(f"loss-{actor_id}-{name}")
+    start = last_loss + rng.uniform(0.25, 0.4)
+    points: list[list[float]] = []
+    for step in range(25, last_step, 25):
+        fall = math.exp(-4.0 * step / max(last_step, 1))
+        points.append([step, round(last_loss + (start - last_loss) * fall + rng.gauss(0, 0.012), 4)])
+    points.append([last_step, last_loss])
+    return points
 
 
 def validated_model(versions: list[dict[str, Any]], version_name: str) -> dict[str, Any]:

@@ -308,6 +308,9 @@ class TrainingVersion(Record):
     estimate: RunEstimate | None = None  # set at submit (core/estimate.py)
     delayTime: float | None = None  # ms, RunPod's /status: queue and cold start
     executionTime: float | None = None  # ms, RunPod's /status: running on the worker
+    # [[step, loss], …] as progress arrived, thinned to at most LOSS_HISTORY_MAX points (core/run_recorder.py),
+    # so a relaunched app draws the curve of an earlier run.
+    lossHistory: list[tuple[int, float]] | None = None
 
     @field_validator("status", mode="before")
     @classmethod

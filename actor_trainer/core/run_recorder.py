@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from actor_trainer.core.contract import JobStatus
 from actor_trainer.core.errors import ActorTrainerError
@@ -35,6 +36,26 @@ def record_timings(v: TrainingVersion, status: JobStatus) -> None:
             setattr(v, name, float(value))
 
 
+#: The most loss points a version keeps (a 100,000-step run must not grow its record without bound).
+LOSS_HISTORY_MAX = 400
+
+
+def record_loss(v: TrainingVersion) -> None:
+    """Keep the progress's (step, loss) in `v.lossHistory` when its step is newer. Past
+    LOSS_HISTORY_MAX points every other one is dropped (the first and the newest always stay), so the
+    history covers the whole run at a coarser grain rather than only its end."""
+    p = v.progress
+    if p is None or p.step is None or p.loss is None or not math.isfinite(p.loss):
+        return
+    history = list(v.lossHistory or [])
+    if history and p.step <= history[-1][0]:
+        return
+    history.append((p.step, round(float(p.loss), 6)))
+    if len(history) > LOSS_HISTORY_MAX:
+        history = [*history[:-1:2], history[-1]]
+    v.lossHistory = history
+
+
 class RunRecorder:
     def __init__(self, *, library: Library, storage: Storage, events: EventBus) -> None:
         self.library = library
@@ -55,6 +76,8 @@ class RunRecorder:
             apply_job_status(v, status, outcome)
             if outcome.mismatch is None:
                 record_timings(v, status)
+                if outcome.progress:
+                    record_loss(v)
             scrub(v)  # a worker's error or progress text is stored and shown: no secret in it
 
         saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)

@@ -190,7 +190,7 @@ class ConsolePanel(QWidget):
         if version is None:
             self.loss_chart.set_empty_text(tr("No run to show"))
         elif version.status.is_terminal:
-            self.loss_chart.set_empty_text(tr("No loss recorded for {name} in this session").format(name=version.name))
+            self.loss_chart.set_empty_text(tr("No loss was recorded for {name}").format(name=version.name))
         else:
             self.loss_chart.set_empty_text(tr("No loss reported yet"))
         if not same_run:
@@ -198,6 +198,9 @@ class ConsolePanel(QWidget):
                 self.loss_chart.clear()
             else:
                 points = self._history.points(self._actor_id, version.id)
+                kept = [(int(step), float(loss)) for step, loss in (version.lossHistory or [])]
+                if len(kept) > len(points):  # the history kept with the version (an earlier session's run)
+                    points = kept
                 p = version.progress
                 if not points and p is not None and p.step is not None and p.loss is not None:
                     points = [(p.step, p.loss)]
@@ -265,7 +268,11 @@ class ConsolePanel(QWidget):
         if version.description:
             parts.append(version.description)
         if is_sandbox_run(version, self._ctx.is_sandbox):
-            parts.append(tr("Simulated run (sandbox): no GPU was used and the LoRA has random weights."))
+            # Only a run that left a LoRA has weights to speak of (issue 10, item 6).
+            if version.status is VersionStatus.COMPLETED and version.loraUrl:
+                parts.append(tr("Simulated run (sandbox): no GPU was used and the LoRA has random weights."))
+            else:
+                parts.append(tr("Simulated run (sandbox): no GPU was used."))
         return " · ".join(parts)
 
     def _update_buttons(self) -> None:

@@ -104,6 +104,8 @@ class LossChart(QWidget):
         self._points: list[Point] = []
         self._total: int | None = None
         self._empty_text = tr("No loss reported yet")
+        self._legend_rect: QRectF | None = None
+        self._x_labels: list[tuple[str, QRectF]] = []  # the step labels as last painted
         self._update_tooltip()
 
     # --- data -----------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ class LossChart(QWidget):
         if self._points:
             step, loss = self._points[-1]
             self.setToolTip(
-                tr("{n} loss reports; latest {loss:.4f} at step {step}").format(
+                tr("{n} loss reports (dots) and their moving average (line); latest {loss:.4f} at step {step}").format(
                     n=len(self._points), loss=loss, step=step
                 )
             )
@@ -174,7 +176,9 @@ class LossChart(QWidget):
         painter.setFont(small)
         metrics = QFontMetrics(small)
 
+        self._x_labels = []
         if not self._points:
+            self._legend_rect = None
             painter.setPen(muted)
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text())
             painter.end()
@@ -215,18 +219,24 @@ class LossChart(QWidget):
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                 label,
             )
-        for tick in x_ticks:
+        # The last step gets its own label at the right end (unless a round tick already sits there).
+        last_step = steps[-1]
+        labels = [(t, _format_tick(t, x_high - x_low)) for t in x_ticks]
+        end_label = f"{last_step:,}"
+        end_width = metrics.horizontalAdvance(end_label) + 8
+        labels = [(t, text_) for t, text_ in labels if abs(to_x(t) - to_x(last_step)) >= end_width]
+        labels.append((float(last_step), end_label))
+        for tick, label in labels:
             x = to_x(tick)
             painter.setPen(QPen(grid, 1))
             painter.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
-            painter.setPen(muted)
-            label = _format_tick(tick, x_high - x_low)
+            painter.setPen(text if tick == last_step else muted)
             width = metrics.horizontalAdvance(label)
-            painter.drawText(
-                QRectF(x - width / 2 - 2, plot.bottom() + 3, width + 4, metrics.height()),
-                Qt.AlignmentFlag.AlignCenter,
-                label,
-            )
+            # Centred under its tick, but never past the widget's edges (no clipped "2,000").
+            label_left = min(max(x - width / 2 - 2, 1.0), self.width() - width - 6)
+            label_rect = QRectF(label_left, plot.bottom() + 3, width + 4, metrics.height())
+            painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, label)
+            self._x_labels.append((label, label_rect))
         painter.setPen(QPen(QColor(palette.color(QPalette.ColorRole.Mid)), 1))
         painter.drawLine(plot.bottomLeft(), plot.bottomRight())
         painter.drawLine(plot.bottomLeft(), plot.topLeft())
@@ -234,19 +244,21 @@ class LossChart(QWidget):
         # The y axis's name and the latest value along the top edge (the x axis is in steps, and
         # "at step N" says so without a label that would sit on the newest points).
         painter.setPen(muted)
-        painter.drawText(
-            QRectF(4, 2, 120, metrics.height() + 2),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            tr("loss"),
-        )
+        row = QRectF(4, 2, 120, metrics.height() + 2)
+        painter.drawText(row, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, tr("loss"))
         step, loss = self._points[-1]
         latest = tr("latest {loss:.4f} at step {step}").format(loss=loss, step=step)
+        latest_width = metrics.horizontalAdvance(latest)
         painter.setPen(text)
         painter.drawText(
             QRectF(plot.left(), 2, plot.width(), metrics.height() + 2),
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
             latest,
         )
+        # The legend: what the dots and the line are (between the axis name and the latest value).
+        self._legend_rect = self._paint_legend(painter, metrics, accent, muted,
+                                               4 + metrics.horizontalAdvance(tr("loss")) + 14,
+                                               plot.right() - latest_width - 12, row.center().y())
 
         # Raw points (faint), then the smoothed line on top. One call each (drawPoints with a round
         # pen, drawPolyline): thousands of per-point calls would make a repaint slow.
@@ -259,4 +271,38 @@ class LossChart(QWidget):
         line = smoothed(losses)
         painter.setPen(QPen(accent, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
         painter.drawPolyline(QPolygonF([QPointF(to_x(s), to_y(v)) for s, v in zip(steps, line, strict=True)]))
+        painter.setPen(QPen(accent, size + 2.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.drawPoint(QPointF(to_x(steps[-1]), to_y(losses[-1])))  # the last step, marked
         painter.end()
+
+    def legend(self) -> tuple[str, str]:
+        """The legend's two entries: the dots, the line."""
+        return tr("reported"), tr("smoothed")
+
+    def _paint_legend(self, painter: QPainter, metrics: QFontMetrics, accent: QColor, muted: QColor,
+                      left: float, right: float, middle: float) -> QRectF | None:
+        dots, line = self.legend()
+        needed = 14 + metrics.horizontalAdvance(dots) + 12 + 18 + metrics.horizontalAdvance(line)
+        if right - left < needed:
+            return None  # too narrow: the tooltip says the same
+        x = left
+        dot = QColor(accent)
+        dot.setAlpha(110)
+        painter.setPen(QPen(dot, 4.4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.drawPoint(QPointF(x + 4, middle))
+        painter.setPen(muted)
+        painter.drawText(QPointF(x + 12, middle + metrics.ascent() / 2 - 1), dots)
+        x += 14 + metrics.horizontalAdvance(dots) + 12
+        painter.setPen(QPen(accent, 2))
+        painter.drawLine(QPointF(x, middle), QPointF(x + 14, middle))
+        painter.setPen(muted)
+        painter.drawText(QPointF(x + 18, middle + metrics.ascent() / 2 - 1), line)
+        return QRectF(left, middle - metrics.height() / 2, needed, metrics.height())
+
+    def x_labels(self) -> list[tuple[str, QRectF]]:
+        """The step axis's labels and where they were painted last."""
+        return list(self._x_labels)
+
+    def legend_rect(self) -> QRectF | None:
+        """Where the legend was painted last (None when there was no room or no data)."""
+        return self._legend_rect
