@@ -7,10 +7,11 @@ current endpoint is checked; runs started or watched in this session are checked
 nothing is in flight. A jump of the wall clock past the monotonic clock means the machine slept:
 everything in flight is reconciled at once.
 
-A run followed here can end elsewhere (cancelled by `actor-trainer cancel` or another window,
-completed and recorded by another process): the library then says it is over before any answer
-here does. Such a run is announced (`VersionChanged`) at the next tick, so whoever waits for it —
-`train --wait`, the console — learns it within one live interval.
+A run seen in flight here can end elsewhere (cancelled by `actor-trainer cancel` or another window,
+completed and recorded by another process): the library then says it is over and nothing in this
+process announced it. Such a run is announced (`VersionChanged`) at the next look, so whoever waits
+for it — `train --wait`, the console, the versions table — learns it within one interval (one live
+interval for a run followed closely).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class StatusPoller:
         self._wall = wall_clock
         self._wake = asyncio.Event()
         self._live: set[tuple[int, str]] = set()
+        #: runs in flight at the last look, until something in this process announces their end
+        self._seen: set[tuple[int, str]] = set()
+        self._ending: set[tuple[int, str]] = set()  # left flight at the last look; to announce if over
+        self._over: set[tuple[int, str]] = set()  # whose end this process has announced (since they last moved)
+        events.subscribe(self._on_event)
         self._tasks: list[asyncio.Task[None]] = []
         self._check_lock = asyncio.Lock()
         self.checks_made = 0
@@ -78,6 +84,8 @@ class StatusPoller:
 
     def watch(self, actor_id: int, ref: str) -> None:
         """Follow this run closely (every live interval) until it ends, and poll now."""
+        if (actor_id, ref) in self._over:
+            return  # already over (its end was announced before this call)
         self._live.add((actor_id, ref))
         self._wake.set()
 
@@ -103,41 +111,47 @@ class StatusPoller:
     async def _check(self, actor_id: int, ref: str) -> TrainingVersion:
         async with self._check_lock:  # one status round at a time: never two writers racing on a version
             self.checks_made += 1
-            announced: list[VersionChanged] = []
-
-            def listen(event: object) -> None:
-                if (isinstance(event, VersionChanged) and event.actor_id == actor_id
-                        and event.version.key == ref and event.version.status.is_terminal):
-                    announced.append(event)
-
-            unsubscribe = self.events.subscribe(listen)
             try:
                 version = await self.orchestrator.check(actor_id, ref)
             except Exception as exc:  # a broken check must not kill the poller; it is reported
                 log.exception("status check of %s failed", ref)
                 self.events.log(LogLevel.ERROR, f"Status check failed unexpectedly: {exc}", actor_id=actor_id)
                 raise
-            finally:
-                unsubscribe()
-        if version.status.is_terminal:
-            if not announced and (actor_id, ref) in self._live:
-                self._announce_ended(actor_id, version)  # the library says another process ended it
-            self._live.discard((actor_id, ref))
+        key = (actor_id, ref)
+        if version.status.is_terminal and (key in self._live or key in self._seen):
+            # Over, and not announced here (an announcement would have dropped it): ended elsewhere.
+            self._announce_ended(actor_id, version)
         return version
 
+    def _on_event(self, event: object) -> None:
+        if not isinstance(event, VersionChanged):
+            return
+        key = (event.actor_id, event.version.key)
+        if event.version.status.is_terminal:
+            self._over.add(key)
+            self._live.discard(key)
+            self._seen.discard(key)
+            self._ending.discard(key)
+        else:
+            self._over.discard(key)  # e.g. reopened by a retry
+
     def _announce_ended(self, actor_id: int, version: TrainingVersion) -> None:
+        if (actor_id, version.key) in self._over:
+            return  # already announced here (e.g. a webhook applied it before /run answered)
         self.events.log(LogLevel.INFO, f"{version.name} ended elsewhere: {version.status.label}.",
                         actor_id=actor_id, version_id=version.id)
-        self.events.emit(VersionChanged(actor_id=actor_id, version=version))
+        self.events.emit(VersionChanged(actor_id=actor_id, version=version))  # drops it from _live/_seen
 
     async def _announce_ended_elsewhere(self, ended: set[tuple[int, str]]) -> None:
+        self._ending |= ended
         for actor_id, ref in sorted(ended):
             try:
                 version = await asyncio.to_thread(self.library.get_version, actor_id, ref)
             except VersionNotFoundError:
                 continue
-            if version.status.is_terminal:
+            if version.status.is_terminal and (actor_id, ref) in self._ending:
                 self._announce_ended(actor_id, version)
+        self._ending -= ended
 
     async def _poll_loop(self) -> None:
         # Start-up: whatever was in flight when the app last closed (or the laptop slept) first.
@@ -148,8 +162,9 @@ class StatusPoller:
             in_flight = await asyncio.to_thread(self.library.in_flight_versions)
             mine = {(a.id, v.key) for a, v in in_flight
                     if v.endpoint in (None, self.orchestrator.endpoint_label)}
-            ended = self._live - mine
+            ended = (self._live | self._seen) - mine
             self._live &= mine  # runs that ended or left this endpoint are no longer followed
+            self._seen = set(mine)
             if ended:
                 with contextlib.suppress(Exception):
                     await self._announce_ended_elsewhere(ended)

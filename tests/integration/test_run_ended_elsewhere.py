@@ -87,3 +87,26 @@ async def test_start_up_interrupts_a_dead_sandboxs_run_and_leaves_an_unanswering
             assert hung.status is VersionStatus.IN_PROGRESS and hung.error is None  # never touched
         finally:
             await services.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_run_of_another_window_cancelled_there_is_announced_here(tmp_path: Path) -> None:
+    """Two apps on one library (here: two Services in one process, each with its own sandbox): the
+    second follows the first's run through the first's endpoint, and learns that it was cancelled."""
+    async with running(tmp_path, sandbox_duration_s=60.0, poll_seconds=POLL_S) as (owner, _):
+        version = await owner.require_orchestrator().submit(0, FAST_PARAMS)
+        other = Services(sandbox_config(owner.library.root, poll_seconds=POLL_S))
+        seen: list[VersionStatus] = []
+        other.events.subscribe(lambda e: seen.append(e.version.status)
+                               if getattr(e, "version", None) is not None and e.version.key == version.key else None)
+        await other.start()
+        try:
+            assert other.poller is not None
+            checks = other.poller.checks_made
+            await wait_until(lambda: other.poller is not None and other.poller.checks_made > checks + 1)
+            assert other.library.get_version(0, version.key).status is VersionStatus.IN_PROGRESS  # not touched
+            cancelled = await owner.require_runs().cancel(0, version.key)
+            assert cancelled.status is VersionStatus.CANCELLED
+            await wait_until(lambda: VersionStatus.CANCELLED in seen)
+        finally:
+            await other.stop()
