@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +60,35 @@ _POSTER_NAMES = tuple(f"poster{suffix}" for suffix in POSTER_SUFFIXES)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+#: Temp files older than this are a killed writer's leftovers (a live write takes seconds).
+STALE_TEMP_S = 15 * 60
+# atomic.py's `.{name}.<random>.tmp` and the storage's `.at-part-<random>-{name}`.
+_TEMP_NAME = re.compile(r"^\.(?:.+\.[A-Za-z0-9_]+\.tmp|at-part-.+)$")
+
+
+def remove_stale_temp_files(folder: Path, older_than_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete the temp files of interrupted writes in `folder` (not below it); return what was deleted.
+    Only names our writers make, and only when untouched for `older_than_s`."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    if removed:
+        log.info("Removed %d temp file(s) left by an interrupted write in %s", len(removed), folder)
+    return removed
 
 
 def _is_inside(real_path: str, real_root: str) -> bool:
@@ -177,6 +208,10 @@ class Library:
         self.repaired: list[str] = []
         if os.path.exists(self.root / GOOD_MARK_INTENT):
             self.finish_interrupted()
+        #: temp files a killed process left behind, removed when the library was opened
+        self.removed_orphans: list[Path] = []
+        for folder in (self.root, self.root / "actor_training_versions"):
+            self.removed_orphans.extend(remove_stale_temp_files(folder))
 
     # --- paths ----------------------------------------------------------------------------------
 
@@ -389,6 +424,8 @@ class Library:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except FileNotFoundError:
             entries = []
+        if any(_TEMP_NAME.match(e.name) for e in entries):  # a killed dataset fix or copy left one
+            remove_stale_temp_files(folder)
         for entry in entries:
             if entry.name.startswith("."):
                 continue

@@ -36,6 +36,7 @@ class SyncService:
         self.library = library
         self.storage = storage
         self.events = events
+        self._orphans_cleaned = False
 
     async def scan(self, actor_id: int) -> TrainingDataScan:
         return await asyncio.to_thread(self.library.scan_training_data, actor_id)
@@ -45,6 +46,24 @@ class SyncService:
         if scan is None:
             scan = await self.scan(actor_id)
         return await self.storage.compare(actor_id, scan.files)
+
+    async def _clean_orphans_once(self) -> None:
+        """The first sync with this bucket removes what killed syncs left in it (incomplete
+        multipart uploads are billed until aborted); a failure here never stops the sync."""
+        if self._orphans_cleaned:
+            return
+        self._orphans_cleaned = True
+        try:
+            removed = await self.storage.clean_orphans()
+        except Exception as exc:
+            self.events.log(LogLevel.WARNING, "Could not clean up after interrupted uploads: "
+                            f"{getattr(exc, 'message', None) or exc}")
+            return
+        for line in removed:
+            log.info("%s", line)
+        if removed:
+            self.events.log(LogLevel.INFO, f"Cleaned up after interrupted uploads: {len(removed)} — "
+                            + "; ".join(removed[:3]) + (" …" if len(removed) > 3 else ""))
 
     async def sync(
         self,
@@ -62,6 +81,8 @@ class SyncService:
             refused = DataOutsideLibraryError(scan)
             self.events.log(LogLevel.ERROR, f"Sync refused: {refused.message}", actor_id=actor_id)
             raise refused
+        if not dry_run:
+            await self._clean_orphans_once()
         verb = "Checking" if dry_run else "Syncing"
         self.events.log(LogLevel.INFO, f"{verb} {scan.image_count} training image(s) "
                         f"({_size(scan.total_bytes)}) with the bucket…", actor_id=actor_id)

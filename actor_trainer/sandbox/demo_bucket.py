@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
+from actor_trainer.core.errors import CorruptFileError
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import Actor, TrainingVersion, VersionStatus
 from actor_trainer.core.storage.base import Storage
@@ -57,7 +58,11 @@ def seed_demo_bucket(library: Library, storage: Storage) -> DemoSeed:
     written = updated = 0
     local_urls: dict[str, str] = {}
     for actor in library.load_actors():
-        for version in library.load_versions(actor.id):
+        try:
+            versions = library.load_versions(actor.id)
+        except CorruptFileError:  # blocks its own actor only (the commands for it name the file)
+            continue
+        for version in versions:
             demo = [name for name in ("loraUrl", "outputUrl") if is_demo_url(getattr(version, name))]
             if not demo:
                 continue

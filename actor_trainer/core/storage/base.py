@@ -213,6 +213,12 @@ class Storage(abc.ABC):
     async def check(self) -> str:
         """Test the connection (a listing); return a one-line human summary or raise StorageError."""
 
+    async def clean_orphans(self) -> list[str]:
+        """Remove what interrupted uploads and downloads of this app left in the bucket (S3: abort
+        its stale incomplete multipart uploads, which are billed until aborted; a folder: stale temp
+        files). Returns one line per thing removed. Nothing to do by default."""
+        return []
+
 
 # --- key layout ---------------------------------------------------------------------------------
 

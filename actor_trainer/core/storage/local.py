@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -22,10 +23,11 @@ from actor_trainer.core.storage.base import (
     StorageObjectNotFoundError,
     StorageUnavailableError,
     model_key,
+    normalize_prefix,
     training_data_key,
 )
 from actor_trainer.core.storage.hashing import Md5Cache, md5_bytes
-from actor_trainer.core.storage.threaded import TEMP_PREFIX, ThreadedStorage
+from actor_trainer.core.storage.threaded import ORPHAN_AGE_S, TEMP_PREFIX, ThreadedStorage
 from actor_trainer.core.storage.transfers import OnBytes
 
 META_DIR = ".actor-trainer-meta"
@@ -119,6 +121,24 @@ class LocalStorage(ThreadedStorage):
         if isinstance(exc, OSError):
             return StorageError(f"Cannot {action}: {exc.strerror or exc}.", f"Check the folder {self.root}.")
         return StorageError(f"Cannot {action}: {type(exc).__name__}: {exc}", "Try again; if it persists, report it.")
+
+    def _clean_orphans_blocking(self) -> list[str]:
+        """Remove the temp files (`.at-part-*`) of copies a killed process left in the folder."""
+        top = self.root.joinpath(*f"{normalize_prefix(self.prefix)}actors".split("/"))
+        cutoff = time.time() - ORPHAN_AGE_S
+        removed: list[str] = []
+        for folder, _, names in os.walk(top):
+            for name in names:
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                path = Path(folder) / name
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed.append(f"removed {path} (left by an interrupted copy)")
+                except OSError:
+                    continue
+        return removed
 
     def _list_blocking(self, key_prefix: str) -> list[RemoteObject]:
         folder = self.path_for_key(key_prefix.rstrip("/"))

@@ -11,6 +11,7 @@ import mimetypes
 import os
 import re
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from actor_trainer.core.errors import StorageError
-from actor_trainer.core.storage.base import RemoteObject, model_key, training_data_key
+from actor_trainer.core.storage.base import RemoteObject, model_key, normalize_prefix, training_data_key
 from actor_trainer.core.storage.hashing import Md5Cache, md5_bytes
 from actor_trainer.core.storage.s3_errors import s3_error
-from actor_trainer.core.storage.threaded import ThreadedStorage
+from actor_trainer.core.storage.threaded import ORPHAN_AGE_S, ThreadedStorage
 from actor_trainer.core.storage.transfers import OnBytes
 
 #: boto3's own default, spelled out: files from this size on are uploaded in parts.
@@ -319,6 +320,24 @@ class S3Storage(ThreadedStorage):
             if self._presign_client is None:
                 self._presign_client = made
             return self._presign_client
+
+    def _clean_orphans_blocking(self) -> list[str]:
+        """Abort the incomplete multipart uploads this app started and a killed sync left behind:
+        keys under our `actors/NNNN/training_data/` layout (only the app uploads there; the worker
+        writes models/), initiated more than `ORPHAN_AGE_S` ago (so a sync running in another
+        process keeps its upload)."""
+        client = self.boto3_client()
+        cutoff = datetime.now(UTC) - timedelta(seconds=ORPHAN_AGE_S)
+        removed: list[str] = []
+        paginator = client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{normalize_prefix(self.prefix)}actors/"):
+            for upload in page.get("Uploads", []) or []:
+                key, initiated = str(upload.get("Key", "")), upload.get("Initiated")
+                if "/training_data/" not in key or not isinstance(initiated, datetime) or initiated > cutoff:
+                    continue
+                client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
+                removed.append(f"aborted an incomplete upload of {key} (started {initiated:%Y-%m-%d %H:%M} UTC)")
+        return removed
 
     def _check_blocking(self) -> str:
         page = self.boto3_client().list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1000)

@@ -50,6 +50,9 @@ COMPARE_CONCURRENCY = 8
 MAX_SYNC_CONCURRENCY = 32
 #: Marks our temporary download files; listings and scans skip names starting with it.
 TEMP_PREFIX = ".at-part-"
+#: An incomplete upload or a temp file untouched this long belongs to a process that was killed
+#: (one file's transfer takes minutes at most).
+ORPHAN_AGE_S = 60 * 60
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,12 @@ class ThreadedStorage(Storage):
 
     async def _run(self, action: str, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(self._guard, action, fn, *args)
+
+    async def clean_orphans(self) -> list[str]:
+        return await self._run("clean up after interrupted transfers", self._clean_orphans_blocking)
+
+    def _clean_orphans_blocking(self) -> list[str]:
+        return []
 
     # --- comparing and syncing ------------------------------------------------------------------
 
