@@ -139,6 +139,7 @@ class _Run:
         self.pool = ThreadPoolExecutor(max_workers=DOWNLOAD_CONCURRENCY, thread_name_prefix="job-transfer")
         self.s3: Any = None
         self.prompt_id: str | None = None
+        self.queueing: asyncio.Future[str] | None = None
         self.prompt_over = False  # ComfyUI reported the prompt ended
         self.upload_started = False
         self.refresh = False
@@ -195,7 +196,10 @@ class _Run:
         events = TrainingEvents(spec, report)
         client_id = uuid.uuid4().hex
         async with await self.comfy.connect(client_id) as ws:
-            self.prompt_id = await self.comfy.queue_prompt(spec.workflow, client_id)
+            # Shielded: a cancel that lands while ComfyUI queues the prompt still learns its id
+            # (in _wind_down), so that the prompt can be stopped.
+            self.queueing = asyncio.ensure_future(self.comfy.queue_prompt(spec.workflow, client_id))
+            self.prompt_id = await asyncio.shield(self.queueing)
             log.info("queued prompt %s", self.prompt_id)
             try:
                 await self.comfy.follow(ws, self.prompt_id, events, self.idle_timeout)
@@ -267,6 +271,11 @@ class _Run:
         """
         spec = self.spec
         self.stop.set()
+        if self.prompt_id is None and self.queueing is not None:
+            try:  # cancelled while ComfyUI was queueing the prompt: its answer names the prompt to stop
+                self.prompt_id = await asyncio.wait_for(self.queueing, 60)
+            except Exception:
+                pass  # refused or unreachable: there is no prompt to stop
         confirmed = True
         if self.prompt_id is not None and not self.prompt_over:
             how = await self.comfy.stop(self.prompt_id, self.cancel_timeout)

@@ -422,3 +422,27 @@ async def test_a_prompt_that_does_not_stop_keeps_its_files_and_the_next_job_repl
     output = await run(worker, job2, fake, work_dir, state=state)
     assert output["status"] == "success"
     assert state.leftovers == [] and fake.leftovers(work_dir) == []
+
+
+@pytest.mark.asyncio
+async def test_a_job_cancelled_while_comfyui_queues_its_prompt_still_stops_that_prompt(
+    s3_bucket: S3Bucket, fake_comfyui: FakeComfyUI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = fake_comfyui
+    storage = await prepare(s3_bucket, monkeypatch)
+    job, _ = await make_job(storage, default_params(max_train_steps=2000))
+    fake.prompt_gate = asyncio.Event()  # ComfyUI is slow to answer POST /prompt
+    fake.hold_at = 100
+    task = asyncio.create_task(run(worker, job, fake, tmp_path / "workspace"))
+    await wait_until(lambda: bool(fake.prompts), what="the prompt to reach ComfyUI")
+
+    task.cancel()  # before the worker knows the prompt's id
+    fake.prompt_gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    (prompt_id,) = fake.queued
+    assert fake.running is None and fake.pending == []
+    assert prompt_id in fake.interrupts or prompt_id in fake.deletes
+    assert not fake.dataset_gone_while_running
+    assert fake.leftovers(tmp_path / "workspace") == []
