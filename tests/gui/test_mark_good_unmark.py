@@ -43,6 +43,7 @@ def test_mark_shows_at_once_disables_and_unmark_takes_it_off(qtbot: QtBot, light
     qtbot.wait(0)
     assert cell(panel, 0, Column.NAME) == "V3  ✓ Good"
     assert cell(panel, 2, Column.NAME) == "V1"  # the mark moved: one good version
+
     assert not mark.isEnabled() and unmark.isVisible() and unmark.isEnabled()
     assert validated(light_ctx)["version_id"] == "job-3"  # type: ignore[index]
 
@@ -58,6 +59,19 @@ def test_mark_shows_at_once_disables_and_unmark_takes_it_off(qtbot: QtBot, light
     qtbot.waitUntil(lambda: light_ctx.summary(0) is not None
                     and light_ctx.summary(0).actor.validated_lora_model is None, timeout=QT_WAIT_MS)  # type: ignore[union-attr]
     assert seen and seen[0] == "V3  ✓ Good"
+
+
+def test_the_version_column_makes_room_for_a_new_good_badge(qtbot: QtBot, light_ctx: AppContext) -> None:
+    write_versions(light_ctx, 0, static_history())  # no version is good yet: the column fits "V3"
+    panel = make_panel(qtbot, light_ctx)
+    choose(qtbot, light_ctx, panel, 0)
+    panel.select_version("V3")
+    header = panel.table.horizontalHeader()
+    before = header.sectionSize(Column.NAME)
+    with qtbot.waitSignal(panel.version_actions.markedGood, timeout=QT_WAIT_MS):
+        qtbot.mouseClick(button(panel, "markGood"), Qt.MouseButton.LeftButton)
+    qtbot.wait(0)
+    assert header.sectionSize(Column.NAME) >= panel.table.sizeHintForColumn(Column.NAME) > before
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -245,7 +245,8 @@ class VersionsPanel(QWidget):
             return
         rows_before = self.model.rowCount()
         self.model.upsert(version)
-        if self.model.rowCount() != rows_before:  # a new run: its values may be wider than the old ones
+        # A new run's values, or a good mark (its badge), may be wider than what the columns hold.
+        if self.model.rowCount() != rows_before or version.isGood:
             self._fit_columns()
         self._update_empty()
 
@@ -257,6 +258,8 @@ class VersionsPanel(QWidget):
         if actor_id != self._actor_id:
             return
         row = self.model.upsert(version)
+        if version.isGood:
+            self._fit_columns()  # room for the "✓ Good" badge next to the name
         if select:
             self._select_row(row)
         self._update_empty()
