@@ -80,6 +80,29 @@ class RejectLog:
             self.events.log(LogLevel.WARNING, message)
 
 
+class ServerLogLimiter(logging.Filter):
+    """On the `aiohttp.server` logger: its "Error handling request" records (with a traceback, one
+    per malformed request a client cares to send) go through the `RejectLog` as one short line."""
+
+    def __init__(self, rejects: RejectLog) -> None:
+        super().__init__()
+        self.rejects = rejects
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        reason = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            reason = f" ({type(exc).__name__}: {str(exc)[:120]})"
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        self.rejects.note(f"Webhook server: {message[:160]}{reason}", "malformed request")
+        return False
+
+
 class ConnectionGuard:
     """The protocol factory given to `loop.create_server` in place of aiohttp's `web.Server`."""
 

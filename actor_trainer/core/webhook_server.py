@@ -35,6 +35,7 @@ from actor_trainer.core.webhook_guard import (
     ConnectionGuard,
     GuardedSite,
     RejectLog,
+    ServerLogLimiter,
     guard_for,
 )
 from actor_trainer.core.webhook_tokens import TOKEN_FORMAT, WEBHOOK_PATH, token_preview
@@ -191,6 +192,8 @@ class WebhookServer:
         self.header_timeout_s = header_timeout_s
         self.rejects = RejectLog(events, lines_per_window=reject_lines_per_minute)
         self.guard: ConnectionGuard | None = None
+        self._log_limiter = ServerLogLimiter(self.rejects)
+        self._recent: dict[str, float] = {}
 
     async def start(self) -> None:
         app = web.Application()
@@ -212,6 +215,7 @@ class WebhookServer:
                 "Choose another port (ACTOR_TRAINER_WEBHOOK_PORT / Settings), or leave it empty for a free one.",
             ) from exc
         self._runner = runner
+        logging.getLogger("aiohttp.server").addFilter(self._log_limiter)  # malformed requests, bounded
         self.port = int(runner.addresses[0][1])
         shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else (
             "[::1]" if self.host == "::" else (f"[{self.host}]" if ":" in self.host else self.host))
@@ -234,6 +238,7 @@ class WebhookServer:
             future.cancel()
         self._probes.clear()
         self.rejects.flush()
+        logging.getLogger("aiohttp.server").removeFilter(self._log_limiter)
         self.events.log(LogLevel.INFO, "Webhook server stopped")
 
     # -- probe support for test_delivery --
@@ -308,11 +313,25 @@ class WebhookServer:
         who = token_preview(token)
         if accepted:
             message = f"Webhook received for job {job_id}: {detail} (token {who})"
-            log.info("%s", message)
-            self.events.log(LogLevel.INFO, message)
+            if self._repeated(f"{job_id}\0{detail}"):  # a burst of copies: one line, not hundreds
+                log.debug("%s (again)", message)
+            else:
+                log.info("%s", message)
+                self.events.log(LogLevel.INFO, message)
         else:  # rate-limited: a flood of bad requests must not flood the log
             self.rejects.note(f"Webhook rejected: {detail} (token {who})", f"HTTP {detail.split(' ', 1)[0]}")
         self.events.emit(WebhookReceived(job_id=job_id, accepted=accepted, detail=detail))
+
+    def _repeated(self, key: str, window_s: float = 10.0) -> bool:
+        """Whether the same delivery (job and state) was logged in the last `window_s` seconds."""
+        now = time.monotonic()
+        last = self._recent.get(key)
+        if last is not None and now - last < window_s:
+            return True
+        if len(self._recent) >= 256:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[key] = now
+        return False
 
     async def _apply(self, token: str, status: JobStatus) -> None:
         try:

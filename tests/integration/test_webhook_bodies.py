@@ -116,3 +116,4 @@ async def test_a_burst_of_500_duplicate_deliveries_makes_one_or_two_status_calls
         assert len(rec.terminal_changes(final.id)) == 1
         assert services.webhook_server.deliveries == 500
         assert sum("confirming with RunPod" in line for line in rec.logs()) == calls
+        assert sum("Webhook received for job" in line for line in rec.logs()) == 1  # one line, not 500

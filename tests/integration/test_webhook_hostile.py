@@ -163,3 +163,21 @@ async def test_a_kept_alive_connection_idle_between_requests_is_closed(running: 
         assert reader.at_eof() and b"HTTP/1.1" not in rest
     finally:
         writer.close()
+
+
+async def test_malformed_http_logs_a_bounded_number_of_lines(
+        running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for i in range(60):
+        reader, writer = await asyncio.open_connection("127.0.0.1", running.server.port)
+        writer.write(b"GARBAGE \x00\x01 NOT HTTP\r\n\r\n" if i % 2 else
+                     b"POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+        writer.close()
+    assert (await running.deliver("job-after")).status_code == 200
+    running.server.rejects.flush()
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) <= LINES_PER_MINUTE + 1, [r.getMessage() for r in loud]
+    assert not any(r.exc_info for r in loud)  # no tracebacks
+    assert any("malformed request" in r.getMessage() for r in loud)
