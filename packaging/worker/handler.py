@@ -44,15 +44,9 @@ from errors import (
     TransferAborted,
     TransferError,
     WorkerError,
-    first_line,
-    gpu_broken_message,
-    is_gpu_broken,
-    is_model_file_error,
-    is_out_of_memory,
-    out_of_memory_message,
 )
+from explain import explain
 from job_spec import WORKFLOW_ROOT, Job, read_job
-from model_check import diagnose
 from progress import PHASES, Progress, Reporter, TrainingEvents
 from transfer import delete_object, digests, download, make_s3_client, parse_s3_url, upload_lora
 
@@ -154,7 +148,7 @@ class _Run:
             await self._wind_down(cancelled=isinstance(exc, asyncio.CancelledError))
             if not isinstance(exc, Exception):
                 raise  # CancelledError: RunPod cancelled the job or it timed out
-            explained = await self._explain(exc)
+            explained = await asyncio.to_thread(explain, exc, self.spec, self.model_roots)
             if isinstance(explained, WorkerError) and self.refresh:
                 explained.refresh_worker = True
             if explained is exc:
@@ -318,29 +312,6 @@ class _Run:
             log.warning("transfers still running %.0f s after the job ended", self.cancel_timeout)
             return False
         return True
-
-    async def _explain(self, exc: Exception) -> Exception:
-        """The failure as an operator can act on it (ComfyUI's node errors rewritten), else `exc`."""
-        if not isinstance(exc, PromptFailed):
-            return exc
-        node = f"node {exc.node_id} ({exc.node_type})"
-        kind, detail = exc.exception_type, exc.exception_message
-        if is_out_of_memory(kind, detail):
-            return ComfyError(out_of_memory_message(node, self.spec.shape, detail))
-        if is_gpu_broken(kind, detail):
-            return ComfyError(gpu_broken_message(node, kind, detail), refresh_worker=True)
-        if is_model_file_error(kind, detail):
-            problems = await asyncio.to_thread(diagnose, self.spec.models, self.model_roots)
-            said = f"ComfyUI said: {kind}: {first_line(detail)}"
-            if problems:
-                return ComfyError(f"{node} could not load the Flux models. {' '.join(problems)} ({said})")
-            files = ", ".join(self.spec.models.values()) or "the models"
-            roots = ", ".join(str(r) for r in self.model_roots) or "the model folders"
-            return ComfyError(
-                f"{node} could not read a model file ({said}). {files} under {roots} read as complete "
-                "safetensors files here: check the workflow's model names and ComfyUI's extra_model_paths.yaml."
-            )
-        return exc
 
 
 # --- RunPod entry point -------------------------------------------------------------------------

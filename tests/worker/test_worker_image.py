@@ -106,7 +106,9 @@ def test_the_image_installs_the_locks_and_every_handler_module() -> None:
     assert "/worker/venv/bin/pip install -r /worker/requirements.txt" in DOCKERFILE
     # Never the unpinned requirements of the checkouts.
     assert not re.search(r"pip install -r /comfyui/(requirements\.txt|custom_nodes)", DOCKERFILE)
-    copied = {name for line in re.findall(r"^COPY (.+) \S+$", DOCKERFILE, re.MULTILINE) for name in line.split()}
+    joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)  # continuation lines
+    copied = {name for line in re.findall(r"^COPY (.+) \S+$", joined, re.MULTILINE) for name in line.split()}
+    assert "start.sh" in copied
     modules = {p.name for p in WORKER.glob("*.py")}
     assert modules <= copied, f"not copied into the image: {sorted(modules - copied)}"
     assert copied <= {p.name for p in WORKER.iterdir()}, "the Dockerfile copies a file that does not exist"
