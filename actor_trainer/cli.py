@@ -122,10 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from actor_trainer.commands.output import TerminalFilter
     from actor_trainer.core.redact import RedactingFilter
 
-    for handler in logging.getLogger().handlers:  # no secret in any line (core/redact.py)
-        handler.addFilter(RedactingFilter())
+    for handler in logging.getLogger().handlers:  # no secret in any line (core/redact.py),
+        handler.addFilter(RedactingFilter())  # and no control character a server or a file name put there
+        handler.addFilter(TerminalFilter())
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "pyngrok"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import sys
@@ -24,6 +25,20 @@ def clean(text: str) -> str:
     file name or a server's text can neither move the cursor, recolour, retitle nor reorder the screen."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                         else f"\\u{ord(m.group()):04x}", text)
+
+
+class TerminalFilter(logging.Filter):
+    """For a handler writing to a terminal: the record's text `clean`ed (after `RedactingFilter`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = clean(message), None
+        if record.exc_text:
+            record.exc_text = clean(record.exc_text)
+        return True
 
 
 def say(message: str = "") -> None:

@@ -86,7 +86,10 @@ class RedactingFilter(logging.Filter):
     """Install on a handler: every record it writes is redacted (message, arguments, traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose arguments do not fit its format: keep the raw text
+            message = f"{record.msg} {record.args}"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

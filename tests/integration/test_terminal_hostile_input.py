@@ -110,3 +110,12 @@ def test_names_too_long_for_a_request_are_refused(tmp_path: Path) -> None:
     long_name = make_library(tmp_path / "lib2", actors=actors, images={0: 2})
     refused = cli("--data-dir", str(long_name), "train", "0", "--dry-run")
     assert refused.returncode == 1 and "longer than 200 characters" in refused.stderr
+
+
+def test_log_lines_on_the_terminal_are_cleaned_and_redacted() -> None:
+    code = ("import logging; from actor_trainer.cli import _configure_logging; _configure_logging(0); "
+            "logging.getLogger('actor_trainer.x').warning('server said %s', 'a\\x1b[2Jb\\x9b Bearer tok123456789')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ))
+    assert "server said a\\x1b[2Jb\\x9b Bearer [redacted]" in result.stderr, result.stderr
+    assert no_raw_controls(result.stderr)
