@@ -39,6 +39,7 @@ from actor_trainer.core.errors import (
     MarkGoodRefusedError,
     VersionNotFoundError,
 )
+from actor_trainer.core.locks import refuse_linked_lock
 from actor_trainer.core.models import (
     Actor,
     ActorRegistry,
@@ -251,12 +252,7 @@ class Library:
                     "Choose an existing library folder (--data-dir or Settings).",
                 )
             lock_path = self.root / LOCK_NAME
-            if lock_path.is_symlink():  # locking would open (create, truncate) whatever it points at
-                raise LibraryError(
-                    f"The library's lock file {lock_path} is a symbolic link; the app will not write "
-                    "through it.",
-                    "Delete the link (the lock file holds nothing) and try again.",
-                )
+            refuse_linked_lock(lock_path)  # locking would open (create, truncate) whatever it points at
             try:
                 self._file_lock.acquire()
             except Timeout:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from actor_trainer.core.atomic import atomic_write_json
 from actor_trainer.core.errors import ActorTrainerError, CorruptFileError
 from actor_trainer.core.events import Event
+from actor_trainer.core.locks import refuse_linked_lock
 from actor_trainer.core.models import TrainingParameters, utc_now
 
 QUEUE_FILE = "training_queue.json"
@@ -210,6 +211,7 @@ class QueueStore:
 
     def update(self, change: Callable[[QueueFile], T]) -> tuple[QueueFile, T]:
         """Read, `change` in place, write — all under the lock (other processes edit it too)."""
+        refuse_linked_lock(self.root / STORE_LOCK)
         with self._lock:
             queue = self.load()
             result = change(queue)

@@ -31,6 +31,7 @@ from filelock import FileLock, Timeout
 from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
 from actor_trainer.core.events import Event, EventBus, LogLevel, VersionChanged
 from actor_trainer.core.library import Library
+from actor_trainer.core.locks import refuse_linked_lock
 from actor_trainer.core.models import TrainingVersion, VersionStatus, utc_now
 from actor_trainer.core.queue import (
     RUNNER_LOCK,
@@ -111,6 +112,7 @@ class QueueRunner:
                   max_concurrent: int | None = None) -> QueueSummary | None:
         """Work through the queue. `until_idle`: return (with the batch's summary) once nothing waits
         and nothing is in flight. `submit_only`: return after submitting what may be submitted now."""
+        refuse_linked_lock(self.store.root / RUNNER_LOCK)
         try:
             self._lock.acquire()
         except Timeout:

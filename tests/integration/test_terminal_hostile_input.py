@@ -92,6 +92,12 @@ def test_a_symlinked_lock_file_is_a_sentence_and_its_target_is_untouched(tmp_pat
     result = cli("--data-dir", str(dangling), "mark-good", "0", "V1")
     assert result.returncode == 1 and "is a symbolic link" in result.stderr
     assert not (tmp_path / "would-be-created").exists()
+    # The training queue's lock too.
+    queue_lib = make_library(tmp_path / "lib3", images={0: 2})
+    (queue_lib / ".training_queue.json.lock").symlink_to(target)
+    queued = cli("--data-dir", str(queue_lib), "queue", "add", "0")
+    assert queued.returncode == 1 and "is a symbolic link" in queued.stderr and "Traceback" not in queued.stderr
+    assert target.read_text() == "keep me"
 
 
 def test_names_too_long_for_a_request_are_refused(tmp_path: Path) -> None:
