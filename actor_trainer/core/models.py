@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from actor_trainer.core.errors import InvalidTransitionError
 
@@ -137,6 +145,9 @@ class TrainingParameters(Record):
     gradient_dtype: GradientDtype = "bf16"
     save_dtype: SaveDtype = "bf16"
     resolution: int = Field(default=512, ge=64, le=4096)
+    #: sampling while training (contract v2 endpoints only; ignored for v1); None: the defaults,
+    #: so files written before sampling existed read and write back unchanged
+    sampling: SampleSettings | None = None
 
     @field_validator("trigger")
     @classmethod
@@ -156,6 +167,17 @@ class TrainingParameters(Record):
 
     def trigger_for(self, actor: Actor) -> str:
         return self.trigger or actor.name
+
+    @property
+    def sample_settings(self) -> SampleSettings:
+        return self.sampling or SampleSettings()
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_sampling(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("sampling", 0) is None:
+            del data["sampling"]  # written only once someone chose sampling settings
+        return data
 
 
 def steps_per_epoch(image_count: int, num_repeats: int, batch_size: int) -> int:
@@ -273,6 +295,69 @@ class RunEstimate(Record):
     madeAt: datetime = Field(default_factory=utc_now)
 
 
+class SampleSettings(Record):
+    """How a run samples its LoRA while it trains (worker contract v2, docs/worker-contract.md).
+
+    FluxTrainer's validation settings hold one seed, size and step count for every prompt; the
+    prompts use `{trigger}`, replaced by the run's trigger word. `every` 0 turns sampling off."""
+
+    prompts: list[str] = Field(
+        default_factory=lambda: [
+            "a portrait photo of {trigger}, soft light",
+            "a three-quarter view photo of {trigger}, looking over the shoulder",
+            "a full body photo of {trigger}, standing, plain background",
+            "{trigger} sitting in a cafe by a window, film still",
+        ],
+        max_length=8,
+    )
+    every: int = Field(default=500, ge=0, le=100_000)  # steps between sample checkpoints
+    seed: int = Field(default=42, ge=0, le=2**63 - 1)
+    width: int = Field(default=512, ge=64, le=4096)
+    height: int = Field(default=512, ge=64, le=4096)
+    steps: int = Field(default=20, ge=1, le=256)
+    guidance: float = Field(default=3.5, ge=1.0, le=32.0)
+    keep_checkpoints: bool = False  # upload each checkpoint's LoRA too, so one can be marked good
+
+    def prompts_for(self, trigger: str) -> list[str]:
+        return [p.replace("{trigger}", trigger) for p in self.prompts]
+
+
+class Sample(Record):
+    """One image the worker made: a training sample (per checkpoint) or a Try result."""
+
+    url: str
+    prompt: str
+    seed: int
+    step: int | None = None  # the checkpoint's step (training samples)
+    index: int = 0  # the prompt's index (training) or the image's index (Try)
+
+
+class Checkpoint(Record):
+    """A step's LoRA, uploaded when the run asked to keep checkpoints."""
+
+    step: int = Field(ge=1)
+    url: str
+
+
+class Trial(Record):
+    """"Try this version": one generation job with the version's LoRA (contract v2, task "generate")."""
+
+    id: str = Field(min_length=1)  # the app-made request id, then the RunPod job id
+    requestId: str | None = None
+    status: VersionStatus = VersionStatus.PENDING
+    prompt: str
+    negative: str = ""
+    seed: int = Field(ge=0, le=2**63 - 1)
+    count: int = Field(default=1, ge=1, le=8)
+    strength: float = Field(default=1.0, ge=-4.0, le=4.0)
+    width: int = Field(default=1024, ge=64, le=4096)
+    height: int = Field(default=1024, ge=64, le=4096)
+    checkpoint_step: int | None = None  # None: the final LoRA
+    images: list[Sample] | None = None
+    error: VersionError | None = None
+    createdAt: datetime = Field(default_factory=utc_now)
+
+
 class TrainingVersion(Record):
     """One training run of an actor: V1, V2, …
 
@@ -311,6 +396,13 @@ class TrainingVersion(Record):
     # [[step, loss], …] as progress arrived, thinned to at most LOSS_HISTORY_MAX points (core/run_recorder.py),
     # so a relaunched app draws the curve of an earlier run.
     lossHistory: list[tuple[int, float]] | None = None
+    # Contract v2 (docs/worker-contract.md): the samples made while training (cumulative, as the
+    # worker reported them), the checkpoint LoRAs kept, the Try jobs, and which file was marked good.
+    samples: list[Sample] | None = None
+    checkpoints: list[Checkpoint] | None = None
+    trials: list[Trial] | None = None
+    goodCheckpointStep: int | None = None  # set when a checkpoint (not the final LoRA) was marked good
+    contractVersion: int | None = None  # the highest contract_version the worker stated for this run
 
     @field_validator("status", mode="before")
     @classmethod
