@@ -1,5 +1,6 @@
-"""Render the README's screenshots from the real app: the actor selector, the main window
-mid-run, and the versions panel — on a copy of the demo library, in the sandbox.
+"""Render the README's and the user guide's screenshots from the real app: the actor selector, the
+chosen actor, Auto-adjust, the tunnel panel, Settings, the main window mid-run, the versions panel
+and Mark as good — on a copy of the demo library, in the sandbox (docs/user-guide.md shows them).
 
     .venv/bin/python scripts/make_screenshots.py [--out docs/screenshots]
 
@@ -65,8 +66,6 @@ async def wait_for(predicate, limit_s: float = 60.0, what: str = "condition") ->
 
 
 async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignore[no-untyped-def]
-    from actor_trainer.core.auto_adjust import auto_adjust
-    from actor_trainer.core.models import TrainingParameters
     from actor_trainer.core.settings import Settings, resolve_config
     from actor_trainer.gui.context import AppContext
     from actor_trainer.gui.shell.main_window import MainWindow
@@ -106,16 +105,27 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
         grab(selector, "selector.png")
         selector.reject()
 
-        # 2. The whole flow: start the tunnel, pick actor 0010 (25 images), sync, auto-adjust, train.
+        # 2. The whole flow: pick actor 0010 (25 images) — Start says why it waits: the pictures are
+        # not in the bucket yet — then sync, start the tunnel, auto-adjust, train.
+        ctx.select_actor(10)
+        await wait_for(lambda: window.training_tab.start.has_answer, what="Start's answer")
+        await pause(2.0)  # the thumbnails decode off the GUI thread
+        grab(window, "guide-choose-actor.png")
+        ctx.sync_now(10)
+        await wait_for(lambda: ctx.sync_states.get(10) is not None and ctx.sync_states[10].is_synced, what="sync")
         window.tunnel_panel.start()
         await wait_for(lambda: services.tunnel is not None and services.tunnel.public_url is not None,
                        what="the tunnel")
-        ctx.select_actor(10)
+        window.tunnel_panel._toggle.setChecked(True)  # "More details": the mode switch and what it means
         await pause(0.5)
-        ctx.sync_now(10)
-        await wait_for(lambda: ctx.sync_states.get(10) is not None and ctx.sync_states[10].is_synced, what="sync")
+        grab(window.tunnel_dock, "guide-tunnel.png")
         tab = window.training_tab
-        tab.load_parameters(auto_adjust(25, TrainingParameters()).params)
+        tab.form.set_image_count(25)
+        dialog = tab.form.open_auto_adjust()
+        dialog.resize(820, 620)
+        await pause(0.5)
+        grab(dialog, "guide-auto-adjust.png")
+        dialog.apply_button.click()
         tab.description.setPlainText("Auto-adjusted for 25 images; cosine schedule")
         started: list[str] = []
         tab.trainingStarted.connect(lambda _actor, ref: started.append(ref))
@@ -139,6 +149,24 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
         window.versions.select_version(started[0])
         await pause(0.5)
         grab(window, "versions-panel.png")
+
+        # 4. Mark as good: the row and the details say "Good"; Unmark good appears.
+        window.versions.version_actions.confirm = lambda _title, _question: True  # replaces V1's mark
+        marked: list[object] = []
+        window.versions.version_actions.markedGood.connect(lambda _a, v: marked.append(v))
+        window.versions.version_actions.mark_good_selected()
+        await wait_for(lambda: bool(marked), what="mark as good")
+        await pause(0.3)
+        grab(window.versions, "guide-mark-good.png")
+
+        # 5. Settings, as a first-time user fills them in for a real endpoint.
+        from actor_trainer.gui.settings.settings_dialog import SettingsDialog
+
+        settings_dialog = SettingsDialog(ctx, window)
+        settings_dialog.show()
+        await pause(0.5)
+        grab(settings_dialog, "guide-settings.png")
+        settings_dialog.reject()
     finally:
         window.allow_close()
         window.close()

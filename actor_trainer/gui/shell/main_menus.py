@@ -40,6 +40,7 @@ class MenuActions:
     abort: QAction
     about: QAction
     open_log_folder: QAction
+    user_guide: QAction | None = None
     theme: dict[str, QAction] = field(default_factory=dict)
     _icons: dict[QAction, str] = field(default_factory=dict)
 
@@ -137,13 +138,15 @@ def build_menus(window: MainWindow) -> MenuActions:
     about = action(tr("About Actor Trainer"), lambda: _about(window), icon="info")
     about.setMenuRole(QAction.MenuRole.AboutRole)
     open_log_folder = action(tr("Open log folder"), _open_log_folder, icon="folder")
-    help_menu.addActions([about, open_log_folder])
+    user_guide = action(tr("User guide"), lambda: _user_guide(window), shortcut=QKeySequence.StandardKey.HelpContents)
+    user_guide.setObjectName("userGuideAction")
+    help_menu.addActions([user_guide, about, open_log_folder])
 
     return MenuActions(
         open_library=open_library, settings=settings, quit=quit_, change_actor=change_actor,
         find_actor=find_actor, sync_now=sync_now, refresh=refresh, start_training=start_training,
         check_status=check_status, abort=abort, about=about, open_log_folder=open_log_folder,
-        theme=theme_actions, _icons=registry,
+        user_guide=user_guide, theme=theme_actions, _icons=registry,
     )  # fmt: skip
 
 
@@ -209,6 +212,20 @@ def _about(window: MainWindow) -> None:
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
+
+
+def _user_guide(window: MainWindow) -> None:
+    """Help → User guide: docs/user-guide.md in a dialog (one at a time)."""
+    from actor_trainer.gui.shell.user_guide import UserGuideDialog
+
+    existing = window.findChild(UserGuideDialog)
+    if existing is not None and existing.isVisible():
+        existing.raise_()
+        existing.activateWindow()
+        return
+    dialog = UserGuideDialog(window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
 
 
 def _open_log_folder() -> None:
