@@ -7,8 +7,12 @@ queue, a job ends, a webhook is due), so tests may change it while the endpoint 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+FAULTS_ENV = "ACTOR_TRAINER_SANDBOX_FAULTS"
 
 
 @dataclass
@@ -47,6 +51,26 @@ class Faults:
     """Each delivered webhook is delivered this many extra times."""
     webhook_on_cancel: bool = True
     """Also send webhooks for CANCELLED and TIMED_OUT jobs (unconfirmed for RunPod itself)."""
+    webhook_burst: bool = False
+    """Send the duplicates above all at once (a retry storm, a replaying proxy) instead of in turn."""
+    webhook_content_type: str | None = None
+    """Send webhook bodies (still JSON) with this Content-Type ("" for none): RunPod documents none."""
+    echo_padding_bytes: int = 0
+    """Pad the `input` a webhook echoes by this many bytes (a /run body may be 10 MB)."""
+
+    @classmethod
+    def from_env(cls) -> Faults:
+        """Faults from `ACTOR_TRAINER_SANDBOX_FAULTS` (a JSON object of field names), so a test can
+        give a CLI process's in-process sandbox its faults; none when unset."""
+        raw = os.environ.get(FAULTS_ENV, "").strip()
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{FAULTS_ENV}: unknown fault(s) {sorted(unknown)}")
+        return cls(**data)
 
     def applies_to(self, route: str) -> bool:
         return not self.error_routes or route in self.error_routes

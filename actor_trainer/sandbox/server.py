@@ -57,7 +57,7 @@ class SandboxEndpoint:
     ) -> None:
         self.worker = worker
         self.api_key = api_key
-        self.faults = faults if faults is not None else Faults()
+        self.faults = faults if faults is not None else Faults.from_env()
         self.result_window_s = result_window_s
         self.endpoint_id = endpoint_id
         self.max_workers = max_workers

@@ -8,6 +8,7 @@ HTTP 200 within the timeout; otherwise it is retried, up to `attempts` deliverie
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -57,7 +58,13 @@ class WebhookSender:
                 WebhookDelivery(job.id, body["status"], attempt=0, http_status=None, lost=True)
             )
             return
+        if faults.echo_padding_bytes > 0:
+            body = {**body, "input": {**(body.get("input") or {}), "padding": "p" * faults.echo_padding_bytes}}
         copies = 1 + max(0, faults.duplicate_webhooks)
+        if faults.webhook_burst:
+            await asyncio.gather(*(self._deliver_with_retries(job, url, body, duplicate=copy > 0)
+                                   for copy in range(copies)))
+            return
         for copy in range(copies):
             await self._deliver_with_retries(job, url, body, duplicate=copy > 0)
 
@@ -85,9 +92,16 @@ class WebhookSender:
     async def _post(self, url: str, body: dict[str, Any]) -> tuple[int | None, str | None]:
         if self._session is None:
             return None, "the endpoint is stopped"
+        content_type = self._faults().webhook_content_type
+        if content_type is None:
+            content_type = "application/json"
+        # "" sends no Content-Type at all (aiohttp would add application/octet-stream).
+        headers = {"Content-Type": content_type} if content_type else {}
+        skip = () if content_type else ("Content-Type",)
         try:
             async with self._session.post(
-                url, json=body, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+                url, data=json.dumps(body).encode(), headers=headers, skip_auto_headers=skip,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
             ) as response:
                 await response.read()
                 return response.status, None
