@@ -120,6 +120,8 @@ def test_marker_secrets_appear_in_no_output_and_no_file(
             seen.append(line)
             if "Press Ctrl+C" in line:
                 break
+        # The process list (what any user of the machine sees) while the sandbox runs.
+        outputs.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
