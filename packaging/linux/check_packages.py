@@ -180,13 +180,19 @@ def training_checks(label: str, binary: Path, user: User) -> None:
         versions = json.loads(user.run(str(binary), "versions", "0", "--json").stdout)
         newest = max(versions, key=lambda v: v.get("timestamp") or "")
         assert newest["status"] == "completed", f"newest version {newest['name']} is {newest['status']}"
-        created = sorted(set(user.home.rglob("*.safetensors")) - before)
-        assert created, "no new .safetensors file on disk"
-        header = safetensors_header(created[-1])
-        size = created[-1].stat().st_size
+        lora_url = newest.get("loraUrl") or newest.get("outputUrl") or ""
+        assert lora_url.endswith(".safetensors"), f"{newest['name']} names no .safetensors ({lora_url!r})"
+        # The sandbox bucket is a local folder: the version's file is there, under its key.
+        created = [p for p in set(user.home.rglob("*.safetensors")) - before if lora_url.endswith("/" + p.name)]
+        assert created, f"no new file on disk for {lora_url}"
+        key = lora_url.split("/", 3)[-1]
+        found = [p for p in created if p.as_posix().endswith("/" + key)]
+        assert found, f"{lora_url}'s key {key} is not on disk (new files: {created})"
+        header = safetensors_header(found[0])
+        size = found[0].stat().st_size
         return (
             f"{newest['name']} completed in {time.monotonic() - started:.1f} s; "
-            f"{created[-1].relative_to(user.home)} {size} bytes, {len(header) - 1} tensors"
+            f"{found[0].relative_to(user.home)} {size} bytes, {len(header) - 1} tensors"
         )
 
     check(f"{label}: train 0 --auto --wait to a completed version with a real .safetensors", train)
