@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "[redacted]"
-MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words
+MIN_SECRET_LENGTH = 12  # real keys are 32+ characters; shorter values would mask ordinary words ("testing")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()

@@ -162,3 +162,8 @@ def test_config_reprs_and_error_texts_hold_no_secret(monkeypatch: pytest.MonkeyP
     # Credential-shaped text is masked even when it was never configured here.
     assert "abcdef123456" not in redaction.redact("aws_secret_access_key=abcdef123456 Bearer xyz789xyz")
     assert "xyz789xyz" not in redaction.redact("Authorization: Bearer xyz789xyz")
+
+
+def test_a_short_secret_masks_no_ordinary_words() -> None:
+    redaction.register("testing")  # moto's key in tests: shorter than any real credential
+    assert redaction.redact("testing the bucket") == "testing the bucket"
