@@ -124,6 +124,9 @@ class Settings(BaseModel):
     #: "fixed": a sandbox run takes sandbox_duration_s; "scaled": that is a 2000-step 512-px batch-1
     #: run and others scale with steps, resolution and batch (sandbox/timing.py)
     sandbox_timing: Literal["fixed", "scaled"] = "fixed"
+    #: the worker contract spoken to the endpoint: "auto" (the highest version its workers stated,
+    #: core/contract_memory.py), or "1"/"2" to override it (docs/worker-contract.md)
+    worker_contract: Literal["auto", "1", "2"] = "auto"
 
     @classmethod
     def path(cls, folder: Path | None = None) -> Path:
@@ -291,6 +294,7 @@ class Config:
     gpu_prices: dict[str, float] = field(default_factory=dict)  # the user's, over GPU_CLASSES
     gpu_prices_as_of: str = GPU_PRICES_AS_OF
     sandbox_timing: Literal["fixed", "scaled"] = "fixed"
+    worker_contract: Literal["auto", "1", "2"] = "auto"  # ACTOR_TRAINER_WORKER_CONTRACT over the setting
 
     def describe(self) -> str:
         """One safe line for logs and the status bar (no secrets)."""
@@ -389,7 +393,19 @@ def resolve_config(
         sandbox_timing="scaled" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "scaled" else (
             "fixed" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "fixed" else settings.sandbox_timing
         ),
+        worker_contract=_worker_contract(env.get("ACTOR_TRAINER_WORKER_CONTRACT"), settings.worker_contract),
     )
+
+
+def _worker_contract(env_value: str | None, setting: Literal["auto", "1", "2"]) -> Literal["auto", "1", "2"]:
+    if env_value is None or not env_value.strip():
+        return setting
+    text = env_value.strip().lower()
+    if text not in ("auto", "1", "2"):
+        raise ConfigError(
+            f"ACTOR_TRAINER_WORKER_CONTRACT={env_value!r} is not a worker contract choice.", "Use auto, 1 or 2."
+        )
+    return text  # type: ignore[return-value]
 
 
 def _env_path(name: str) -> Path | None:
