@@ -34,6 +34,13 @@ from actor_trainer.core.contract import CONTRACT_VERSION, JobInput
 from actor_trainer.core.errors import StorageError
 from actor_trainer.core.storage.base import Storage, StorageObjectNotFoundError
 from actor_trainer.sandbox.lora import LoraBuildStopped, make_lora_bytes, simulated_metadata
+from actor_trainer.sandbox.sampling_run import (
+    SANDBOX_CONTRACT_VERSION,
+    SUPPORTED_CONTRACT_VERSIONS,
+    Sampler,
+    checkpoint_lora,
+    simulate_generate,
+)
 from actor_trainer.sandbox.timing import resolution_of, simulated_seconds
 from actor_trainer.sandbox.training_files import (
     CAPTION_EXTENSIONS,
@@ -79,6 +86,8 @@ async def simulate_training(
     never decreases over the whole job. Raises WorkerFailure if the job cannot run, and
     asyncio.CancelledError soon after `cancelled` is set.
     """
+    if isinstance(job_input, dict) and job_input.get("task") == "generate":  # contract v2 (sampling_run.py)
+        return await simulate_generate(job_input, report, cancelled, storage=storage, duration_s=duration_s)
     job = _parse_input(job_input)
     duration_s = simulated_seconds(
         duration_s,
@@ -102,19 +111,22 @@ def _parse_input(job_input: Any) -> _Job:
         )
         raise WorkerFailure("ValueError", f"The job input does not follow the contract: {problems}.") from None
     config = parsed.training_config
-    if config.contract_version != CONTRACT_VERSION:
+    if config.contract_version not in SUPPORTED_CONTRACT_VERSIONS | {CONTRACT_VERSION}:
         raise WorkerFailure(
             "ValueError",
-            f"Unsupported contract_version {config.contract_version}; this worker speaks version {CONTRACT_VERSION}.",
+            f"Unsupported contract_version {config.contract_version}; this worker speaks versions "
+            f"1 to {SANDBOX_CONTRACT_VERSION}.",
         )
     params = read_workflow_params(parsed.workflow)
-    return _Job(input=parsed, params=params)
+    sampler = Sampler.from_config(config, params.max_train_steps)
+    return _Job(input=parsed, params=params, sampler=sampler)
 
 
 @dataclass(frozen=True)
 class _Job:
     input: JobInput
     params: WorkflowParams
+    sampler: Sampler | None = None  # contract v2: samples and checkpoints while training
 
     @property
     def request_id(self) -> str:
@@ -199,6 +211,8 @@ class _Run:
         if extension in IMAGE_EXTENSIONS:
             await asyncio.to_thread(decode_image, name, data)
             dataset.images += 1
+            if self.job.sampler is not None:
+                await self.job.sampler.add_source(name, data)
         elif extension in CAPTION_EXTENSIONS:
             dataset.tags.update(caption_tags(name, data))
             dataset.captions += 1
@@ -252,8 +266,27 @@ class _Run:
         for i in range(1, updates + 1):
             # Sleep to an absolute schedule so a slow loop does not stretch the run.
             await self._pause(start + span * i / updates - loop.time())
+            before = self._last_step
             step = round(total * i / updates)
             self._progress("training", f"simulated step {step}/{total}", step=step, loss=loss.at(step))
+            await self._sample(before, step, loss)
+
+    async def _sample(self, before: int, step: int, loss: _LossCurve) -> None:
+        """Contract v2: draw and upload the samples (and checkpoints) of the steps just passed."""
+        sampler = self.job.sampler
+        if sampler is None:
+            return
+        params = self.job.params
+        for due in sampler.due(before, step):
+            self._progress("sampling", f"simulated worker: sampling at step {due}", step=due, loss=loss.at(due))
+            lora = functools.partial(
+                checkpoint_lora, network_dim=params.network_dim, network_alpha=params.network_alpha,
+                output_name=params.output_name, seed=self.job.seed, save_dtype=params.save_dtype or "fp16",
+            )
+            await sampler.take(due, self.total, self.storage, lambda s: lora(step=s))
+            self._check_cancelled()
+            self._progress("sampling", f"simulated worker: {len(sampler.samples)} sample(s) so far", step=due,
+                           loss=loss.at(due))
 
     async def _save(self, dataset: _Dataset, started_at: float, finished_at: float) -> bytes:
         params = self.job.params
@@ -331,6 +364,8 @@ class _Run:
             },
             "simulation": True,
             "message": RESULT_MESSAGE,
+            "contract_version": SANDBOX_CONTRACT_VERSION,
+            **(self.job.sampler.result_fields() if self.job.sampler is not None else {}),
         }
 
     # --- helpers --------------------------------------------------------------------------------
@@ -349,6 +384,9 @@ class _Run:
         }
         if loss is not None:
             payload["loss"] = loss
+        payload["contract_version"] = SANDBOX_CONTRACT_VERSION
+        if self.job.sampler is not None:
+            payload.update(self.job.sampler.progress_fields())  # cumulative: /status shows only the latest
         self.report(payload)
 
     def _check_cancelled(self) -> None:

@@ -407,7 +407,29 @@ def deb_install_checks(deb: Path, user: User, version: str, work: Path) -> None:
 
         check(f"deb: /usr/bin/{APP} --version", usr_bin_version)
         elf_checks("deb", Path(f"/opt/{APP}"))
-        gui_smoke("deb", Path(f"/usr/bin/{APP}"), user)
+        desktop = Path(f"/usr/share/applications/{APP}.desktop")
+        validators = [
+            ("desktop-file-validate", [str(desktop)]),
+            ("appstreamcli", ["validate", "--no-net", *map(str, Path("/usr/share/metainfo").glob("*ActorTrainer*"))]),
+        ]
+        for tool, tool_args in validators:
+            if shutil.which(tool):  # desktop-file-utils comes with the package's Recommends:
+
+                def validate(tool: str = tool, tool_args: list[str] = tool_args) -> str:
+                    result = subprocess.run([tool, *tool_args], capture_output=True, text=True, timeout=60)
+                    expect_ok(result, tool)
+                    return (result.stdout.strip().splitlines() or ["no remarks"])[-1]
+
+                check(f"deb: {tool} on the installed file", validate)
+
+        def from_menu() -> Path:
+            """What the installed menu entry starts: its Exec= command, found on the user's PATH."""
+            entry = dict(line.split("=", 1) for line in desktop.read_text(encoding="utf-8").splitlines() if "=" in line)
+            command = entry["Exec"].split()[0]
+            found = shutil.which(command, path=user.env["PATH"])
+            return Path(found) if found else Path(command)
+
+        gui_smoke("deb: the menu entry's command", from_menu(), user)
     finally:
         if installed:
             library_before = sorted((p, p.stat().st_size) for p in user.library.rglob("*") if p.is_file())

@@ -316,7 +316,7 @@ def _set(path: str, value: Any) -> Any:
         (_set("training_data.s3_urls", []), "s3_urls"),
         (_drop("training_config.output_url"), "output_url"),
         (_set("training_config.model_name", "my lora"), "model_name"),
-        (_set("training_config.contract_version", 2), "contract_version 2"),
+        (_set("training_config.contract_version", 3), "contract_version 3"),
         (_set("workflow", {}), "workflow is empty"),
         (_set("workflow.107.class_type", "InitSDXLLoRATraining"), "no InitFluxLoRATraining node"),
         (_drop("workflow.107"), "links to node '107'"),
