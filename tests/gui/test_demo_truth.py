@@ -179,3 +179,16 @@ def test_random_weights_only_where_a_lora_exists(demo_ctx: AppContext, qtbot: Qt
     assert "random weights" not in console.status_detail()
     console._show(versions["V3"])  # completed: a LoRA with random weights
     assert "random weights" in console.status_detail()
+
+
+def test_version_details_say_random_weights_only_with_a_lora(demo_ctx: AppContext, qtbot: QtBot) -> None:
+    panel = VersionsPanel(demo_ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    demo_ctx.select_actor(0)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 3, timeout=QT_WAIT_MS)
+    panel.select_version("V1")  # failed: no LoRA
+    note = panel.details.sandbox_note
+    assert note.isVisible() and "random weights" not in note.text() and "SANDBOX" in note.text()
+    panel.select_version("V3")  # completed: its LoRA has random weights
+    assert note.isVisible() and "random weights" in note.text()

@@ -150,7 +150,8 @@ class SettingsDialog(QDialog):
         self.scroll_area.setWidget(self.content)
         layout = QVBoxLayout(self)
         layout.addWidget(self.scroll_area, 1)
-        self.restart_note = QLabel(tr("Changes apply when Actor Trainer restarts."), self)
+        self.restart_note = QLabel(
+            tr("The webhook mode applies at once; the other changes when Actor Trainer restarts."), self)
         self.restart_note.setStyleSheet("color: palette(mid);")
         layout.addWidget(self.restart_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)

@@ -156,7 +156,8 @@ def _open_settings(window: MainWindow) -> None:
 
     dialog = SettingsDialog(window.ctx, window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.saved.connect(lambda: window.ctx.statusMessage.emit(tr("Settings saved; they apply after a restart.")))
+    dialog.saved.connect(lambda: window.ctx.statusMessage.emit(
+        tr("Settings saved; the webhook mode applies now, the rest after a restart.")))
     dialog.restartRequested.connect(lambda: window.request_restart(None))
     dialog.open()
 

@@ -270,6 +270,12 @@ class VersionDetails(QScrollArea):
         self.description.setText(version.description or "")
         self.description.setVisible(bool(version.description))
         self.sandbox_note.setVisible(is_sandbox_endpoint(version.endpoint))
+        # "Random weights" only where there is a LoRA to have weights (issue 10, item 6).
+        if version.status is VersionStatus.COMPLETED and version.loraUrl:
+            self.sandbox_note.setText(tr("Simulated run — random weights. This version ran on the SANDBOX endpoint; "
+                                         "its LoRA is not a trained model."))
+        else:
+            self.sandbox_note.setText(tr("Simulated run. This version ran on the SANDBOX endpoint; no GPU was used."))
         self._show_run(version)
         self._show_lora(version)
         self._show_error(version)
