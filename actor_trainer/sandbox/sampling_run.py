@@ -169,12 +169,10 @@ async def _write(storage: Storage, url: str, data: bytes, what: str) -> None:
                             traceback.format_exc()) from exc
 
 
-def checkpoint_lora(*, network_dim: int, network_alpha: float, output_name: str, seed: int, step: int,
-                    save_dtype: str) -> bytes:
+def checkpoint_lora(*, network_dim: int, network_alpha: float, output_name: str, seed: int, step: int) -> bytes:
     """A simulated LoRA for one checkpoint (blocking)."""
     metadata = {**simulated_metadata_for_checkpoint(output_name, step)}
-    return make_lora_bytes(network_dim=network_dim, network_alpha=network_alpha, metadata=metadata,
-                           seed=seed + step, save_dtype=save_dtype)
+    return make_lora_bytes(network_dim=network_dim, network_alpha=network_alpha, metadata=metadata, seed=seed + step)
 
 
 def simulated_metadata_for_checkpoint(output_name: str, step: int) -> dict[str, str]:

@@ -281,7 +281,7 @@ class _Run:
             self._progress("sampling", f"simulated worker: sampling at step {due}", step=due, loss=loss.at(due))
             lora = functools.partial(
                 checkpoint_lora, network_dim=params.network_dim, network_alpha=params.network_alpha,
-                output_name=params.output_name, seed=self.job.seed, save_dtype=params.save_dtype or "fp16",
+                output_name=params.output_name, seed=self.job.seed,
             )
             await sampler.take(due, self.total, self.storage, lambda s: lora(step=s))
             self._check_cancelled()
