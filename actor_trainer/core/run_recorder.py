@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 
-from actor_trainer.core.contract import JobStatus
+from actor_trainer.core.contract import JobStatus, checkpoints_of, contract_version_of, samples_of
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, RunProgress, VersionChanged
 from actor_trainer.core.library import Library
@@ -56,6 +56,35 @@ def record_loss(v: TrainingVersion) -> None:
     v.lossHistory = history
 
 
+def record_samples(v: TrainingVersion, status: JobStatus) -> bool:
+    """Contract v2 (docs/worker-contract.md): keep the samples and checkpoints a progress payload or
+    result lists, and the highest `contract_version` the worker stated. The worker's list is
+    cumulative, so it replaces ours — merged by (step, prompt) and by step, so that a late or
+    shorter payload never takes away what was seen. True when anything changed."""
+    output = status.output
+    if not isinstance(output, dict):
+        return False
+    changed = False
+    samples = samples_of(output)
+    if samples:
+        merged = {(s.step, s.index): s for s in v.samples or []}
+        merged.update({(s.step, s.index): s for s in samples})
+        ordered = sorted(merged.values(), key=lambda s: (s.step or 0, s.index))
+        if ordered != (v.samples or []):
+            v.samples, changed = ordered, True
+    checkpoints = checkpoints_of(output)
+    if checkpoints:
+        by_step = {c.step: c for c in v.checkpoints or []}
+        by_step.update({c.step: c for c in checkpoints})
+        ordered_checkpoints = [by_step[s] for s in sorted(by_step)]
+        if ordered_checkpoints != (v.checkpoints or []):
+            v.checkpoints, changed = ordered_checkpoints, True
+    version = contract_version_of(output)
+    if version is not None and version > (v.contractVersion or 0):
+        v.contractVersion, changed = version, True
+    return changed
+
+
 class RunRecorder:
     def __init__(self, *, library: Library, storage: Storage, events: EventBus) -> None:
         self.library = library
@@ -71,13 +100,16 @@ class RunRecorder:
         only by a version that has none yet.
         """
         outcome = StatusOutcome()
+        drawn = False
 
         def change(v: TrainingVersion) -> None:
+            nonlocal drawn
             apply_job_status(v, status, outcome)
             if outcome.mismatch is None:
                 record_timings(v, status)
                 if outcome.progress:
                     record_loss(v)
+                drawn = record_samples(v, status)  # contract v2: samples and checkpoints as they land
             scrub(v)  # a worker's error or progress text is stored and shown: no secret in it
 
         saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
@@ -86,7 +118,7 @@ class RunRecorder:
                      f"{source}: status for job {status.id} does not belong to {saved.name} "
                      f"(job {outcome.mismatch}); ignored.", actor_id, saved.id)
             return saved
-        if outcome.moved or outcome.progress:
+        if outcome.moved or outcome.progress or drawn:
             self.changed(actor_id, saved)
         if outcome.progress and saved.progress is not None:
             self.events.emit(RunProgress(actor_id=actor_id, version_id=saved.id, progress=saved.progress))

@@ -1,0 +1,62 @@
+"""The run recorder keeps contract v2 samples, checkpoints and the contract version (issue 12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actor_trainer.core.contract import JobStatus
+from actor_trainer.core.events import EventBus, VersionChanged
+from actor_trainer.core.library import Library
+from actor_trainer.core.models import TrainingVersion, VersionStatus
+from actor_trainer.core.run_recorder import RunRecorder, record_samples
+from actor_trainer.core.storage.local import LocalStorage
+from tests.library_factory import make_library
+
+
+def sample(step: int, index: int) -> dict[str, Any]:
+    return {"url": f"file:///b/step{step:06d}_p{index:02d}.png", "prompt": f"p{index}", "seed": 42, "step": step,
+            "index": index}
+
+
+def progress(step: int, samples: list[dict[str, Any]], **extra: Any) -> JobStatus:
+    return JobStatus(id="job-1", status="IN_PROGRESS", output={
+        "phase": "sampling", "step": step, "total": 1000, "samples": samples, "contract_version": 2, **extra})
+
+
+def test_cumulative_samples_replace_but_never_shrink() -> None:
+    v = TrainingVersion(id="job-1", name="V1", status=VersionStatus.IN_PROGRESS)
+    assert record_samples(v, progress(500, [sample(500, 0), sample(500, 1)]))
+    assert [(s.step, s.index) for s in v.samples or []] == [(500, 0), (500, 1)] and v.contractVersion == 2
+    assert record_samples(v, progress(1000, [sample(500, 0), sample(500, 1), sample(1000, 0), sample(1000, 1)]))
+    assert len(v.samples or []) == 4
+    # A late, shorter payload (an older /status answer) takes nothing away; nothing changed.
+    assert not record_samples(v, progress(500, [sample(500, 0)]))
+    assert len(v.samples or []) == 4
+    # A v1 payload says nothing about samples: nothing changes.
+    assert not record_samples(v, JobStatus(id="job-1", status="IN_PROGRESS", output={"step": 600}))
+    result = JobStatus(id="job-1", status="COMPLETED", output={
+        "status": "success", "loraUrl": "file:///b/l.safetensors", "contract_version": 2,
+        "samples": [sample(500, 0), sample(500, 1), sample(1000, 0), sample(1000, 1)],
+        "checkpoints": [{"step": 1000, "url": "file:///b/l_1000"}, {"step": 500, "url": "file:///b/l_500"}]})
+    assert record_samples(v, result)
+    assert [c.step for c in v.checkpoints or []] == [500, 1000]
+
+
+@pytest.mark.asyncio
+async def test_apply_status_stores_samples_and_announces_them(tmp_path: Path) -> None:
+    library = Library(make_library(tmp_path / "lib", images={}))
+    library.append_version(0, lambda name: TrainingVersion(id="req-1", requestId="req-1", name=name))
+    events = EventBus()
+    seen: list[TrainingVersion] = []
+    events.subscribe(lambda e: seen.append(e.version) if isinstance(e, VersionChanged) else None)
+    recorder = RunRecorder(library=library, storage=LocalStorage(tmp_path / "bucket"), events=events)
+    await recorder.apply_status(0, "req-1", JobStatus(id="job-1", status="IN_PROGRESS", output={"step": 1}),
+                                source="test")
+    saved = await recorder.apply_status(0, "job-1", progress(500, [sample(500, 0)]), source="test")
+    assert saved.samples and saved.samples[0].url.endswith("step000500_p00.png")
+    stored = library.load_versions(0)[0]
+    assert stored.samples == saved.samples and stored.contractVersion == 2
+    assert seen and seen[-1].samples == saved.samples
