@@ -24,6 +24,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.library import Library
@@ -114,8 +115,13 @@ def load_history(library: Library, endpoint: str) -> list[TrainingVersion]:
         except (ActorTrainerError, OSError, ValueError):
             continue
         found.extend(v for v in versions if v.endpoint == endpoint)
-    found.sort(key=lambda v: v.completedAt or v.timestamp, reverse=True)
+    found.sort(key=_when, reverse=True)
     return found
+
+
+def _when(v: TrainingVersion) -> datetime:
+    at = v.completedAt or v.timestamp
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # other tools may write naive times
 
 
 def _learnable(v: TrainingVersion) -> bool:

@@ -126,10 +126,13 @@ def test_history_is_this_endpoints_across_actors(tmp_path: Path) -> None:
         (root / "actor_training_versions" / f"{actor_id:04d}.json").write_text(
             json.dumps({"versions": [v.to_json() for v in versions]}), "utf-8")
     (root / "actor_training_versions" / "0002.json").write_text("{broken", "utf-8")  # skipped, never fatal
+    naive = run(3, steps=100, seconds=80).to_json()
+    naive["completedAt"] = "2025-06-01T10:00:00"  # another tool's time without a zone: sorted, never a crash
+    (root / "actor_training_versions" / "0003.json").write_text(json.dumps({"versions": [naive]}), "utf-8")
     lib = Library(root)
-    assert [v.id for v in load_history(lib, "ep1")] == ["job-2", "job-1"]
+    assert [v.id for v in load_history(lib, "ep1")] == ["job-2", "job-1", "job-3"]
     report = estimate_for(lib, "ep1", TrainingParameters(max_train_steps=200), gpu="AMPERE_24")
-    assert report.estimate.execution_s == pytest.approx(200 * 0.6)
+    assert report.estimate.execution_s == pytest.approx(200 * 0.7)  # median of 0.5, 0.7, 0.8 s per step
     assert report.lines()[0].startswith("≈ ")
 
 

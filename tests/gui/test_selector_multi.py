@@ -212,7 +212,7 @@ def test_single_choice_dialog_has_no_multi_select(qtbot: QtBot, loader: Thumbnai
 
 
 def test_drawn_cards_are_reused_and_bounded(qtbot: QtBot, loader: ThumbnailLoader) -> None:
-    from actor_trainer.gui.selector.poster_delegate import CARD_CACHE_SIZE
+    from actor_trainer.gui.selector.poster_delegate import CARD_CACHE_BYTES
 
     model = ActorListModel([ActorSummary(Actor(id=i, name=f"Extra {i}"), 1, 0, 0, None) for i in range(2_000)])
     dialog = open_multi(qtbot, loader, model)
@@ -230,4 +230,6 @@ def test_drawn_cards_are_reused_and_bounded(qtbot: QtBot, loader: ThumbnailLoade
     for value in range(0, bar.maximum(), max(1, bar.pageStep())):
         bar.setValue(value)
         view.viewport().repaint()
-    assert len(delegate._cards) <= CARD_CACHE_SIZE  # type: ignore[attr-defined]
+    cards = list(delegate._cards.values())  # type: ignore[attr-defined]
+    assert sum(c.width() * c.height() * 4 for c in cards) <= CARD_CACHE_BYTES
+    assert len(cards) < 2_000 and delegate._card_bytes == sum(c.width() * c.height() * 4 for c in cards)  # type: ignore[attr-defined]

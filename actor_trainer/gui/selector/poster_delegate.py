@@ -30,8 +30,8 @@ BADGE_TEXT_COLOR = QColor("white")
 
 PADDING = 8
 CARD_MARGIN = 3
-#: drawn cards kept (about 0.2 MB each at 1×): a few screens' worth
-CARD_CACHE_SIZE = 96
+#: drawn cards kept, by their pixels' size (a card is about 0.2 MB at 1×): a few screens' worth
+CARD_CACHE_BYTES = 12 * 1024 * 1024
 
 
 def placeholder_color(actor_id: int) -> QColor:
@@ -52,6 +52,7 @@ class PosterDelegate(QStyledItemDelegate):
         self._poster = poster_size
         self._fonts_for: tuple[str, QFont, QFont, QFont, QFont] | None = None
         self._cards: OrderedDict[tuple[Any, ...], QPixmap] = OrderedDict()  # drawn cards, least recent first
+        self._card_bytes = 0
 
     @property
     def poster_size(self) -> int:
@@ -121,8 +122,9 @@ class PosterDelegate(QStyledItemDelegate):
                        selected=selected, hovered=hovered, active=active)
             local.end()
             self._cards[key] = cached
-            if len(self._cards) > CARD_CACHE_SIZE:
-                self._cards.popitem(last=False)
+            self._card_bytes += _bytes(cached)
+            while self._card_bytes > CARD_CACHE_BYTES and len(self._cards) > 1:
+                self._card_bytes -= _bytes(self._cards.popitem(last=False)[1])
         else:
             self._cards.move_to_end(key)
         painter.drawPixmap(rect.topLeft(), cached)
@@ -208,6 +210,10 @@ class PosterDelegate(QStyledItemDelegate):
             _badge(painter, metrics, tr("sync unknown"), inner, Qt.Corner.BottomLeftCorner, UNKNOWN_COLOR)
         if training:
             _badge(painter, metrics, tr("training"), inner, Qt.Corner.BottomRightCorner, INFO_COLOR)
+
+
+def _bytes(pixmap: QPixmap) -> int:
+    return pixmap.width() * pixmap.height() * 4
 
 
 def _badge(painter: QPainter, metrics: QFontMetrics, text: str, area: QRect, corner: Qt.Corner, fill: QColor) -> None:
