@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QUrl, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from actor_trainer import APP_NAME, __version__
+from actor_trainer.core.build_info import build_info
 from actor_trainer.core.settings import log_dir
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.shell.theme import THEME_MODES
@@ -206,13 +207,22 @@ def _about(window: MainWindow) -> None:
             f"<p>{mode}</p>"
             f"<p>{tr('Library')}: {html.escape(str(ctx.config.data_dir))}<br>"
             f"{tr('Logs')}: {html.escape(str(log_dir()))}</p>"
-            f"<p><small>Python {platform.python_version()}, PySide6 {pyside_version}</small></p>")
+            f"<p><small>{html.escape(_build_line())}<br>"
+            f"Python {platform.python_version()}, Qt {qVersion()} (PySide6 {pyside_version})</small></p>")
     box = QMessageBox(QMessageBox.Icon.NoIcon, tr("About Actor Trainer"), text, QMessageBox.StandardButton.Ok, window)
     box.setObjectName("aboutBox")
     box.setIconPixmap(icons.app_icon().pixmap(64, 64))
     box.setTextFormat(Qt.TextFormat.RichText)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
+
+
+def _build_line() -> str:
+    """The installed build's version, date and commit (packaging/actor-trainer.spec), or where it runs from."""
+    info = build_info()
+    if info is None:
+        return tr("Version {version}, run from the source or a Python package").format(version=__version__)
+    return tr("Version {details}").format(details=info.describe())
 
 
 def _user_guide(window: MainWindow) -> None:
