@@ -97,7 +97,12 @@ def _child(side: str, library: Path) -> dict[str, Any]:
         started = time.perf_counter()
         model = ActorListModel(summaries)
         loader = ThumbnailLoader()
-        dialog = ActorSelectorDialog(model, loader, search_delay_ms=0, multi_select=True)
+        try:
+            dialog = ActorSelectorDialog(model, loader, search_delay_ms=0, multi_select=True)
+            multi: dict[str, bool] = {"multi_select": True}
+        except TypeError:  # a tree from before multi-select (PYTHONPATH=<old checkout>: the "before" run)
+            dialog = ActorSelectorDialog(model, loader, search_delay_ms=0)
+            multi = {}
         dialog.resize(*WINDOW_SIZE)
         view = dialog.view()
         counter = PaintCounter()
@@ -129,7 +134,7 @@ def _child(side: str, library: Path) -> dict[str, Any]:
         result["rss_after_paint"] = rss_mib()
 
         started = time.perf_counter()
-        again = ActorSelectorDialog(model, loader, search_delay_ms=0, multi_select=True)
+        again = ActorSelectorDialog(model, loader, search_delay_ms=0, **multi)
         again.resize(*WINDOW_SIZE)
         counter2 = PaintCounter()
         again.view().viewport().installEventFilter(counter2)
@@ -163,9 +168,10 @@ def _child(side: str, library: Path) -> dict[str, Any]:
             wait_until(lambda: counter.paints > painted)
             return (*_since(begun, cpu), len(dialog.selected_actor_ids()))
 
-        result["select_all"] = _select_all(select_all)
-        result["sel_keys"] = _keystrokes(type_text)
-        result["selected_after"] = len(dialog.selected_actor_ids())
+        if multi:
+            result["select_all"] = _select_all(select_all)
+            result["sel_keys"] = _keystrokes(type_text)
+            result["selected_after"] = len(dialog.selected_actor_ids())
         loader.shutdown()
     else:
         from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt
@@ -357,17 +363,21 @@ def main(argv: list[str] | None = None) -> int:
         cpu = statistics.median(r["select_all"]["cpu"] for r in results)
         return f"{wall:5.1f}/{cpu:5.1f} ms ({results[0]['select_all']['rows']:>5})"
 
-    row("select all shown (selected)", select_cell(ours), select_cell(bare))
-    for text in KEYSTROKES:
-        label = f'  … then "{text}"' if text else "  … then clear"
-        row(label, _key_cell(ours, text, "sel_keys"), _key_cell(bare, text, "sel_keys"))
-    row(
-        "  selected after the keystrokes",
-        f"{ours[0]['selected_after']:>5} actors",
-        f"{bare[0]['selected_after']:>5} rows",
-    )
+    has_multi = all("select_all" in r for r in ours)
+    if has_multi:
+        row("select all shown (selected)", select_cell(ours), select_cell(bare))
+        for text in KEYSTROKES:
+            label = f'  … then "{text}"' if text else "  … then clear"
+            row(label, _key_cell(ours, text, "sel_keys"), _key_cell(bare, text, "sel_keys"))
+        row(
+            "  selected after the keystrokes",
+            f"{ours[0]['selected_after']:>5} actors",
+            f"{bare[0]['selected_after']:>5} rows",
+        )
+    else:
+        row("select all shown", "n/a (no multi-select)", select_cell(bare))
     slowest = max(_key_median(ours, text)[0] for text in KEYSTROKES)
-    slowest_selected = max(_key_median(ours, text, "sel_keys")[0] for text in KEYSTROKES)
+    slowest_selected = max(_key_median(ours, text, "sel_keys")[0] for text in KEYSTROKES) if has_multi else 0.0
     for key, label in (
         ("rss_before", "RSS before building"),
         ("rss_after_paint", "RSS after first paint (+posters)"),
