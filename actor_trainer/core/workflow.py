@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import json
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from actor_trainer.core import resources
-from actor_trainer.core.models import TrainingParameters
+from actor_trainer.core.models import SampleSettings, TrainingParameters
 from actor_trainer.core.workflow_nodes import MAX_STEPS_PER_LOOP
 from actor_trainer.core.workflow_validation import WorkflowValidationError, trainer_chain, validate_workflow
 
@@ -24,10 +25,14 @@ __all__ = [
     "WorkflowSummary",
     "WorkflowValidationError",
     "build_workflow",
+    "checkpoint_filename",
     "describe_workflow",
     "expected_output_filename",
     "load_template",
+    "sample_filename_prefix",
+    "sample_prompt_list",
     "sample_prompts_for",
+    "sample_steps_for",
     "split_steps",
     "validate_workflow",
     "worker_dataset_dir",
@@ -99,6 +104,59 @@ def sample_prompts_for(trigger: str, sample_prompt: str | None = None) -> str:
     return " | ".join(p if trigger in p else f"{trigger}, {p}" for p in prompts)
 
 
+# --- sampling while training (worker contract v2, docs/training-workflow.md "Samples") -------------
+
+#: at most this many sample checkpoints per run (each one pauses training to draw every prompt)
+MAX_SAMPLE_POINTS = 40
+#: FluxTrainValidationSettings' schedule shift, as the node's own defaults
+VALIDATION_SHIFT = {"shift": True, "base_shift": 0.5, "max_shift": 1.15}
+SAMPLE_PREFIX = re.compile(r"(?:^|/)samples/step(\d{6,})$")
+
+
+def sample_steps_for(every: int, total: int) -> list[int]:
+    """The steps after which a run samples: every `every` steps, and the last step. [] when off."""
+    if every <= 0 or total < 1:
+        return []
+    steps = list(range(every, total + 1, every))
+    if not steps or steps[-1] != total:
+        steps.append(total)
+    return steps
+
+
+def sample_prompt_list(sampling: SampleSettings, trigger: str) -> list[str]:
+    """The sample prompts with the trigger in each (prepended where a prompt does not name it)."""
+    prompts = [" ".join(p.split()) for p in sampling.prompts_for(trigger)]
+    return [p if trigger in p else f"{trigger}, {p}" for p in prompts if p]
+
+
+def sample_filename_prefix(model_name: str, step: int) -> str:
+    """SaveImage's `filename_prefix` for the samples of `step`: the worker reads the step from it."""
+    return f"{model_name}/samples/step{step:06d}"
+
+
+def step_of_sample_prefix(prefix: str) -> int | None:
+    match = SAMPLE_PREFIX.search(prefix)
+    return int(match.group(1)) if match else None
+
+
+def checkpoint_filename(model_name: str, step: int) -> str:
+    """The file FluxTrainSave writes after `step` (kohya's `{output_name}-step{step:08d}`)."""
+    return f"{model_name}-step{step:08d}.safetensors"
+
+
+def _sampling_problems(prompts: list[str], points: list[int]) -> list[str]:
+    problems = []
+    if not prompts:
+        problems.append("sampling is on but there is no sample prompt")
+    for prompt in prompts:
+        if "|" in prompt or " --" in prompt:
+            problems.append(f"sample prompt {prompt[:60]!r} holds '|' or ' --' (FluxTrainer would split it)")
+    if len(points) > MAX_SAMPLE_POINTS:
+        problems.append(f"sampling every {points[0]} steps makes {len(points)} sample checkpoints; "
+                        f"at most {MAX_SAMPLE_POINTS} (sample less often)")
+    return problems
+
+
 def split_steps(total: int) -> list[int]:
     """Step counts of chained FluxTrainLoop nodes: each at most 10000, adding up to `total`."""
     if total < 1:
@@ -128,8 +186,15 @@ def build_workflow(
     dataset_path: str,
     output_dir: str,
     sample_prompt: str | None = None,
+    sampling: SampleSettings | None = None,
 ) -> dict[str, Any]:
     """The template with every parameter the user set written unchanged, validated.
+
+    With `sampling` (contract v2 only; None or `every` 0: no sampling, the v1 graph) the training
+    is split into FluxTrainLoop segments of `every` steps; after each one a FluxTrainValidate draws
+    every sample prompt with one FluxTrainValidationSettings, and a SaveImage stores the images
+    under `<model_name>/samples/step000500`; with `keep_checkpoints` a FluxTrainSave before it
+    writes that step's LoRA (`<model_name>-step00000500.safetensors`), except after the last step.
 
     learning_rate, max_train_steps, network_dim, network_alpha, gradient_dtype, save_dtype go to
     InitFluxLoRATraining (107); optimizer_type, lr_scheduler, lr_warmup_steps to OptimizerConfig
@@ -149,9 +214,13 @@ def build_workflow(
     ]
     if "/" in model_name or "\\" in model_name:
         problems.append(f"model_name {model_name!r} must not contain a path separator")
+    trigger = trigger.strip()
+    points = sample_steps_for(sampling.every, params.max_train_steps) if sampling is not None else []
+    prompts = sample_prompt_list(sampling, trigger) if sampling is not None and points else []
+    if points:
+        problems.extend(_sampling_problems(prompts, points))
     if problems:
         raise WorkflowValidationError(problems)
-    trigger = trigger.strip()
 
     workflow = load_template()
     _check_template(workflow)
@@ -166,7 +235,7 @@ def build_workflow(
         max_train_steps=params.max_train_steps,
         gradient_dtype=params.gradient_dtype,
         save_dtype=params.save_dtype,
-        sample_prompts=sample_prompts_for(trigger, sample_prompt),
+        sample_prompts="|".join(prompts) if points else sample_prompts_for(trigger, sample_prompt),
     )
     nodes[OPTIMIZER_NODE].update(
         optimizer_type=params.optimizer_type,
@@ -187,7 +256,10 @@ def build_workflow(
         max_bucket_reso=max(int(dataset["max_bucket_reso"]), params.resolution),
     )
     nodes[LOSS_IMAGE_NODE]["filename_prefix"] = f"{model_name}_loss"
-    _set_training_loops(workflow, params.max_train_steps)
+    if points and sampling is not None:
+        _set_sampled_loops(workflow, params.max_train_steps, points, sampling, model_name)
+    else:
+        _set_training_loops(workflow, params.max_train_steps)
     validate_workflow(workflow)
     return workflow
 
@@ -222,6 +294,43 @@ def _set_training_loops(workflow: dict[str, Any], total_steps: int) -> None:
     workflow[LOSS_PLOT_NODE]["inputs"]["network_trainer"] = [previous, 0]
 
 
+def _set_sampled_loops(
+    workflow: dict[str, Any], total_steps: int, points: list[int], sampling: SampleSettings, model_name: str
+) -> None:
+    next_id = max(int(k) for k in workflow if k.isdigit()) + 1
+
+    def add(class_type: str, title: str, inputs: dict[str, Any]) -> str:
+        nonlocal next_id
+        node_id = str(next_id)
+        next_id += 1
+        workflow[node_id] = {"class_type": class_type, "_meta": {"title": title}, "inputs": inputs}
+        return node_id
+
+    settings = add("FluxTrainValidationSettings", "Sample settings", {
+        "steps": sampling.steps, "width": sampling.width, "height": sampling.height,
+        "guidance_scale": float(sampling.guidance), "seed": sampling.seed, **VALIDATION_SHIFT,
+    })
+    previous, done, first = INIT_NODE, 0, True
+    for point in points:
+        for steps in split_steps(point - done):
+            if first:  # the template's own loop node runs the first part
+                workflow[LOOP_NODE]["inputs"].update(network_trainer=[previous, 0], steps=steps)
+                previous, first = LOOP_NODE, False
+            else:
+                previous = add("FluxTrainLoop", f"Train to step {point}", {"network_trainer": [previous, 0],
+                                                                          "steps": steps})
+        done = point
+        if sampling.keep_checkpoints and point != total_steps:
+            previous = add("FluxTrainSave", f"Save checkpoint {point}", {
+                "network_trainer": [previous, 0], "save_state": False, "copy_to_comfy_lora_folder": False})
+        previous = add("FluxTrainValidate", f"Sample at step {point}", {
+            "network_trainer": [previous, 0], "validation_settings": [settings, 0]})
+        add("SaveImage", f"Save samples of step {point}", {
+            "images": [previous, 1], "filename_prefix": sample_filename_prefix(model_name, point)})
+    workflow[SAVE_NODE]["inputs"]["network_trainer"] = [previous, 0]
+    workflow[LOSS_PLOT_NODE]["inputs"]["network_trainer"] = [previous, 0]
+
+
 # --- reading a built workflow (for workers) -----------------------------------------------------
 
 
@@ -241,6 +350,15 @@ class WorkflowSummary:
     #: (FluxTrainLoop node id, steps) in execution order; each loop reports its own progress
     #: 0…steps, so the global step is the sum of the earlier loops' steps plus the current value.
     loops: tuple[tuple[str, int], ...]
+    #: (SaveImage node id, step) of the samples, by step ([]: the run does not sample)
+    sample_saves: tuple[tuple[str, int], ...] = ()
+    #: the sample prompts in FluxTrainValidate's image order
+    sample_prompts: tuple[str, ...] = ()
+    #: steps after which a FluxTrainSave writes a checkpoint LoRA (before the end)
+    checkpoint_steps: tuple[int, ...] = ()
+
+    def checkpoint_path(self, step: int) -> str:
+        return posixpath.join(self.output_dir, checkpoint_filename(self.output_name, step))
 
     @property
     def output_filename(self) -> str:
@@ -263,6 +381,20 @@ def describe_workflow(workflow: dict[str, Any]) -> WorkflowSummary:
         for node_id in reversed(chain)
         if workflow[node_id]["class_type"] == "FluxTrainLoop"
     )
+    validated = {node_id for node_id in chain if workflow[node_id]["class_type"] == "FluxTrainValidate"}
+    saves = sorted(
+        ((node_id, step) for node_id, node in workflow.items()
+         if node["class_type"] == "SaveImage" and _is_link(node["inputs"].get("images"))
+         and node["inputs"]["images"][0] in validated
+         and (step := step_of_sample_prefix(str(node["inputs"]["filename_prefix"]))) is not None),
+        key=lambda pair: pair[1],
+    )
+    steps_before = _steps_before(workflow, chain)
+    checkpoints = tuple(sorted(
+        steps_before[node_id] for node_id in chain[1:-1]
+        if workflow[node_id]["class_type"] == "FluxTrainSave" and node_id != chain[1]
+    ))
+    prompts = tuple(p.strip() for p in str(init.get("sample_prompts", "")).split("|") if p.strip()) if saves else ()
     return WorkflowSummary(
         dataset_path=str(dataset.get("dataset_path", "")),
         output_dir=str(init["output_dir"]),
@@ -274,4 +406,21 @@ def describe_workflow(workflow: dict[str, Any]) -> WorkflowSummary:
         max_train_steps=int(init["max_train_steps"]),
         save_dtype=str(init["save_dtype"]),
         loops=loops,
+        sample_saves=tuple(saves),
+        sample_prompts=prompts,
+        checkpoint_steps=checkpoints,
     )
+
+
+def _is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+
+
+def _steps_before(workflow: dict[str, Any], chain: list[str]) -> dict[str, int]:
+    """For each node of the trainer chain: the global step reached when it runs."""
+    reached, done = {}, 0
+    for node_id in reversed(chain):
+        if workflow[node_id]["class_type"] == "FluxTrainLoop":
+            done += int(workflow[node_id]["inputs"]["steps"])
+        reached[node_id] = done
+    return reached

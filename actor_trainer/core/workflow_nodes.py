@@ -1,4 +1,5 @@
-"""What the FluxTrainer nodes accept: the table `workflow.validate_workflow` checks a graph against.
+"""What the FluxTrainer nodes (and the ComfyUI core nodes of the generation graph) accept: the
+table `workflow.validate_workflow` checks a graph against.
 
 Derived from docs/training-workflow.md and the node pack's own `INPUT_TYPES` (kijai's
 ComfyUI-FluxTrainer, `nodes.py`): required and optional inputs, their types, allowed values and
@@ -66,6 +67,9 @@ def _combo(*choices: str, required: bool = True) -> InputSpec:
 MAX_STEPS_PER_LOOP = 10_000
 
 CACHE_MODES = ("disk", "memory", "disabled")
+#: KSampler's choices that a Flux graph uses (a subset of ComfyUI's lists: the app never sends others)
+SAMPLERS = ("euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "deis", "ddim", "uni_pc")
+SCHEDULERS = ("simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal")
 
 NODE_SPECS: dict[str, NodeSpec] = {
     "FluxTrainModelSelect": NodeSpec(
@@ -196,6 +200,71 @@ NODE_SPECS: dict[str, NodeSpec] = {
         outputs=(),
         is_output=True,
     ),
+    "FluxTrainValidationSettings": NodeSpec(
+        # One seed, size and step count for every sample prompt (FluxTrainer's nodes.py).
+        inputs={
+            "steps": _int(1, 256),
+            "width": _int(64, 4096),
+            "height": _int(64, 4096),
+            "guidance_scale": _float(1.0, 32.0),
+            "seed": _int(0, 2**64 - 1),
+            "shift": _bool(),
+            "base_shift": _float(0.0, 10.0),
+            "max_shift": _float(0.0, 10.0),
+        },
+        outputs=("VALSETTINGS",),
+    ),
+    "FluxTrainValidate": NodeSpec(
+        # Samples every InitFluxLoRATraining.sample_prompts prompt; its IMAGE output is one image per
+        # prompt, in the prompts' order.
+        inputs={
+            "network_trainer": _link("NETWORKTRAINER"),
+            "validation_settings": _link("VALSETTINGS", required=False),
+        },
+        outputs=("NETWORKTRAINER", "IMAGE"),
+    ),
+    # --- the generation graph ("Try this version", resources/workflows/flux_lora_generate.json) ---
+    # Model and LoRA file names are checked against the worker's disk by ComfyUI; here: non-empty.
+    "UNETLoader": NodeSpec(
+        inputs={"unet_name": _str(non_empty=True),
+                "weight_dtype": _combo("default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2")},
+        outputs=("MODEL",),
+    ),
+    "DualCLIPLoader": NodeSpec(
+        inputs={"clip_name1": _str(non_empty=True), "clip_name2": _str(non_empty=True),
+                "type": _combo("sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_image"),
+                "device": _combo("default", "cpu", required=False)},
+        outputs=("CLIP",),
+    ),
+    "VAELoader": NodeSpec(inputs={"vae_name": _str(non_empty=True)}, outputs=("VAE",)),
+    "LoraLoaderModelOnly": NodeSpec(
+        inputs={"model": _link("MODEL"), "lora_name": _str(non_empty=True), "strength_model": _float(-100.0, 100.0)},
+        outputs=("MODEL",),
+    ),
+    "CLIPTextEncode": NodeSpec(inputs={"text": _str(), "clip": _link("CLIP")}, outputs=("CONDITIONING",)),
+    "FluxGuidance": NodeSpec(
+        inputs={"conditioning": _link("CONDITIONING"), "guidance": _float(0.0, 100.0)}, outputs=("CONDITIONING",)
+    ),
+    "EmptySD3LatentImage": NodeSpec(
+        inputs={"width": _int(16, 16384), "height": _int(16, 16384), "batch_size": _int(1, 4096)},
+        outputs=("LATENT",),
+    ),
+    "KSampler": NodeSpec(
+        inputs={
+            "model": _link("MODEL"),
+            "seed": _int(0, 2**64 - 1),
+            "steps": _int(1, 10_000),
+            "cfg": _float(0.0, 100.0),
+            "sampler_name": _combo(*SAMPLERS),
+            "scheduler": _combo(*SCHEDULERS),
+            "positive": _link("CONDITIONING"),
+            "negative": _link("CONDITIONING"),
+            "latent_image": _link("LATENT"),
+            "denoise": _float(0.0, 1.0),
+        },
+        outputs=("LATENT",),
+    ),
+    "VAEDecode": NodeSpec(inputs={"samples": _link("LATENT"), "vae": _link("VAE")}, outputs=("IMAGE",)),
     "FluxTrainEnd": NodeSpec(
         inputs={"network_trainer": _link("NETWORKTRAINER"), "save_state": _bool()},
         outputs=("STRING", "STRING", "STRING"),  # lora_name, metadata, lora_path

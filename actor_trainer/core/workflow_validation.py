@@ -36,15 +36,40 @@ def validate_workflow(workflow: Any) -> None:
     FluxTrainEnd output node, whose trainer chain reaches an InitFluxLoRATraining through
     FluxTrainLoop nodes whose steps add up to max_train_steps.
     """
+    _validate(workflow, _graph_problems)
+
+
+def validate_generate_workflow(workflow: Any) -> None:
+    """Raise WorkflowValidationError listing every problem of a generation graph ("Try this version").
+
+    The node checks of `validate_workflow`, then: no cycle; exactly one LoraLoaderModelOnly (whose
+    `lora_name` the worker sets to the downloaded LoRA) and at least one SaveImage output node.
+    """
+    _validate(workflow, _generate_graph_problems)
+
+
+def _validate(workflow: Any, graph_problems: Any) -> None:
     if not isinstance(workflow, dict) or not workflow:
         raise WorkflowValidationError(["the workflow is not a non-empty object of nodes"])
     problems: list[str] = []
     for node_id, node in workflow.items():
         problems.extend(_node_problems(workflow, str(node_id), node))
     if not problems:
-        problems.extend(_graph_problems(workflow))
+        problems.extend(graph_problems(workflow))
     if problems:
         raise WorkflowValidationError(problems)
+
+
+def _generate_graph_problems(workflow: dict[str, Any]) -> Iterator[str]:
+    cycle = _find_cycle(workflow)
+    if cycle:
+        yield "the links form a cycle: " + " → ".join(cycle)
+        return
+    loras = [k for k, n in workflow.items() if n["class_type"] == "LoraLoaderModelOnly"]
+    if len(loras) != 1:
+        yield f"the generation graph needs exactly one LoraLoaderModelOnly node, found {len(loras)}"
+    if not any(n["class_type"] == "SaveImage" for n in workflow.values()):
+        yield "the generation graph has no SaveImage node: it would return no image"
 
 
 def _where(node_id: str, class_type: Any) -> str:
@@ -168,6 +193,10 @@ def _graph_problems(workflow: dict[str, Any]) -> Iterator[str]:
     if not loops:
         yield "no FluxTrainLoop node feeds FluxTrainEnd: nothing would be trained"
         return
+    validates = [node_id for node_id in chain if workflow[node_id]["class_type"] == "FluxTrainValidate"]
+    if validates and not str(first["inputs"].get("sample_prompts", "")).strip(" |"):
+        yield (f"{_where(chain[-1], 'InitFluxLoRATraining')}: input 'sample_prompts' is empty but "
+               f"FluxTrainValidate ({', '.join(validates[::-1])}) samples it")
     total = sum(int(workflow[node_id]["inputs"]["steps"]) for node_id in loops)
     max_steps = first["inputs"]["max_train_steps"]
     if total != max_steps:

@@ -98,7 +98,8 @@ def test_generate_config_needs_one_url_per_image() -> None:
 
 
 def test_keys_follow_the_layout() -> None:
-    assert sample_key("pre", 7, "actor_0007_V2", 500, 0) == "pre/actors/0007/models/actor_0007_V2/samples/step000500_p00.png"
+    assert sample_key("pre", 7, "actor_0007_V2", 500, 0) == \
+        "pre/actors/0007/models/actor_0007_V2/samples/step000500_p00.png"
     assert checkpoint_key("", 7, "actor_0007_V2", 1500) == "actors/0007/models/actor_0007_V2_step001500.safetensors"
     assert trial_image_key("", 7, "actor_0007_V2", "req-1", 3) == "actors/0007/trials/actor_0007_V2/req-1_03.png"
     with pytest.raises(ValueError):
