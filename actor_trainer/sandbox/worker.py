@@ -316,6 +316,7 @@ class _Run:
             metadata=metadata,
             seed=self.job.seed,
             should_stop=self.cancelled.is_set,
+            save_dtype=params.save_dtype or "fp16",
         )
         # The LoRA is built in a thread, which a task cancel cannot stop: it asks `cancelled`
         # before each module, and a cancelled worker waits for it, so that no computation (and no
