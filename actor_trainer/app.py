@@ -243,6 +243,8 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
     window.restartRequested.connect(restart)
     window.show()
     log.info("window shown; library %s (%d actors)", config.data_dir, len(ctx.summaries()))
+    if seeded:  # the first start on the default library: say it is the demo's copy, and how to switch
+        window.show_first_run_note(config.data_dir, len(ctx.summaries()))
     quit_after = _quit_after()
     if quit_after is not None:
         loop.call_later(quit_after, window.close)

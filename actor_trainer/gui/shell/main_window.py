@@ -210,6 +210,28 @@ class MainWindow(QMainWindow):
         self._messages[key] = box
         box.show()
 
+    def show_first_run_note(self, folder: Path, actors: int) -> QMessageBox:
+        """The first start's note (non-modal): where the library is, that it is the demo's copy, and how to
+        open the studio's own library instead (issue 11, item 6)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            tr("Welcome to Actor Trainer"),
+            tr("Your library is in {folder}: a copy of the demo library ({count} actors) to try the app on.").format(
+                folder=folder, count=actors
+            ),
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("firstRunNote")
+        box.setInformativeText(
+            tr("To work on your studio's library instead, use File → Open library… (Ctrl+Shift+O). "
+               "The demo copy stays where it is; nothing in it is billed.")
+        )
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        return box
+
     def open_messages(self) -> list[QMessageBox]:
         return list(self._messages.values())
 
