@@ -32,6 +32,7 @@ from actor_trainer.core.status_poller import StatusPoller
 from actor_trainer.core.storage.base import Storage
 from actor_trainer.core.storage.configured import storage_for
 from actor_trainer.core.sync_service import SyncService
+from actor_trainer.core.trials import TrialService
 from actor_trainer.core.tunnel import TunnelService, TunnelState
 from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
 from actor_trainer.core.webhook_server import WebhookServer, test_delivery
@@ -68,6 +69,7 @@ class Services:
         self.orchestrator: TrainingOrchestrator | None = None
         self.poller: StatusPoller | None = None
         self.queue: QueueRunner | None = None  # the training queue's runner (core/queue_runner.py), not started
+        self.trials: TrialService | None = None  # "Try this version" jobs (core/trials.py), once the client exists
 
     # --- start ----------------------------------------------------------------------------------
 
@@ -113,6 +115,9 @@ class Services:
         )
         self.orchestrator.estimator = self.estimate_record
         self.runs = RunControl(self.orchestrator, self.client, self.events)
+        self.trials = TrialService(library=self.library, storage=self.storage, client=self.client, events=self.events,
+                                   endpoint_label=cfg.endpoint_label, speaks_v2=self.endpoint_speaks_v2,
+                                   note_contract=self._note_contract, poll_interval_s=min(2.0, cfg.poll_seconds))
         if serve_webhooks and cfg.webhook_mode != "poll":
             orchestrator = self.orchestrator
             self.webhook_server = WebhookServer(
@@ -148,6 +153,18 @@ class Services:
                                  config_path=ngrok_config, label="sandbox tunnel (simulated)")
         return TunnelService(self.events, auth_token=cfg.ngrok_authtoken, ngrok_path=cfg.ngrok_path,
                              config_path=ngrok_config, region=cfg.ngrok_region)
+
+    def endpoint_speaks_v2(self) -> bool:
+        """Whether samples and Try are offered: the endpoint speaks worker contract v2 (the sandbox
+        always does; the setting overrides; core/contract_memory.py)."""
+        from actor_trainer.core.contract_memory import ContractMemory
+
+        return ContractMemory(override=self.config.worker_contract).speaks_v2(self.config.endpoint_label)
+
+    def _note_contract(self, payload: Any) -> None:
+        from actor_trainer.core.contract_memory import ContractMemory
+
+        ContractMemory(override=self.config.worker_contract).note_payload(self.config.endpoint_label, payload)
 
     def _on_submitted(self, actor_id: int, ref: str) -> None:
         if self.poller is not None:
@@ -294,6 +311,8 @@ class Services:
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Stop in reverse order; each step bounded so a hung peer cannot keep the app open."""
         steps: list[tuple[str, Coroutine[Any, Any, None]]] = []
+        if self.trials is not None:
+            steps.append(("trials", self.trials.stop()))
         if self.queue is not None:
             steps.append(("queue runner", self.queue.stop()))
         if self.poller is not None:
