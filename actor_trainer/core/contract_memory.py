@@ -72,7 +72,7 @@ class ContractMemory:
         """The contract version to speak to `endpoint`: the override, v2 for the sandbox, else the memory (v1)."""
         if self.override != "auto":
             return int(self.override)
-        if endpoint == SANDBOX_ENDPOINT:
+        if endpoint.upper() == SANDBOX_ENDPOINT:
             return CONTRACT_V2
         return self.remembered(endpoint) or CONTRACT_V1
 

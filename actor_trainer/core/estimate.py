@@ -26,9 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from actor_trainer.core.contract_memory import ContractMemory
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import RunEstimate, TrainingParameters, TrainingVersion, VersionStatus
+from actor_trainer.core.request_builder import SECONDS_PER_SAMPLE_STEP_AT_512, SECONDS_PER_STEP_AT_512, sampling_seconds
 from actor_trainer.core.settings import GPU_CLASSES, Config, GpuClass, gpu_table
 
 #: Loading the model, caching latents and text embeddings, saving the LoRA: before any history.
@@ -152,8 +154,12 @@ def estimate_run(
     gpu: str | None,
     gpus: dict[str, GpuClass] | None = None,
     sandbox: bool = False,
+    samples: bool = False,
 ) -> Estimate:
-    """The estimate for `params` from `history` (this endpoint's versions, newest first)."""
+    """The estimate for `params` from `history` (this endpoint's versions, newest first).
+
+    `samples`: the run samples while it trains (a v2 endpoint, docs/worker-contract.md): the
+    sampling time (core/request_builder.py `sampling_seconds`) is added, scaled to the GPU class."""
     table = gpus or GPU_CLASSES
     gpu_class = table.get(gpu) if gpu else None
     learnt = [v for v in history if _learnable(v)]
@@ -189,6 +195,13 @@ def estimate_run(
         execution = DEFAULT_OVERHEAD_S + steps * fallback.seconds_per_step * _work_factor(res, batch, 512, 1)
         basis = f"default for {fallback.label} (GPU class {gpu or 'not set'} unknown), no history yet"
         runs = 0
+
+    if samples and params.sample_settings.every > 0:
+        speed = (gpu_class.seconds_per_step if gpu_class else GPU_CLASSES[next(iter(GPU_CLASSES))].seconds_per_step)
+        extra = sampling_seconds(params.sample_settings, steps, SECONDS_PER_SAMPLE_STEP_AT_512 * speed
+                                 / SECONDS_PER_STEP_AT_512)
+        execution += extra
+        basis += f"; sampling {format_duration(extra)}"
 
     delays = [v.delayTime / 1000.0 for v in learnt if v.delayTime is not None][:RECENT_RUNS]
     if delays:
@@ -251,15 +264,18 @@ def estimate_for(
     *,
     gpu: str | None,
     gpus: dict[str, GpuClass] | None = None,
+    samples: bool = False,
 ) -> EstimateReport:
     """Read this endpoint's history and estimate `params` (blocking)."""
     history = load_history(library, endpoint)
-    estimate = estimate_run(params, history, gpu=gpu, gpus=gpus, sandbox=endpoint.lower() == "sandbox")
+    estimate = estimate_run(params, history, gpu=gpu, gpus=gpus, sandbox=endpoint.lower() == "sandbox",
+                            samples=samples)
     return EstimateReport(estimate=estimate, accuracy=accuracy(history))
 
 
 def estimate_with_config(library: Library, config: Config, params: TrainingParameters) -> EstimateReport:
     """The estimate for the configured endpoint, GPU class and prices (blocking)."""
     return estimate_for(
-        library, config.endpoint_label, params, gpu=config.gpu_class, gpus=gpu_table(config.gpu_prices)
+        library, config.endpoint_label, params, gpu=config.gpu_class, gpus=gpu_table(config.gpu_prices),
+        samples=ContractMemory(override=config.worker_contract).speaks_v2(config.endpoint_label),
     )

@@ -137,3 +137,19 @@ def test_the_setting_and_its_environment_override(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("ACTOR_TRAINER_WORKER_CONTRACT", "3")
     with pytest.raises(ConfigError):
         resolve_config(settings, data_dir=tmp_path)
+
+
+def test_the_estimate_counts_sampling_on_a_v2_endpoint() -> None:
+    from actor_trainer.core.estimate import estimate_run
+    from actor_trainer.core.models import SampleSettings, TrainingParameters
+    from actor_trainer.core.request_builder import sampling_seconds
+
+    params = TrainingParameters(max_train_steps=2000, sampling=SampleSettings(every=500))
+    plain = estimate_run(params, [], gpu="ADA_24")
+    sampled = estimate_run(params, [], gpu="ADA_24", samples=True)
+    expected = sampling_seconds(params.sample_settings, 2000, 0.3 * 1.6 / 1.5)
+    assert sampled.execution_s - plain.execution_s == pytest.approx(expected) and expected > 0
+    assert "sampling" in sampled.basis
+    off = TrainingParameters(sampling=SampleSettings(every=0))
+    with_off = estimate_run(off, [], gpu="ADA_24", samples=True)
+    assert with_off.execution_s == estimate_run(off, [], gpu="ADA_24").execution_s
