@@ -139,9 +139,10 @@ def step_of_sample_prefix(prefix: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def checkpoint_filename(model_name: str, step: int) -> str:
-    """The file FluxTrainSave writes after `step` (kohya's `{output_name}-step{step:08d}`)."""
-    return f"{model_name}-step{step:08d}.safetensors"
+def checkpoint_filename(model_name: str, network_dim: int, save_dtype: str, step: int) -> str:
+    """The file FluxTrainSave writes after `step`: kohya's `{output_name}-step{step:08d}`, where
+    FluxTrainer's output_name is `{output_name}_rank{network_dim}_{save_dtype}`."""
+    return f"{model_name}_rank{network_dim}_{save_dtype}-step{step:08d}.safetensors"
 
 
 def _sampling_problems(prompts: list[str], points: list[int]) -> list[str]:
@@ -194,7 +195,7 @@ def build_workflow(
     is split into FluxTrainLoop segments of `every` steps; after each one a FluxTrainValidate draws
     every sample prompt with one FluxTrainValidationSettings, and a SaveImage stores the images
     under `<model_name>/samples/step000500`; with `keep_checkpoints` a FluxTrainSave before it
-    writes that step's LoRA (`<model_name>-step00000500.safetensors`), except after the last step.
+    writes that step's LoRA (`<stem>-step00000500.safetensors`), except after the last step.
 
     learning_rate, max_train_steps, network_dim, network_alpha, gradient_dtype, save_dtype go to
     InitFluxLoRATraining (107); optimizer_type, lr_scheduler, lr_warmup_steps to OptimizerConfig
@@ -358,7 +359,9 @@ class WorkflowSummary:
     checkpoint_steps: tuple[int, ...] = ()
 
     def checkpoint_path(self, step: int) -> str:
-        return posixpath.join(self.output_dir, checkpoint_filename(self.output_name, step))
+        return posixpath.join(
+            self.output_dir, checkpoint_filename(self.output_name, self.network_dim, self.save_dtype, step)
+        )
 
     @property
     def output_filename(self) -> str:

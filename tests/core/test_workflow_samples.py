@@ -85,7 +85,7 @@ def test_edited_settings_reach_the_nodes_and_checkpoints_are_saved() -> None:
     assert summary.sample_prompts == ("ohwx laughing, close-up", "ohwx, a photo of a man on a beach")
     assert [s for _, s in summary.sample_saves] == [300, 600, 900, 1000]
     assert summary.checkpoint_steps == (300, 600, 900)
-    assert summary.checkpoint_path(300) == "/o/actor_0003_V1/actor_0003_V1-step00000300.safetensors"
+    assert summary.checkpoint_path(300) == "/o/actor_0003_V1/actor_0003_V1_rank8_bf16-step00000300.safetensors"
 
 
 def test_sampling_off_is_the_v1_graph() -> None:
