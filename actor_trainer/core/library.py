@@ -533,8 +533,13 @@ class Library:
                     return checked, result
             raise VersionNotFoundError(version_ref, actor_id)
 
-    def mark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
+    def mark_good(
+        self, actor_id: int, version_ref: str, checkpoint_step: int | None = None
+    ) -> tuple[Actor, TrainingVersion]:
         """Record `version_ref` as the actor's validated model. Idempotent.
+
+        With `checkpoint_step`, that kept checkpoint's LoRA is the validated file (the registry's
+        `lora_url` and `checkpoint_step`, the version's `goodCheckpointStep`; issue 12).
 
         `isGood` becomes true on that version only; `validated_lora_model` is written to the actor
         in actors.json. Refused (nothing written) for a version that is not completed or has no
@@ -558,7 +563,17 @@ class Library:
                     f"{target.name} is {target.status.label}; only a completed version can be marked good.",
                     "Wait for the run to complete, or pick a completed version.",
                 )
-            if not target.loraUrl:
+            if checkpoint_step is not None:
+                checkpoint = next((c for c in target.checkpoints or [] if c.step == checkpoint_step), None)
+                if checkpoint is None:
+                    raise MarkGoodRefusedError(
+                        f"{target.name} kept no checkpoint at step {checkpoint_step}.",
+                        "Pick one of its kept checkpoints, or mark the final LoRA good.",
+                    )
+                lora_url: str | None = checkpoint.url
+            else:
+                lora_url = target.loraUrl
+            if not lora_url:
                 raise MarkGoodRefusedError(
                     f"{target.name} has no LoRA URL, so there is no model to validate.",
                     "Check its status again; if the worker stored no LoRA, train a new version.",
@@ -566,18 +581,20 @@ class Library:
             current = actor.validated_lora_model
             already = (
                 target.isGood
+                and target.goodCheckpointStep == checkpoint_step
                 and all(not v.isGood for v in versions_file.versions if v is not target)
                 and current is not None
                 and current.version_id == target.id
-                and current.lora_url == target.loraUrl
+                and current.lora_url == lora_url
             )
             if already:
                 return actor, target
+            extra = {"checkpoint_step": checkpoint_step} if checkpoint_step is not None else {}
             model = ValidatedLoraModel(
-                version_id=target.id, version_name=target.name, lora_url=target.loraUrl, marked_at=utc_now()
+                version_id=target.id, version_name=target.name, lora_url=lora_url, marked_at=utc_now(), **extra
             )
             return self._run_intent({"op": "mark", "actor_id": actor_id, "version_id": target.id,
-                                     "model": model.to_json()})
+                                     "model": model.to_json(), "checkpoint_step": checkpoint_step})
 
     def unmark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
         """Take the good mark off `version_ref`: `isGood` becomes false on it, and the actor's
@@ -629,17 +646,25 @@ class Library:
         if target is None:
             raise VersionNotFoundError(version_id, actor_id)
         if intent["op"] == "mark":
-            if any(v.isGood != (v is target) for v in versions_file.versions):
+            step = intent.get("checkpoint_step")  # a checkpoint marked good (issue 12), else None
+
+            def good_step(v: TrainingVersion) -> int | None:
+                return step if v is target else None
+
+            if any(v.isGood != (v is target) or v.goodCheckpointStep != good_step(v) for v in versions_file.versions):
                 for version in versions_file.versions:
                     version.isGood = version is target
+                    if version.goodCheckpointStep != good_step(version):
+                        version.goodCheckpointStep = good_step(version)
                 self._write_versions(actor_id, versions_file)
             model = ValidatedLoraModel.model_validate(intent["model"])
             if actor.validated_lora_model != model:
                 actor.validated_lora_model = model
                 self._write_actors(actors)
         else:
-            if target.isGood:
+            if target.isGood or target.goodCheckpointStep is not None:
                 target.isGood = False
+                target.goodCheckpointStep = None
                 self._write_versions(actor_id, versions_file)
             current = actor.validated_lora_model
             if current is not None and current.version_id in (target.id, target.requestId):

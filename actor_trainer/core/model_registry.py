@@ -19,17 +19,24 @@ class ModelRegistry:
         self.library = library
         self.events = events
 
-    async def mark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
-        """Mark `version_ref` (job id, request id or name) good; refused for a version that is not
-        completed or has no LoRA (MarkGoodRefusedError, nothing written)."""
-        before = {v.key: v.isGood for v in await asyncio.to_thread(self.library.load_versions, actor_id)}
-        actor, version = await asyncio.to_thread(self.library.mark_good, actor_id, version_ref)
+    async def mark_good(
+        self, actor_id: int, version_ref: str, checkpoint_step: int | None = None
+    ) -> tuple[Actor, TrainingVersion]:
+        """Mark `version_ref` (job id, request id or name) good — its final LoRA, or with
+        `checkpoint_step` that kept checkpoint's (issue 12); refused for a version that is not
+        completed or has no such LoRA (MarkGoodRefusedError, nothing written)."""
+        def marks(versions: list[TrainingVersion]) -> dict[str, tuple[bool, int | None]]:
+            return {v.key: (v.isGood, v.goodCheckpointStep) for v in versions}
+
+        before = marks(await asyncio.to_thread(self.library.load_versions, actor_id))
+        actor, version = await asyncio.to_thread(self.library.mark_good, actor_id, version_ref, checkpoint_step)
         after = await asyncio.to_thread(self.library.load_versions, actor_id)
         for v in after:
-            if before.get(v.key) != v.isGood:
+            if before.get(v.key) != (v.isGood, v.goodCheckpointStep):
                 self.events.emit(VersionChanged(actor_id=actor_id, version=v))
         self.events.emit(ActorChanged(actor_id=actor_id))
-        self.events.log(LogLevel.SUCCESS, f"{version.name} is now the validated model of {actor.name}.",
+        what = f"{version.name}'s checkpoint at step {checkpoint_step}" if checkpoint_step is not None else version.name
+        self.events.log(LogLevel.SUCCESS, f"{what} is now the validated model of {actor.name}.",
                         actor_id=actor_id, version_id=version.id)
         return actor, version
 
