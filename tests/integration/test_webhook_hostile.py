@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from actor_trainer.core.contract import JobStatus
 from actor_trainer.core.events import EventBus, LogEvent
+from actor_trainer.core.webhook_guard import MAX_CONNECTIONS
 from actor_trainer.core.webhook_server import WebhookServer
 from actor_trainer.core.webhook_tokens import new_webhook_token, token_matches, webhook_token_hash
 from tests.waits import wait_until
@@ -29,7 +30,7 @@ LINES_PER_MINUTE = 10
 
 
 class Running:
-    def __init__(self) -> None:
+    def __init__(self, cap: int = CAP) -> None:
         self.token = new_webhook_token()
         self.delivered: list[JobStatus] = []
         self.logs: list[str] = []
@@ -41,7 +42,7 @@ class Running:
             self.delivered.append(status)
 
         self.server = WebhookServer(is_known_token=lambda t: token_matches(t, digests), on_delivery=on_delivery,
-                                    events=bus, max_connections=CAP, header_timeout_s=HEADER_TIMEOUT_S,
+                                    events=bus, max_connections=cap, header_timeout_s=HEADER_TIMEOUT_S,
                                     reject_lines_per_minute=LINES_PER_MINUTE)
 
     async def deliver(self, job_id: str) -> httpx.Response:
@@ -50,9 +51,9 @@ class Running:
                                      content=json.dumps({"id": job_id, "status": "COMPLETED"}))
 
 
-@pytest_asyncio.fixture
-async def running() -> AsyncIterator[Running]:
-    run = Running()
+@pytest_asyncio.fixture(params=[CAP, MAX_CONNECTIONS], ids=["cap32", "default-cap"])
+async def running(request: pytest.FixtureRequest) -> AsyncIterator[Running]:
+    run = Running(request.param)
     await run.server.start()
     try:
         yield run
@@ -86,8 +87,9 @@ async def test_300_idle_sockets_neither_block_a_delivery_nor_stay_open(
     socks = await asyncio.to_thread(open_idle, running.server.port, IDLE_SOCKETS)
     try:
         # The server accepted them all (the kernel did), but never holds more than the cap.
-        await wait_until(lambda: sum(closed_by_server(s) for s in socks) >= IDLE_SOCKETS - CAP)
-        assert guard.open_connections <= CAP and guard.peak <= CAP
+        cap = running.server.max_connections
+        await wait_until(lambda: sum(closed_by_server(s) for s in socks) >= IDLE_SOCKETS - cap)
+        assert guard.open_connections <= cap and guard.peak <= cap
         # Reachable for a real delivery while the idle ones are still open.
         answer = await running.deliver("job-through-the-flood")
         assert answer.status_code == 200
