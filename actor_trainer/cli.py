@@ -60,9 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("mark-good", "record a completed version as the actor's validated model (idempotent)",
                 _lazy("actor_trainer.commands.library_cmds", "cmd_mark_good"))
     p.add_argument("actor", metavar="ACTOR")
-    p.add_argument("version_id", metavar="VERSION_ID", help="the version's job id (or its name, e.g. V2)")
+    p.add_argument("version_id", metavar="VERSION_ID",
+                   help="the version's job id (or its name, e.g. V2; a checkpoint: V2@1500)")
     p.add_argument("--unmark", action="store_true",
                    help="take the good mark off this version instead (the actor then has no validated model)")
+
+    # --- issue 12: what a version draws (commands/samples_cmds.py) ---
+    p = command("samples", "list (or download) a version's samples, checkpoints and tries",
+                _lazy("actor_trainer.commands.samples_cmds", "cmd_samples"))
+    p.add_argument("actor", metavar="ACTOR")
+    p.add_argument("version", metavar="VERSION", help="job id, request id or name (V2); a checkpoint: V2@1500")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument("--out", metavar="DIR", help="download the images into DIR")
+
+    p = command("try", "generate images with a version's LoRA (a 'generate' job on the endpoint)",
+                _lazy("actor_trainer.commands.samples_cmds", "cmd_try"))
+    p.add_argument("actor", metavar="ACTOR")
+    p.add_argument("version", metavar="VERSION", help="job id, request id or name (V2); a checkpoint: V2@1500")
+    p.add_argument("--prompt", required=True, help="what to draw; {trigger} is replaced by the trigger word")
+    p.add_argument("--negative", default="", help="negative prompt")
+    p.add_argument("--seed", type=int, help="default: a random one (printed)")
+    p.add_argument("--count", type=int, default=1, help="images (1-8, default 1)")
+    p.add_argument("--strength", type=float, default=1.0, help="LoRA strength (default 1.0)")
+    p.add_argument("--wait", action="store_true", help="wait for the images")
+    p.add_argument("--out", metavar="DIR", help="download the images into DIR (implies --wait)")
+    p.add_argument("--json", action="store_true", help="the finished try as JSON on stdout")
+    p.add_argument("--dry-run", action="store_true", help="print the exact /run body; send and write nothing")
+
+    p = command("compare", "write a contact sheet of versions' samples: rows = versions, columns = prompts",
+                _lazy("actor_trainer.commands.samples_cmds", "cmd_compare"))
+    p.add_argument("actor", metavar="ACTOR")
+    p.add_argument("versions", metavar="VERSION", nargs="+",
+                   help="two or more (repeats allowed); V2@1500 for a checkpoint")
+    p.add_argument("--out", metavar="FILE", required=True, help="the PNG to write")
+    p.add_argument("--json", action="store_true", help="describe the sheet as JSON on stdout")
 
     p = command("sync", "upload the actor's training data to the bucket (only what is missing or changed)",
                 _lazy("actor_trainer.commands.remote_cmds", "cmd_sync"))

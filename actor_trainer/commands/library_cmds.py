@@ -120,6 +120,11 @@ def cmd_mark_good(args: argparse.Namespace) -> int:
         else:
             say(f"{actor.name}: {version.name} was not marked good; nothing changed.")
         return 0
-    actor, version = asyncio.run(registry.mark_good(actor.id, args.version_id))
-    say(f"{actor.name}: {version.name} is the validated model ({version.loraUrl}).")
+    from actor_trainer.core.trials import parse_version_ref
+
+    ref, step = parse_version_ref(args.version_id)  # V2@1500: that checkpoint (issue 12)
+    actor, version = asyncio.run(registry.mark_good(actor.id, ref, step))
+    model = actor.validated_lora_model
+    what = f"{version.name}@{step}" if step is not None else version.name
+    say(f"{actor.name}: {what} is the validated model ({model.lora_url if model else version.loraUrl}).")
     return 0
