@@ -12,6 +12,8 @@ import sys
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
+from actor_trainer.core.redact import redact
+
 LOG_FILE_NAME = "actor-trainer.log"
 _NOISY = ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore", "pyngrok", "asyncio", "aiohttp.access")
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -27,7 +29,7 @@ class _RedactingFormatter(logging.Formatter):
         text = super().format(record)
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
-        return text
+        return redact(text)  # every secret the app read, in every spelling, and credential-shaped text
 
 
 class _NotFileOnly(logging.Filter):
