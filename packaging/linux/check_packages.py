@@ -246,9 +246,12 @@ def resources_checks(label: str, internal: Path) -> None:
         missing = [str(p) for p in wanted if not (internal / "resources" / p).is_file()]
         assert not missing, f"missing from the bundle: {', '.join(missing[:5])}"
         assert (internal / "data" / "actors.json").is_file(), "the demo library (data/) is not bundled"
-        return f"{len(wanted)} resources/ files and the demo library present"
+        info = json.loads((internal / "build_info.json").read_text(encoding="utf-8"))
+        version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+        assert info["version"] == version, f"build_info.json says {info['version']}, pyproject {version}"
+        return f"{len(wanted)} resources/ files, the demo library and build_info.json ({info['built']}) present"
 
-    check(f"{label}: every resources/ file is in the bundle", body)
+    check(f"{label}: every resources/ file, the demo library and build_info.json in the bundle", body)
 
 
 def elf_checks(label: str, folder: Path) -> None:
