@@ -11,19 +11,13 @@ line (`ps` shows that to every user): it is handed over in the agent's environme
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
 import os
-import re
 import shutil
-import subprocess
-import threading
-from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pyngrok import installer, ngrok
@@ -32,6 +26,18 @@ from pyngrok.exception import PyngrokError, PyngrokNgrokInstallError
 from pyngrok.process import NgrokProcess
 
 from actor_trainer.core.events import EventBus, LogLevel, TunnelChanged
+from actor_trainer.core.tunnel_agent import (
+    MIN_AGENT_VERSION,
+    agent_version,
+    exited_within,
+    port_of,
+    public_url_of,
+    runnable,
+    same_upstream,
+    token_digest,
+    token_in_environment,
+    upstream_of,
+)
 from actor_trainer.core.tunnel_errors import (
     AGENT_HINT,
     AgentTooOldError,
@@ -51,15 +57,8 @@ TUNNEL_NAME = "actor-trainer-webhook"
 # Codes ngrok's edge puts in `ngrok-error-code` when the endpoint itself is gone.
 _OFFLINE_CODES = frozenset({"ERR_NGROK_3200"})
 _PYNGROK_LOGGERS = ("pyngrok.process.ngrok", "pyngrok.process", "pyngrok.ngrok")
-#: The first agent with `/api/endpoints` (pyngrok 9 calls it; `/api/tunnels` is deprecated).
-MIN_AGENT_VERSION = (3, 30)
-_VERSION = re.compile(r"version\s+v?(\d+)\.(\d+)(?:\.(\d+))?")
 # The token each running agent (by binary path, as pyngrok keys them) was started with, as a digest.
 _started_with: dict[str, tuple[int | None, str | None]] = {}
-# Setting NGROK_AUTHTOKEN for one agent start at a time (the environment is the process's).
-_env_lock = threading.Lock()
-# Agent versions already checked: (path, mtime) → version.
-_checked_versions: dict[tuple[str, float], tuple[int, ...]] = {}
 
 
 class TunnelState(StrEnum):
@@ -67,92 +66,6 @@ class TunnelState(StrEnum):
     STARTING = "starting"
     RUNNING = "running"
     ERROR = "error"
-
-
-def _exited_within(proc: NgrokProcess, seconds: float) -> bool:
-    try:
-        proc.proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
-
-
-def _digest(token: str | None) -> str:
-    return hashlib.sha256((token or "").encode()).hexdigest()
-
-
-@contextlib.contextmanager
-def _token_in_environment(token: str | None) -> Iterator[None]:
-    """NGROK_AUTHTOKEN set (or left as it is when no token is given) while an agent starts: the
-    agent reads it, and it never appears on the agent's command line."""
-    with _env_lock:
-        before = os.environ.get("NGROK_AUTHTOKEN")
-        if token:
-            os.environ["NGROK_AUTHTOKEN"] = token
-        try:
-            yield
-        finally:
-            if token:
-                if before is None:
-                    os.environ.pop("NGROK_AUTHTOKEN", None)
-                else:
-                    os.environ["NGROK_AUTHTOKEN"] = before
-
-
-def agent_version(path: Path, timeout_s: float = 15.0) -> tuple[int, ...] | None:
-    """The agent's version from `ngrok --version` (None when it does not say). Blocking; cached
-    per binary and modification time."""
-    try:
-        key = (str(path), path.stat().st_mtime)
-    except OSError:
-        return None
-    if key in _checked_versions:
-        return _checked_versions[key]
-    try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=timeout_s,
-                             stdin=subprocess.DEVNULL).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    found = _VERSION.search(out or "")
-    if found is None:
-        return None
-    version = tuple(int(part) for part in found.groups() if part is not None)
-    _checked_versions[key] = version
-    return version
-
-
-def _runnable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
-
-
-def _port_of(url: str | None) -> int | None:
-    if not url:
-        return None
-    if url.isdigit():
-        return int(url)
-    try:
-        return urlsplit(url if "://" in url else f"http://{url}").port
-    except ValueError:
-        return None
-
-
-def _upstream_of(endpoint: dict[str, Any]) -> str | None:
-    upstream = endpoint.get("upstream")
-    if isinstance(upstream, dict) and upstream.get("url"):
-        return str(upstream["url"])
-    config = endpoint.get("config")
-    if isinstance(config, dict) and config.get("addr"):
-        return str(config["addr"])
-    return None
-
-
-def _public_url_of(endpoint: dict[str, Any]) -> str | None:
-    url = endpoint.get("public_url") or endpoint.get("url")
-    return str(url) if url else None
-
-
-def _same_upstream(a: str | None, b: str) -> bool:
-    return a is not None and a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -326,13 +239,13 @@ class TunnelService:
         """The agent binary to run. An explicit path must exist; otherwise look on PATH and in
         pyngrok's default place, and as a last resort let pyngrok download it (bounded in time)."""
         if self._ngrok_path is not None:
-            if _runnable(self._ngrok_path):
+            if runnable(self._ngrok_path):
                 return self._ngrok_path
             raise AgentUnavailableError(f"{self.label}: there is no runnable agent at {self._ngrok_path}.",
                                         AGENT_HINT)
         default = Path(installer.get_default_ngrok_dir()) / installer.get_ngrok_bin()
         for candidate in (os.environ.get("PYNGROK_NGROK_PATH"), shutil.which("ngrok"), str(default)):
-            if candidate and _runnable(Path(candidate)):
+            if candidate and runnable(Path(candidate)):
                 return Path(candidate)
         self.events.log(LogLevel.INFO, f"{self.label}: agent not found, trying to download it to {default}")
         try:
@@ -364,8 +277,8 @@ class TunnelService:
     def _open_blocking(self, config: PyngrokConfig, upstream: str) -> tuple[str, NgrokProcess]:
         """Runs in a worker thread: start (or reuse) the agent, then reuse/replace/create our tunnel."""
         token = self._auth_token
-        with _token_in_environment(token):
-            wanted = _digest(token or os.environ.get("NGROK_AUTHTOKEN"))
+        with token_in_environment(token):
+            wanted = token_digest(token or os.environ.get("NGROK_AUTHTOKEN"))
             proc = ngrok.get_ngrok_process(config)
             started_pid, started_token = _started_with.get(config.ngrok_path, (None, None))
             running = proc.pyngrok_config
@@ -375,13 +288,13 @@ class TunnelService:
                 proc = ngrok.get_ngrok_process(config)
             _started_with[config.ngrok_path] = (proc.proc.pid, wanted)
         api = proc.api_url
-        port = _port_of(upstream)
+        port = port_of(upstream)
         keep: dict[str, Any] | None = None
         for endpoint in self._list_blocking(api, config):
-            current = _upstream_of(endpoint)
-            if endpoint.get("name") != TUNNEL_NAME and _port_of(current) != port:
+            current = upstream_of(endpoint)
+            if endpoint.get("name") != TUNNEL_NAME and port_of(current) != port:
                 continue  # somebody else's tunnel
-            if keep is None and _same_upstream(current, upstream) and _public_url_of(endpoint):
+            if keep is None and same_upstream(current, upstream) and public_url_of(endpoint):
                 keep = endpoint
                 continue
             uri = endpoint.get("uri") or f"/api/endpoints/{quote(str(endpoint.get('name')), safe='')}"
@@ -390,8 +303,8 @@ class TunnelService:
             ngrok.connect(addr=upstream, name=TUNNEL_NAME, pyngrok_config=config).name or TUNNEL_NAME)
         # Read the URL back from the agent rather than trusting what we were told earlier.
         for endpoint in self._list_blocking(api, config):
-            url = _public_url_of(endpoint)
-            if endpoint.get("name") == name and _same_upstream(_upstream_of(endpoint), upstream) and url:
+            url = public_url_of(endpoint)
+            if endpoint.get("name") == name and same_upstream(upstream_of(endpoint), upstream) and url:
                 return url, proc
         raise TunnelError(f"{self.label}: the agent does not list the tunnel it just opened.",
                           "Restart the tunnel.")
@@ -412,10 +325,10 @@ class TunnelService:
         try:
             listed = await asyncio.to_thread(self._list_blocking, proc.api_url, config)
         except (PyngrokError, OSError) as exc:
-            if await asyncio.to_thread(_exited_within, proc, 1.0):  # dying: say so, not "no answer"
+            if await asyncio.to_thread(exited_within, proc, 1.0):  # dying: say so, not "no answer"
                 return f"the agent process exited (code {proc.proc.returncode})"
             return f"the agent's local API did not answer ({redact(str(exc), self._secret())})"
-        if not any(_public_url_of(e) == url and _port_of(_upstream_of(e)) == self.local_port for e in listed):
+        if not any(public_url_of(e) == url and port_of(upstream_of(e)) == self.local_port for e in listed):
             return f"the agent no longer lists the tunnel {url}"
         if probe_public_url:
             try:
