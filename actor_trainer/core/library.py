@@ -152,6 +152,7 @@ class ActorSummary:
     caption_count: int
     unsupported_count: int
     poster_file: str | None
+    _poster: Path | None
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QMargins, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -171,8 +171,10 @@ class SettingsDialog(QDialog):
         bar = self.scroll_area.verticalScrollBar().sizeHint().width()
         width = max(self.content.minimumSizeHint().width(), 600) + bar
         self.scroll_area.setMinimumWidth(min(width, available.width() - 40))
-        margins = self.layout().contentsMargins()
-        below = sum(w.sizeHint().height() for w in (self.restart_note, self.restart_button.parentWidget())) + 24
+        layout = self.layout()
+        margins = layout.contentsMargins() if layout is not None else QMargins()
+        below = sum(w.sizeHint().height() for w in (self.restart_note, self.restart_button.parentWidget())
+                    if w is not None) + 24
         wanted = self.content.sizeHint().height() + below + margins.top() + margins.bottom()
         height = min(wanted, available.height() - 80)  # the window's title bar and the desktop's panel
         self.scroll_area.setMinimumHeight(min(200, height))
@@ -259,7 +261,9 @@ class SettingsDialog(QDialog):
         form.addRow(tr("Webhook port"), self.port)
         form.addRow(tr("Poll every"), self.poll)
         row, self.tunnel_result = self._test_row(tr("Test delivery (starts the tunnel)"), self._test_tunnel)
-        self.tunnel_test_button = row.findChild(QPushButton)
+        button = row.findChild(QPushButton)
+        assert button is not None  # _test_row made it
+        self.tunnel_test_button = button
         self.tunnel_test_button.setToolTip(tr(
             "Sends a test webhook through the public URL to this app. In ngrok mode a stopped tunnel is "
             "started first and keeps running afterwards (stop it in the Tunnel panel)."))

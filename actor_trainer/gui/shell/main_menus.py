@@ -139,7 +139,8 @@ def build_menus(window: MainWindow) -> MenuActions:
     about = action(tr("About Actor Trainer"), lambda: _about(window), icon="info")
     about.setMenuRole(QAction.MenuRole.AboutRole)
     open_log_folder = action(tr("Open log folder"), _open_log_folder, icon="folder")
-    user_guide = action(tr("User guide"), lambda: _user_guide(window), shortcut=QKeySequence.StandardKey.HelpContents)
+    user_guide = action(tr("User guide"), lambda: _user_guide(window),
+                        shortcut=QKeySequence(QKeySequence.StandardKey.HelpContents))
     user_guide.setObjectName("userGuideAction")
     help_menu.addActions([user_guide, about, open_log_folder])
 

@@ -12,12 +12,15 @@ Every action goes through the AppContext's "tunnel and checks" methods (the same
 
 from __future__ import annotations
 
+from typing import cast, get_args
+
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import TunnelChanged, WebhookReceived
+from actor_trainer.core.settings import WebhookMode
 from actor_trainer.core.tunnel import TunnelState
 from actor_trainer.core.tunnel_status import TunnelStatus
 from actor_trainer.gui.console.console_log_model import tone_color
@@ -149,7 +152,8 @@ class TunnelPanel(QWidget):
         self._refresh()
 
     def _on_mode_changed(self, mode: str) -> None:
-        self._mode = mode
+        if mode in get_args(WebhookMode):
+            self._mode = cast(WebhookMode, mode)
         self._error = None
         self.delivery.clear()
         self._refresh()
