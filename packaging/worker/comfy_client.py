@@ -35,6 +35,9 @@ log = logging.getLogger("actor_trainer_worker")
 #: Called with (node id, value, max) for every `progress` message, and with (node id, None, None)
 #: when a node starts executing.
 OnNodeEvent = Callable[[str, int | None, int | None], None]
+#: Called with (node id, its `output`) for every `executed` message (an output node, e.g. SaveImage,
+#: finished: `{"images": [{"filename", "subfolder", "type"}, …]}`).
+OnNodeOutput = Callable[[str, dict[str, Any]], None]
 
 _REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
@@ -215,7 +218,12 @@ class ComfyClient:
         return str(answer["prompt_id"])
 
     async def follow(
-        self, ws: aiohttp.ClientWebSocketResponse, prompt_id: str, on_event: OnNodeEvent, idle: float
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        prompt_id: str,
+        on_event: OnNodeEvent,
+        idle: float,
+        on_output: OnNodeOutput | None = None,
     ) -> None:
         """Follow `prompt_id` until ComfyUI reports it done; raise on its error or interruption."""
         while True:
@@ -251,6 +259,10 @@ class ComfyClient:
                 if data.get("node") is None:
                     return
                 on_event(str(data["node"]), None, None)
+            elif kind == "executed":
+                output = data.get("output")
+                if on_output is not None and data.get("node") is not None and isinstance(output, dict):
+                    on_output(str(data["node"]), output)
             elif kind == "execution_success":
                 return
             elif kind == "execution_error":
@@ -289,13 +301,20 @@ def output_images(entry: dict[str, Any] | None, output_dir: Path) -> list[Path]:
     found: list[Path] = []
     outputs = entry.get("outputs") if isinstance(entry, dict) else None
     for node_output in (outputs or {}).values():
-        images = node_output.get("images") if isinstance(node_output, dict) else None
-        for image in images if isinstance(images, list) else []:
-            if not isinstance(image, dict) or image.get("type") != "output":
-                continue
-            name, sub = str(image.get("filename") or ""), str(image.get("subfolder") or "")
-            if name and "/" not in name and "\\" not in name and name not in (".", ".."):
-                found.append(output_dir / sub / name)
+        found.extend(node_images(node_output, output_dir))
+    return found
+
+
+def node_images(node_output: Any, output_dir: Path) -> list[Path]:
+    """The files one node's output (an `executed` message's or a history entry's) names, in order."""
+    found: list[Path] = []
+    images = node_output.get("images") if isinstance(node_output, dict) else None
+    for image in images if isinstance(images, list) else []:
+        if not isinstance(image, dict) or image.get("type") != "output":
+            continue
+        name, sub = str(image.get("filename") or ""), str(image.get("subfolder") or "")
+        if name and "/" not in name and "\\" not in name and name not in (".", "..") and ".." not in Path(sub).parts:
+            found.append(output_dir / sub / name)
     return found
 
 

@@ -13,6 +13,12 @@ the worker's disk is removed. A cancelled or timed-out job (runpod-python >= 1.1
 handler's task) interrupts the prompt, waits for ComfyUI to let go of it before deleting the files
 it reads, uploads nothing and re-raises.
 
+Contract v2 (docs/worker-contract.md): a job asking for samples gets each checkpoint's samples
+uploaded as ComfyUI saves them (samples.py), listed cumulatively in every progress payload and
+in the result; kept checkpoint LoRAs are uploaded after the run; progress and result state
+`contract_version` 2. `input.task: "generate"` runs a Try instead (generate.py). A v1 job runs,
+reports and returns exactly as before.
+
 This file does not import the app (the worker image does not contain it); `runpod` is imported
 only by the RunPod entry point, so the handler runs and is tested without it.
 """
@@ -46,8 +52,10 @@ from errors import (
     WorkerError,
 )
 from explain import explain
-from job_spec import WORKFLOW_ROOT, Job, read_job
+from generate import run_generate
+from job_spec import CONTRACT_VERSION, WORKFLOW_ROOT, Job, read_job
 from progress import PHASES, Progress, Reporter, TrainingEvents
+from samples import SampleUploads
 from transfer import delete_object, digests, download, make_s3_client, parse_s3_url, upload_lora
 
 log = logging.getLogger("actor_trainer_worker")
@@ -84,8 +92,12 @@ async def handle(
     comfy_output_dir: Path | None = None,
     model_roots: Sequence[Path] = (),
     state: WorkerState | None = None,
+    lora_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Run one training job (`job["input"]` per the contract) and return the contract's result.
+
+    A generate job (`input.task: "generate"`, contract v2) downloads its LoRA into `lora_dir`
+    (ComfyUI's models/loras/; default: `<first model root>/loras`) and runs generate.py.
 
     Raises JobInputError or DatasetError before touching anything if the input cannot be trained
     on, and otherwise a WorkerError whose message says what went wrong and what to do
@@ -93,6 +105,18 @@ async def handle(
     the worker should be replaced. A cancelled task re-raises CancelledError after stopping the
     prompt and cleaning up. `cancel_timeout`: how long to wait for ComfyUI to let go of a prompt.
     """
+    job_input = job.get("input") if isinstance(job, dict) else None
+    if isinstance(job_input, dict) and job_input.get("task") == "generate":
+        loras = lora_dir or (Path(model_roots[0]) / "loras" if model_roots else None)
+        if loras is None:
+            raise JobInputError("This worker does not know ComfyUI's models/loras folder (set COMFY_LORA_DIR).")
+        async with ComfyClient.open(comfy_url) as comfy:
+            await comfy.wait_ready(start_timeout)
+            return await run_generate(
+                job_input, comfy=comfy, progress=progress, s3_client_factory=s3_client_factory, lora_dir=loras,
+                comfy_output_dir=comfy_output_dir, idle_timeout=idle_timeout, cancel_timeout=cancel_timeout,
+                min_interval=min_interval,
+            )
     spec = read_job(job, work_dir)
     run = _Run(
         spec,
@@ -188,6 +212,14 @@ class _Run:
         # A LoRA left by an earlier run with the same name must not pass for this run's.
         await self._in_pool(spec.output_file.unlink, True)
         events = TrainingEvents(spec, report)
+        uploads: SampleUploads | None = None
+        if spec.contract_version >= 2:
+            uploads = SampleUploads(
+                spec, s3=self.s3, in_pool=self._in_pool, stop=self.stop, comfy_output_dir=self.comfy_output_dir,
+                on_sample=lambda: report(*(report.last or ("sampling", "samples uploaded")), force=True),
+            )
+            samples = uploads.samples
+            report.extra = lambda: {"samples": list(samples), "contract_version": CONTRACT_VERSION}
         client_id = uuid.uuid4().hex
         async with await self.comfy.connect(client_id) as ws:
             # Shielded: a cancel that lands while ComfyUI queues the prompt still learns its id
@@ -196,12 +228,15 @@ class _Run:
             self.prompt_id = await asyncio.shield(self.queueing)
             log.info("queued prompt %s", self.prompt_id)
             try:
-                await self.comfy.follow(ws, self.prompt_id, events, self.idle_timeout)
+                await self.comfy.follow(ws, self.prompt_id, events, self.idle_timeout,
+                                        on_output=uploads.on_output if uploads is not None else None)
             except (PromptFailed, PromptInterrupted):
                 self.prompt_over = True
                 raise
             self.prompt_over = True
         events.finish()
+        if uploads is not None:
+            await uploads.drain()
         report("saving", f"looking for {spec.output_file.name}")
         if not await self._in_pool(spec.output_file.is_file):
             raise LoraMissingError(
@@ -212,7 +247,10 @@ class _Run:
         report("uploading", f"uploading {spec.output_file.name} ({size:,} bytes)")
         self.upload_started = True
         await self._in_pool(upload_lora, spec.output_file, spec.output_url, md5, self.s3, self.stop)
-        return {
+        if uploads is not None and spec.checkpoint_urls:
+            report("uploading", f"uploading {len(spec.checkpoint_urls)} checkpoint(s)", force=True)
+            await uploads.upload_checkpoints()
+        result = {
             "status": "success",
             "loraUrl": spec.output_url,
             "loraName": posixpath.basename(parse_s3_url(spec.output_url)[1]),
@@ -226,6 +264,10 @@ class _Run:
                 "base_model": BASE_MODEL,
             },
         }
+        if uploads is not None:
+            result.update(samples=list(uploads.samples), checkpoints=list(uploads.checkpoints),
+                          contract_version=CONTRACT_VERSION)
+        return result
 
     async def _download_all(self) -> None:
         spec, folder = self.spec, self.spec.dataset_dir
@@ -325,7 +367,7 @@ async def handler(job: dict[str, Any]) -> dict[str, Any]:
     leaves the worker unfit (ComfyUI unreachable or stuck, a GPU error) is returned as
     `{"error": ..., "refresh_worker": true}` (RunPod fails the job and replaces the worker); other
     failures raise. Settings come from the environment: COMFY_URL, WORK_DIR, COMFY_OUTPUT_DIR,
-    COMFY_MODEL_DIRS, COMFY_START_TIMEOUT, COMFY_IDLE_TIMEOUT, COMFY_CANCEL_TIMEOUT,
+    COMFY_MODEL_DIRS, COMFY_LORA_DIR, COMFY_START_TIMEOUT, COMFY_IDLE_TIMEOUT, COMFY_CANCEL_TIMEOUT,
     PROGRESS_INTERVAL, and the AWS_* variables of boto3.
     """
     import runpod  # only in the worker image
@@ -346,6 +388,7 @@ async def handler(job: dict[str, Any]) -> dict[str, Any]:
             cancel_timeout=float(env("COMFY_CANCEL_TIMEOUT", "60")),
             comfy_output_dir=Path(env("COMFY_OUTPUT_DIR", "/comfyui/output")),
             model_roots=[Path(p) for p in env("COMFY_MODEL_DIRS", DEFAULT_MODEL_DIRS).split(":") if p],
+            lora_dir=Path(env("COMFY_LORA_DIR", "/comfyui/models/loras")),
         )
     except WorkerError as exc:
         if not exc.refresh_worker:

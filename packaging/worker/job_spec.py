@@ -1,5 +1,9 @@
 """A job's input checked against the worker contract, and the training graph read the way FluxTrainer runs it.
 
+Contract versions 1 and 2 (docs/worker-contract.md): v2 adds sampling while training
+(`training_config.sampling`, `sample_urls`), checkpoint uploads (`checkpoint_urls`) and the
+generate task (read by generate.py). A v1 job reads exactly as before.
+
 `read_job` raises JobInputError (or DatasetError when no file is an image the trainer reads)
 before anything is downloaded or queued.
 """
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -16,9 +20,21 @@ from dataset import IMAGE_EXTENSIONS, normalise_name
 from errors import DatasetError, JobInputError, TrainingShape
 from transfer import file_name_of, parse_s3_url, redact
 
-CONTRACT_VERSION = 1
+#: The highest contract version this worker speaks (and states in its progress and results).
+CONTRACT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 #: Where the workflows built by the app put the dataset and output folders.
 WORKFLOW_ROOT = PurePosixPath("/workspace")
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """`training_config.sampling` with its URLs: sample_urls[step][prompt index]."""
+
+    prompts: tuple[str, ...]
+    seed: int
+    steps: tuple[int, ...]
+    urls: dict[int, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,20 @@ class Job:
     caption_extension: str
     models: dict[str, str]  # FluxTrainModelSelect input → file name
     shape: TrainingShape
+    # --- contract v2 (defaults: a v1 job) ---
+    contract_version: int = 1
+    #: FluxTrainValidate node → the global step it samples at; SaveImage node → that step
+    validate_nodes: dict[str, int] = field(default_factory=dict)
+    sample_saves: dict[str, int] = field(default_factory=dict)
+    #: intermediate FluxTrainSave node → the step of the checkpoint it writes
+    checkpoint_nodes: dict[str, int] = field(default_factory=dict)
+    #: the job's sampling (None: no samples uploaded) and kept checkpoints (step → URL)
+    sampling: SamplingSpec | None = None
+    checkpoint_urls: dict[int, str] = field(default_factory=dict)
+
+    def checkpoint_file(self, step: int) -> Path:
+        """The LoRA FluxTrainSave writes after `step`: `{stem}-step{step:08d}.safetensors`."""
+        return self.output_dir / f"{self.stem}-step{step:08d}.safetensors"
 
     @property
     def output_file(self) -> Path:
@@ -59,10 +89,16 @@ def read_job(job: Any, work_dir: Path) -> Job:
     job_input = job.get("input") if isinstance(job, dict) else None
     if not isinstance(job_input, dict):
         raise JobInputError("The job has no input object.")
+    task = job_input.get("task")
+    if task not in (None, "train"):
+        raise JobInputError(f"Unsupported task {task!r}: this worker runs 'train' and 'generate'.")
     config = _object(job_input, "training_config")
-    version = config.get("contract_version", CONTRACT_VERSION)
-    if version != CONTRACT_VERSION:
-        raise JobInputError(f"Unsupported contract_version {version!r}: this worker speaks version {CONTRACT_VERSION}.")
+    version = config.get("contract_version", 1)
+    if version not in SUPPORTED_VERSIONS:
+        raise JobInputError(
+            f"Unsupported contract_version {version!r}: this worker speaks versions "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}."
+        )
     urls = _object(job_input, "training_data").get("s3_urls")
     if not isinstance(urls, list) or not urls:
         raise JobInputError("training_data.s3_urls is empty: there is nothing to train on.")
@@ -81,7 +117,63 @@ def read_job(job: Any, work_dir: Path) -> Job:
     workflow = job_input.get("workflow")
     if not isinstance(workflow, dict) or not workflow:
         raise JobInputError("The job input has no workflow.")
-    return _read_workflow(copy.deepcopy(workflow), tuple(urls), raw_names, output_url, work_dir)
+    spec = _read_workflow(copy.deepcopy(workflow), tuple(urls), raw_names, output_url, work_dir)
+    return _read_v2(spec, config, int(version))
+
+
+def _upload_url(url: Any, what: str) -> str:
+    if not isinstance(url, str) or not url.startswith(("s3://", "https://", "http://")):
+        raise JobInputError(f"{what} must be an s3:// or https:// URL.")
+    if url.startswith("s3://"):
+        parse_s3_url(url)
+    return url
+
+
+def _read_v2(spec: Job, config: dict[str, Any], version: int) -> Job:
+    """The v2 fields of `training_config`, checked against the graph (which steps it samples and saves)."""
+    if version < 2:
+        return spec
+    sampling_raw, urls_raw = config.get("sampling"), config.get("sample_urls")
+    sampling = None
+    if sampling_raw is not None:
+        if not isinstance(sampling_raw, dict) or not isinstance(urls_raw, list):
+            raise JobInputError("training_config.sampling needs an object and sample_urls a list.")
+        prompts, steps = sampling_raw.get("prompts"), sampling_raw.get("sample_steps")
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p for p in prompts):
+            raise JobInputError("training_config.sampling.prompts must list the sample prompts.")
+        if not isinstance(steps, list) or not steps or not all(isinstance(x, int) and x > 0 for x in steps):
+            raise JobInputError("training_config.sampling.sample_steps must list positive steps.")
+        if len(urls_raw) != len(steps) or any(not isinstance(r, list) or len(r) != len(prompts) for r in urls_raw):
+            raise JobInputError(
+                f"training_config.sample_urls must hold {len(steps)} lists of {len(prompts)} URLs "
+                "(one per prompt per sample step)."
+            )
+        graph_steps = sorted(spec.sample_saves.values())
+        if graph_steps != sorted(steps):
+            raise JobInputError(
+                f"The workflow samples at steps {graph_steps}, but training_config.sampling.sample_steps is {steps}."
+            )
+        urls = {
+            step: tuple(_upload_url(u, f"sample_urls[{i}][{j}]") for j, u in enumerate(row))
+            for i, (step, row) in enumerate(zip(steps, urls_raw, strict=True))
+        }
+        sampling = SamplingSpec(prompts=tuple(prompts), seed=int(sampling_raw.get("seed", 0)), steps=tuple(steps),
+                                urls=urls)
+    checkpoints: dict[int, str] = {}
+    raw = config.get("checkpoint_urls")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise JobInputError("training_config.checkpoint_urls must map steps to URLs.")
+        saved = set(spec.checkpoint_nodes.values())
+        for key, url in raw.items():
+            step = int(key) if isinstance(key, str) and key.isdigit() else None
+            if step is None or step not in saved:
+                raise JobInputError(
+                    f"training_config.checkpoint_urls names step {key!r}, but the workflow saves no checkpoint there "
+                    f"(it saves at {sorted(saved) or 'no step'})."
+                )
+            checkpoints[step] = _upload_url(url, f"checkpoint_urls[{key!r}]")
+    return replace(spec, contract_version=version, sampling=sampling, checkpoint_urls=checkpoints)
 
 
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -151,19 +243,38 @@ def _read_workflow(
             "training_data folder and sync it."
         )
 
-    # The loops run in the order they are chained from the init node; each reports 0…steps−1.
+    # The trainer chain in the order it runs from the init node: loops (each reports 0…steps−1),
+    # and, in v2 graphs, FluxTrainValidate (samples) and intermediate FluxTrainSave (checkpoints).
+    chain_classes = ("FluxTrainLoop", "FluxTrainValidate", "FluxTrainSave")
     loops: list[tuple[str, int]] = []
-    current = init_id
+    chain: list[tuple[str, int]] = []  # (node id, global step when it runs)
+    current, done = init_id, 0
     while True:
-        following = [k for k in of_class("FluxTrainLoop") if _link_source(nodes[k]) == current]
+        following = [
+            k for k in nodes if nodes[k].get("class_type") in chain_classes and _link_source(nodes[k]) == current
+        ]
         if not following:
             break
-        if len(following) > 1 or len(loops) > len(nodes):
+        if len(following) > 1 or len(chain) > len(nodes):
             raise JobInputError(f"The training chain branches after node {current}: {', '.join(following)}.")
         current = following[0]
-        loops.append((current, int(nodes[current]["inputs"].get("steps", 0))))
+        if nodes[current]["class_type"] == "FluxTrainLoop":
+            steps = int(nodes[current]["inputs"].get("steps", 0))
+            loops.append((current, steps))
+            done += steps
+        chain.append((current, done))
     if not loops:
         raise JobInputError(f"No FluxTrainLoop node follows InitFluxLoRATraining ({init_id}).")
+    saves_in_chain = [(k, step) for k, step in chain if nodes[k]["class_type"] == "FluxTrainSave"]
+    final_saves = {k for k, step in saves_in_chain if chain.index((k, step)) == len(chain) - 1}
+    checkpoint_nodes = {k: step for k, step in saves_in_chain if k not in final_saves}
+    validate_nodes = {k: step for k, step in chain if nodes[k]["class_type"] == "FluxTrainValidate"}
+    sample_saves = {
+        k: validate_nodes[str(v["inputs"]["images"][0])]
+        for k, v in nodes.items()
+        if v.get("class_type") == "SaveImage" and isinstance(v["inputs"].get("images"), list)
+        and str(v["inputs"]["images"][0]) in validate_nodes
+    }
 
     return Job(
         urls=urls,
@@ -177,7 +288,7 @@ def _read_workflow(
         stem=f"{output_name}_rank{network_dim}_{save_dtype}",
         init_node=init_id,
         loops=tuple(loops),
-        save_nodes=frozenset(of_class("FluxTrainSave")),
+        save_nodes=frozenset(k for k in of_class("FluxTrainSave") if k not in checkpoint_nodes),
         network_dim=network_dim,
         network_alpha=facts[0],
         learning_rate=facts[1],
@@ -186,6 +297,9 @@ def _read_workflow(
         caption_extension=caption_extension,
         models={k: str(v) for k, v in model_select.items() if k in ("transformer", "vae", "clip_l", "t5")},
         shape=shape,
+        validate_nodes=validate_nodes,
+        sample_saves=sample_saves,
+        checkpoint_nodes=checkpoint_nodes,
     )
 
 

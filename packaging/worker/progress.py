@@ -1,4 +1,8 @@
-"""Progress updates as the contract wants them: `{"phase", "step", "total", "message"}`."""
+"""Progress updates as the contract wants them: `{"phase", "step", "total", "message"}`.
+
+Contract v2 adds the "sampling" phase (ranked with "training": sampling happens between training
+segments) and, through `extra`, the worker's `contract_version` and every sample so far (cumulative:
+RunPod's /status shows only the latest payload)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("actor_trainer_worker")
 
 PHASES = ("downloading", "caching", "training", "saving", "uploading")
+#: a phase's rank: phases only move forward; "sampling" alternates with "training"
+RANK = {**{p: i for i, p in enumerate(PHASES)}, "sampling": PHASES.index("training")}
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -24,13 +30,17 @@ class Reporter:
     RunPod), except a phase's first update, the one reaching `total`, and those sent with `force`.
     """
 
-    def __init__(self, send: Progress, total: int, min_interval: float) -> None:
+    def __init__(
+        self, send: Progress, total: int, min_interval: float, extra: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
         self._send, self.total, self._min_interval = send, total, min_interval
+        self.extra = extra  # v2: fields added to every payload (contract_version, samples so far)
+        self.last: tuple[str, str] | None = None  # (phase, message) of the last update sent
         self._phase, self._step, self._sent_at = -1, 0, 0.0
         self._sent_total = False
 
     def __call__(self, phase: str, message: str, step: int | None = None, *, force: bool = False) -> None:
-        rank = PHASES.index(phase)
+        rank = RANK[phase]
         if rank < self._phase:
             return
         if step is not None:
@@ -43,7 +53,10 @@ class Reporter:
             return
         self._phase, self._sent_at = rank, now
         self._sent_total = self._sent_total or self._step == self.total
-        payload = {"phase": phase, "step": self._step, "total": self.total, "message": message}
+        payload: dict[str, Any] = {"phase": phase, "step": self._step, "total": self.total, "message": message}
+        if self.extra is not None:
+            payload.update(self.extra())
+        self.last = (phase, message)
         try:
             self._send(payload)
         except Exception:  # progress is best effort: never fail a training over it
@@ -79,6 +92,11 @@ class TrainingEvents:
             self.report("caching", f"loading the models and caching latents{detail}")
         elif node in self.spec.save_nodes:
             self.report("saving", "saving the LoRA")
+        elif node in self.spec.validate_nodes:
+            step = self.spec.validate_nodes[node]
+            self.report("sampling", f"sampling at step {step}", step, force=value is None)
+        elif node in self.spec.checkpoint_nodes:
+            self.report("training", f"saving the checkpoint of step {self.spec.checkpoint_nodes[node]}")
 
     def finish(self) -> None:
         """The running loop has ended: all its steps are done."""

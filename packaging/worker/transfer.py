@@ -158,3 +158,33 @@ def delete_object(output_url: str, s3_client: Any) -> None:
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def upload_file(
+    path: Path, url: str, s3_client: Any, stop: threading.Event | None = None, *, content_type: str,
+    metadata: dict[str, str] | None = None,
+) -> None:
+    """Upload a sample, a checkpoint or a Try image (contract v2) to `url`: s3:// through the S3
+    client, or a presigned https:// PUT URL (its signature never reaches a log). Raises
+    TransferError, or TransferAborted once `stop` is set."""
+    if stop is not None and stop.is_set():
+        raise TransferAborted("the job was cancelled")
+    try:
+        if url.startswith("s3://"):
+            bucket, key = parse_s3_url(url)
+            extra: dict[str, Any] = {"ContentType": content_type}
+            if metadata:
+                extra["Metadata"] = metadata
+            s3_client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=_UPLOAD, Callback=_stopper(stop))
+        elif url.startswith(("https://", "http://")):
+            # only Content-Type: an x-amz-* header the URL's signature does not cover would be refused
+            response = httpx.put(url, content=path.read_bytes(), headers={"Content-Type": content_type},
+                                 timeout=_HTTP_TIMEOUT)
+            if response.status_code not in (200, 201, 204):
+                raise TransferError(f"HTTP {response.status_code}")
+        else:
+            raise TransferError("expected s3:// or https://")
+    except Exception as exc:
+        if isinstance(exc, TransferAborted) or (stop is not None and stop.is_set()):
+            raise TransferAborted(f"The upload of {path.name} stopped: the job was cancelled") from exc
+        raise TransferError(f"Could not upload {path.name} to {redact(url)}: {_reason(exc)}") from exc

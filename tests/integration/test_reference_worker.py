@@ -190,7 +190,8 @@ async def test_a_run_that_writes_no_lora_fails(
     ("change", "message"),
     [
         (lambda i: i["training_data"].update(s3_urls=[]), r"s3_urls is empty"),
-        (lambda i: i["training_config"].update(contract_version=2), r"Unsupported contract_version 2.*version 1"),
+        (lambda i: i["training_config"].update(contract_version=3), r"Unsupported contract_version 3.*versions 1, 2"),
+        (lambda i: i.update(task="paint"), r"Unsupported task .paint."),
         (lambda i: i["training_config"].update(output_url="https://example.com/x"), r"output_url must be an s3://"),
         (lambda i: i.pop("workflow"), r"no workflow"),
         (lambda i: i["workflow"].pop("4"), r"No FluxTrainLoop node follows"),

@@ -1,0 +1,98 @@
+"""Contract v2 while training: upload each checkpoint's samples as ComfyUI saves them, keep the
+cumulative list the progress payloads and the result carry, upload the kept checkpoint LoRAs.
+
+ComfyUI reports each SaveImage with an `executed` message naming its files in its output folder;
+the SaveImage linked to a FluxTrainValidate holds one image per sample prompt, in the prompts'
+order (FluxTrainer's `FluxTrainValidate`). Image i of the step-N SaveImage goes to
+`sample_urls[N][i]`. A sample that cannot be uploaded is logged and left out (the training goes
+on); the result lists only what was uploaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from comfy_client import node_images
+from errors import TransferAborted, TransferError
+from job_spec import Job
+from transfer import digests, redact, upload_file
+
+log = logging.getLogger("actor_trainer_worker")
+
+InPool = Callable[..., Awaitable[Any]]
+
+
+def public_url(url: str) -> str:
+    """The address reported for an uploaded object: a presigned URL without its signature."""
+    return url.split("?", 1)[0]
+
+
+class SampleUploads:
+    def __init__(
+        self, spec: Job, *, s3: Any, in_pool: InPool, stop: threading.Event, comfy_output_dir: Path | None,
+        on_sample: Callable[[], None],
+    ) -> None:
+        self.spec, self.s3, self.in_pool, self.stop = spec, s3, in_pool, stop
+        self.comfy_output_dir, self.on_sample = comfy_output_dir, on_sample
+        self.samples: list[dict[str, Any]] = []  # every sample uploaded so far, cumulative
+        self.checkpoints: list[dict[str, Any]] = []
+        self.tasks: list[asyncio.Future[None]] = []
+
+    def on_output(self, node: str, output: dict[str, Any]) -> None:
+        """ComfyUI's `executed` for a node: a sample SaveImage's images are uploaded (in the background)."""
+        sampling, step = self.spec.sampling, self.spec.sample_saves.get(node)
+        if sampling is None or step is None or step not in sampling.urls:
+            return
+        if self.comfy_output_dir is None:
+            log.warning("samples of step %d not uploaded: ComfyUI's output folder is not known", step)
+            return
+        images = node_images(output, self.comfy_output_dir)
+        if len(images) != len(sampling.prompts):
+            log.warning("step %d: ComfyUI saved %d sample image(s) for %d prompt(s)", step, len(images),
+                        len(sampling.prompts))
+        self.tasks.append(asyncio.ensure_future(self._upload_step(step, images[: len(sampling.prompts)])))
+
+    async def _upload_step(self, step: int, images: list[Path]) -> None:
+        sampling = self.spec.sampling
+        assert sampling is not None
+        for index, path in enumerate(images):
+            url = sampling.urls[step][index]
+            try:
+                await self.in_pool(upload_file, path, url, self.s3, self.stop, content_type="image/png")
+            except TransferAborted:
+                return
+            except TransferError as exc:
+                log.warning("sample %d of step %d not uploaded: %s", index, step, exc)
+                continue
+            self.samples.append({"url": public_url(url), "prompt": sampling.prompts[index], "seed": sampling.seed,
+                                 "step": step, "index": index})
+        self.samples.sort(key=lambda s: (s["step"], s["index"]))
+        log.info("samples of step %d uploaded", step)
+        self.on_sample()
+
+    async def drain(self) -> None:
+        """Wait for every sample upload started so far."""
+        tasks, self.tasks = self.tasks, []
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def upload_checkpoints(self) -> None:
+        """Upload each kept checkpoint's LoRA (`checkpoint_urls`), with its MD5 in the metadata."""
+        for step, url in sorted(self.spec.checkpoint_urls.items()):
+            path = self.spec.checkpoint_file(step)
+            if not await self.in_pool(path.is_file):
+                log.warning("checkpoint of step %d not uploaded: %s was not written", step, path.name)
+                continue
+            try:
+                md5, _, _ = await self.in_pool(digests, path)
+                await self.in_pool(upload_file, path, url, self.s3, self.stop,
+                                   content_type="application/octet-stream", metadata={"md5": md5})
+            except TransferError as exc:
+                log.warning("checkpoint of step %d not uploaded to %s: %s", step, redact(url), exc)
+                continue
+            self.checkpoints.append({"step": step, "url": public_url(url)})
