@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from actor_trainer.core.library import ActorSummary
-from actor_trainer.core.models import Actor, TrainingParameters, TrainingVersion
+from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.settings import config_dir
 from actor_trainer.gui.console.console_panel import ConsolePanel
 from actor_trainer.gui.context import AppContext
@@ -41,6 +41,7 @@ from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
 from actor_trainer.gui.shell.current_run import CurrentRunTracker
 from actor_trainer.gui.shell.main_menus import MenuActions, build_menus
 from actor_trainer.gui.shell.notifications import RunNotifier
+from actor_trainer.gui.shell.quit_guard import QuitGuard
 from actor_trainer.gui.shell.status_bar import AppStatusBar
 from actor_trainer.gui.shell.theme import ThemeManager
 from actor_trainer.gui.training.training_tab import ActorTrainingTab
@@ -128,10 +129,7 @@ class MainWindow(QMainWindow):
         self.actions_: MenuActions = build_menus(self)
         #: Ask before quitting with runs in flight: confirm_quit(title, text) -> True to quit.
         self.confirm_quit: Callable[[str, str], bool] = self._ask_quit
-        self._runs_in_flight: dict[tuple[int, str], tuple[str, TrainingVersion]] = {}
-        ctx.bridge.versionChanged.connect(self._track_run)
-        ctx.tasks.start("quit-runs-in-flight", asyncio.to_thread(ctx.library.in_flight_versions),
-                        on_done=self._track_runs, owner=self)
+        self.quit_guard = QuitGuard(ctx, self)
 
         self.training_tab.changeActorRequested.connect(lambda: self.open_actor_selector())
         self.training_tab.trainingStarted.connect(lambda _actor, _ref: self.show_console())
@@ -345,36 +343,11 @@ class MainWindow(QMainWindow):
 
     def runs_in_flight(self) -> list[tuple[str, TrainingVersion]]:
         """Every run in flight in the library (actor name, version), as this window last saw it."""
-        return list(self._runs_in_flight.values())
+        return self.quit_guard.runs()
 
     def quit_question(self) -> tuple[str, str] | None:
         """What to ask before quitting (title, text), or None when no run is in flight."""
-        runs = self.runs_in_flight()
-        if not runs:
-            return None
-        sandbox = self.ctx.services.sandbox
-        mine = sandbox.owner_token if sandbox is not None else None
-        stopping = [(n, v) for n, v in runs if mine is not None and v.owner is not None and v.owner.token == mine]
-        going_on = [(n, v) for n, v in runs if (n, v) not in stopping]
-        paragraphs: list[str] = []
-        if stopping:
-            paragraphs.append(tr(
-                "Stops with the app: {runs}. The sandbox's simulated worker runs inside this app; the next "
-                "start marks these runs “interrupted: the sandbox stopped with the app”."
-            ).format(runs=_names(stopping)))
-        sandboxed = [(n, v) for n, v in going_on if v.owner is not None]
-        remote = [(n, v) for n, v in going_on if v.owner is None]
-        if sandboxed:
-            paragraphs.append(tr("Goes on in another Actor Trainer process's sandbox: {runs}.").format(
-                runs=_names(sandboxed)))
-        if remote:
-            paragraphs.append(tr(
-                "Goes on at RunPod (and is billed) while the app is closed: {runs}. "
-                "The next start picks these runs up again."
-            ).format(runs=_names(remote)))
-        count = len(runs)
-        title = tr("Quit with {n} run(s) in flight?").format(n=count)
-        return title, "\n\n".join(paragraphs)
+        return self.quit_guard.question()
 
     def _ask_quit(self, title: str, text: str) -> bool:
         box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self)
@@ -383,18 +356,6 @@ class MainWindow(QMainWindow):
         box.setDefaultButton(keep)
         box.exec()
         return box.clickedButton() is quit_button
-
-    def _track_runs(self, pairs: list[tuple[Actor, TrainingVersion]]) -> None:
-        for actor, version in pairs:
-            self._runs_in_flight.setdefault((actor.id, version.key), (actor.name, version))
-
-    def _track_run(self, actor_id: int, version: TrainingVersion) -> None:
-        if version.status.is_terminal:
-            self._runs_in_flight.pop((actor_id, version.key), None)
-            return
-        summary = self.ctx.summary(actor_id)
-        name = summary.actor.name if summary is not None else f"{actor_id:04d}"
-        self._runs_in_flight[(actor_id, version.key)] = (name, version)
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -489,6 +450,3 @@ class MainWindow(QMainWindow):
             owner=self,
         )
 
-
-def _names(runs: list[tuple[str, TrainingVersion]]) -> str:
-    return ", ".join(f"{version.name} of {actor}" for actor, version in runs)
