@@ -241,6 +241,11 @@ class AppContext(QObject):
         return self.tasks.start(name, fetch_lora(self.services.storage, url, dest, progress),
                                 on_done=on_done, on_error=on_error, owner=owner)
 
+    def sandbox_owner_token(self) -> str | None:
+        """The token this app's in-process sandbox stamps on its runs (None outside the sandbox)."""
+        sandbox = self.services.sandbox
+        return sandbox.owner_token if sandbox is not None else None
+
     def watch_run(self, actor_id: int, ref: str) -> None:
         """Poll this run often (live progress) while a view shows it."""
         if self.services.poller is not None:
