@@ -454,9 +454,158 @@ class AppContext(QObject):
                          replace=True, owner=owner)
 
 
+    # --- issue 12 (app half): samples, Try, compare — begin -------------------------------------
+    # Widgets call these and never await; images arrive as `sampleImageReady(url)` once
+    # `sample_pixmap(url)` can answer (downloaded through the storage into the disk cache,
+    # core/image_cache.py, and decoded off the event loop).
+
+    #: the image at this URL is ready: `sample_pixmap(url)` returns it now
+    sampleImageReady = Signal(str)
+    #: the image at this URL could not be loaded: (url, message)
+    sampleImageFailed = Signal(str, str)
+
+    SAMPLE_PIXMAPS_MAX = 400  # decoded images kept in memory (about 256 KB each at 256 px)
+
+    def speaks_v2(self) -> bool:
+        """Samples and Try are offered only where the endpoint speaks worker contract v2."""
+        return self.services.endpoint_speaks_v2()
+
+    def _sample_state(self) -> dict[str, Any]:
+        state = self.__dict__.get("_issue12_state")
+        if state is None:
+            from collections import OrderedDict
+
+            from actor_trainer.core.image_cache import ImageCache
+
+            state = {"cache": ImageCache(self.services.storage), "pixmaps": OrderedDict(), "failed": {}}
+            self.__dict__["_issue12_state"] = state
+        return state
+
+    def sample_pixmap(self, url: str) -> Any:
+        """The decoded image of `url` (a QPixmap) if it is loaded, else None (then `request_sample_image`)."""
+        pixmaps = self._sample_state()["pixmaps"]
+        pixmap = pixmaps.get(url)
+        if pixmap is not None:
+            pixmaps.move_to_end(url)
+        return pixmap
+
+    def sample_failure(self, url: str) -> str | None:
+        return self._sample_state()["failed"].get(url)
+
+    def request_sample_image(self, url: str, size: int = 512) -> None:
+        """Load `url`'s image (cache on disk, decode off the loop); `sampleImageReady` says when."""
+        from PySide6.QtGui import QPixmap
+
+        state = self._sample_state()
+        name = "sample-image-" + url
+        if url in state["pixmaps"] or self.tasks.is_running(name):
+            return
+
+        async def load() -> Any:
+            path = await state["cache"].fetch(url)
+            return await asyncio.to_thread(_decode_sample, path, size)
+
+        def done(image: Any) -> None:
+            pixmaps = state["pixmaps"]
+            pixmaps[url] = QPixmap.fromImage(image)
+            while len(pixmaps) > self.SAMPLE_PIXMAPS_MAX:
+                pixmaps.popitem(last=False)
+            state["failed"].pop(url, None)
+            self.sampleImageReady.emit(url)
+
+        def failed(exc: BaseException) -> None:
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            state["failed"][url] = message
+            log.warning("Sample image %s could not be loaded: %s", url, message)
+            self.sampleImageFailed.emit(url, message)
+
+        self.tasks.start(name, load(), on_done=done, on_error=failed, replace=False)
+
+    def try_version(self, actor_id: int, ref: str, *, prompt: str, negative: str = "", seed: int | None = None,
+                    count: int = 1, strength: float = 1.0, checkpoint_step: int | None = None,
+                    on_done: Callable[[Any], None] | None = None,
+                    on_error: Callable[[BaseException], None] | None = None, owner: QObject | None = None) -> bool:
+        """Send a Try of the version (core/trials.py), followed until it ends; the trial arrives with
+        the version (versionChanged). False when a Try of this version is already being sent."""
+        trials = self.services.trials
+        name = self.run_task_name("try", ref)
+        if trials is None or self.tasks.is_running(name):
+            return False
+
+        def failed(exc: BaseException) -> None:
+            if on_error is not None:
+                on_error(exc)
+            self.report_error(exc, tr("The try could not be sent"))
+
+        self.tasks.start(name, trials.submit(actor_id, ref, prompt=prompt, negative=negative, seed=seed,
+                                             count=count, strength=strength, checkpoint_step=checkpoint_step),
+                         on_done=on_done or (lambda _t: None), on_error=failed, replace=False, owner=owner)
+        return True
+
+    def cancel_trial(self, actor_id: int, ref: str, trial_id: str, *, owner: QObject | None = None) -> None:
+        trials = self.services.trials
+        if trials is None:
+            return
+        self.tasks.start(self.run_task_name("cancel-try", trial_id), trials.cancel(actor_id, ref, trial_id),
+                         on_error=lambda exc: self.report_error(exc, tr("Cancel failed")), replace=False,
+                         owner=owner)
+
+    def follow_trials(self) -> None:
+        """Follow the trials left in flight by an earlier session (called once the services run)."""
+        trials = self.services.trials
+        if trials is not None:
+            self.tasks.start("trials-resume", trials.resume(), on_error=lambda exc: log.warning(
+                "Unfinished tries are not followed: %s", exc))
+
+    def mark_good_checkpoint(self, actor_id: int, ref: str, step: int | None, *,
+                             on_done: Callable[[TrainingVersion], None] | None = None,
+                             owner: QObject | None = None) -> None:
+        """Mark the version good — its checkpoint at `step`, or its final LoRA when `step` is None."""
+
+        async def run() -> TrainingVersion:
+            _actor, version = await self.services.registry.mark_good(actor_id, ref, step)
+            return version
+
+        def done(version: TrainingVersion) -> None:
+            what = f"{version.name}@{step}" if step is not None else version.name
+            self.statusMessage.emit(tr("{name} is now the validated model").format(name=what))
+            if on_done is not None:
+                on_done(version)
+
+        def failed(exc: BaseException) -> None:
+            title = tr("Cannot mark as good") if isinstance(exc, MarkGoodRefusedError) else tr("Mark as good failed")
+            self.report_error(exc, title)
+
+        self.tasks.start(self.run_task_name("mark-good", f"{ref}@{step}"), run(), on_done=done, on_error=failed,
+                         owner=owner)
+
+    def load_versions_of(self, actor_id: int, *, on_done: Callable[[list[TrainingVersion]], None],
+                         owner: QObject | None = None) -> None:
+        """Read an actor's versions off the loop (the Compare window's choices)."""
+        self.tasks.start(f"versions-of-{actor_id}", asyncio.to_thread(self.library.load_versions, actor_id),
+                         on_done=on_done, on_error=lambda exc: self.report_error(exc, tr("Versions could not be read")),
+                         owner=owner)
+
+    # --- issue 12 (app half): samples, Try, compare — end ---------------------------------------
+
+
 def _state_word(status: SyncStatus) -> str:
     return "synced" if status.is_synced else "not_synced"
 
 
 def _disk_cache() -> ThumbnailCache:
     return ThumbnailCache(Path(cache_dir()) / "thumbnails", size=256)
+
+
+def _decode_sample(path: Path, size: int) -> Any:
+    """A sample image decoded and scaled to fit `size` (a QImage: safe off the GUI thread)."""
+    from PySide6.QtCore import Qt as _Qt
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(path))
+    if image.isNull():
+        raise OSError(f"{path.name} is not an image Qt can read")
+    if max(image.width(), image.height()) > size:
+        image = image.scaled(size, size, _Qt.AspectRatioMode.KeepAspectRatio,
+                             _Qt.TransformationMode.SmoothTransformation)
+    return image

@@ -69,6 +69,9 @@ class ConsolePanel(QWidget):
 
         self._build_strip()
         self.progress = RunProgressWidget(self)
+        from actor_trainer.gui.console.sample_strip import SampleStrip  # issue 12: samples as they land
+
+        self.sample_strip = SampleStrip(ctx, self)
         self.loss_chart = LossChart(self)
         self.loss_chart.setFixedHeight(150)
         self.log = ConsoleLogView(log_path or log_dir() / "console.log", self, max_lines=max_lines)
@@ -77,6 +80,7 @@ class ConsolePanel(QWidget):
         layout.setSpacing(8)
         layout.addWidget(self._strip)
         layout.addWidget(self.progress)
+        layout.addWidget(self.sample_strip)
         layout.addWidget(self.loss_chart)
         layout.addWidget(self.log, 1)
 
@@ -187,6 +191,7 @@ class ConsolePanel(QWidget):
                 self.loss_chart.set_points([], _total(version))
         self._version = version
         self.progress.show_run(version)
+        self.sample_strip.show_version(version)
         if version is None:
             self.loss_chart.set_empty_text(tr("No run to show"))
         elif version.status.is_terminal:

@@ -103,6 +103,10 @@ class VersionsPanel(QWidget):
 
         self.version_actions = VersionActions(ctx, self)
         self.details = VersionDetails(self.version_actions.all(), self)
+        # Issue 12: the version's samples, checkpoints and tries in its details (gui/versions/samples_hooks.py).
+        from actor_trainer.gui.versions.samples_hooks import install_samples_section
+
+        self.samples = install_samples_section(ctx, self.details.content, self)
         self.version_actions.trainAgainRequested.connect(self.trainAgainRequested)
         self.version_actions.versionUpdated.connect(self._on_version_updated)
         # The row shows the good mark (or its absence) as soon as the library has written it.
@@ -291,6 +295,7 @@ class VersionsPanel(QWidget):
         version = self.selected_version()
         self.details.set_version(version)
         self.version_actions.set_target(self._actor_id, version, self.model.versions())
+        self.samples.set_version(self._actor_id, version)
 
     def _update_count(self) -> None:
         n = self.model.rowCount()
