@@ -114,6 +114,20 @@ class User:
         )
 
 
+def user_files(user: User) -> list[tuple[str, str]]:
+    """The user's library and settings folder: every file with its SHA-256 (what must survive)."""
+    import hashlib
+
+    roots = (user.library, user.config / APP)
+    return sorted(
+        (str(path.relative_to(user.home)), hashlib.sha256(path.read_bytes()).hexdigest())
+        for root in roots
+        if root.is_dir()
+        for path in root.rglob("*")
+        if path.is_file()
+    )
+
+
 def expect_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
     tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
     assert result.returncode == 0, f"{what} exited {result.returncode}: {' | '.join(tail)}"
@@ -296,16 +310,24 @@ def install_script_checks(folder: Path, user: User, version: str) -> None:
         assert ran.stdout.strip() == f"{APP} {version}"
         seeded = user.run(APP, "actors", "--json", "--local")  # the user's library, made by the installed app
         expect_ok(seeded, "the installed actor-trainer actors --json")
-        library_files = sorted(p for p in user.library.rglob("*") if p.is_file())
+        before = user_files(user)
+        assert before, "no library was made by the installed app"
+        # An upgrade: the new version's install.sh over the installed one.
+        result = user.run("sh", str(folder / "install.sh"))
+        expect_ok(result, "install.sh again (upgrade)")
+        expect_ok(user.run(APP, "--version"), "actor-trainer --version after the upgrade")
+        assert user_files(user) == before, "the user's library or settings changed on upgrade"
         result = user.run("sh", str(dest / "uninstall.sh"))
         expect_ok(result, "uninstall.sh")
         left = [str(p) for p in (dest, link, desktop, icon) if p.exists() or p.is_symlink()]
         assert not left, f"left after uninstall.sh: {left}"
-        still = sorted(p for p in user.library.rglob("*") if p.is_file())
-        assert still == library_files and library_files, "the user's library changed on uninstall"
-        return f"installed to {dest.relative_to(user.home)}, ran via ~/.local/bin, uninstalled; library kept"
+        assert user_files(user) == before, "the user's library or settings changed on uninstall"
+        return (
+            f"installed to {dest.relative_to(user.home)}, ran via ~/.local/bin, upgraded in place, uninstalled; "
+            f"library and settings ({len(before)} files) unchanged"
+        )
 
-    check("tarball: install.sh / uninstall.sh for the current user", body)
+    check("tarball: install.sh / upgrade / uninstall.sh for the current user", body)
 
 
 # --- the .deb ---------------------------------------------------------------------------------------
@@ -433,9 +455,21 @@ def deb_install_checks(deb: Path, user: User, version: str, work: Path) -> None:
             return Path(found) if found else Path(command)
 
         gui_smoke("deb: the menu entry's command", from_menu(), user)
+
+        def upgrade() -> str:
+            before = user_files(user)
+            result = subprocess.run(
+                [*sudo, "dpkg", "-i", str(deb.resolve())], capture_output=True, text=True, timeout=300, env=apt_env
+            )
+            expect_ok(result, "dpkg -i over the installed package")
+            expect_ok(user.run(f"/usr/bin/{APP}", "--version"), "--version after the upgrade")
+            assert before and user_files(user) == before, "the user's library or settings changed on upgrade"
+            return f"reinstalled over itself; library and settings ({len(before)} files) unchanged"
+
+        check("deb: an upgrade (dpkg -i over the installed package) keeps the user's library", upgrade)
     finally:
         if installed:
-            library_before = sorted((p, p.stat().st_size) for p in user.library.rglob("*") if p.is_file())
+            library_before = user_files(user)
 
             def remove() -> str:
                 files = subprocess.run(
@@ -453,7 +487,7 @@ def deb_install_checks(deb: Path, user: User, version: str, work: Path) -> None:
                 left = [f for f in own if Path(f).is_file() or Path(f).is_symlink()]
                 assert not left, f"left after dpkg -r: {left[:5]}"
                 assert not Path(f"/opt/{APP}").exists(), f"/opt/{APP} is still there"
-                after = sorted((p, p.stat().st_size) for p in user.library.rglob("*") if p.is_file())
+                after = user_files(user)
                 assert after == library_before and after, "the user's library changed on removal"
                 return f"{len(own)} files gone, /opt/{APP} gone; the user's library ({len(after)} files) untouched"
 
