@@ -114,6 +114,7 @@ class Services:
             owner=owner,
         )
         self.orchestrator.estimator = self.estimate_record
+        self.orchestrator.contract_version = self._contract_version  # v2: runs sample (issue 12)
         self.runs = RunControl(self.orchestrator, self.client, self.events)
         self.trials = TrialService(library=self.library, storage=self.storage, client=self.client, events=self.events,
                                    endpoint_label=cfg.endpoint_label, speaks_v2=self.endpoint_speaks_v2,
@@ -160,6 +161,11 @@ class Services:
         from actor_trainer.core.contract_memory import ContractMemory
 
         return ContractMemory(override=self.config.worker_contract).speaks_v2(self.config.endpoint_label)
+
+    def _contract_version(self) -> int:
+        from actor_trainer.core.contract_memory import ContractMemory
+
+        return ContractMemory(override=self.config.worker_contract).version_for(self.config.endpoint_label)
 
     def _note_contract(self, payload: Any) -> None:
         from actor_trainer.core.contract_memory import ContractMemory

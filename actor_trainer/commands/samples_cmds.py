@@ -11,8 +11,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from actor_trainer.commands.common import CommandContext, open_context, running_services
+from actor_trainer.commands.common import CommandContext, open_context
 from actor_trainer.commands.output import print_json, say, table
+from actor_trainer.commands.run_cmds import running_services
 from actor_trainer.core.contact_sheet import compare_columns, sheet_rows, write_contact_sheet
 from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
 from actor_trainer.core.models import Actor, Sample, TrainingVersion, Trial, VersionStatus

@@ -17,12 +17,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC
+from typing import Any
 
 from actor_trainer.core.contract import DEFAULT_USER_ID, JobStatus
 from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
 from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import (
+    Actor,
     JobState,
     RunEstimate,
     RunOwner,
@@ -50,6 +52,7 @@ from actor_trainer.core.run_owner import INTERRUPTED_KIND, OwnerState, interrupt
 from actor_trainer.core.run_recorder import RunRecorder
 from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.runpod_errors import RunPodError, RunPodNotFoundError, SubmissionUncertainError
+from actor_trainer.core.sample_keys import checkpoint_key, sample_key
 from actor_trainer.core.storage.base import Storage
 from actor_trainer.core.webhook_tokens import TokenIndex, new_webhook_token, webhook_token_hash
 from actor_trainer.core.workflow import WorkflowValidationError
@@ -98,6 +101,9 @@ class TrainingOrchestrator:
         self.owner = owner
         #: makes a run's estimate at submit when the caller gave none (core/estimate.py; blocking)
         self.estimator: Callable[[TrainingParameters], RunEstimate | None] | None = None
+        #: the worker contract version to speak to this endpoint (core/contract_memory.py; blocking
+        #: file read); None: v1. With v2 a run samples (issue 12): sample and checkpoint URLs below.
+        self.contract_version: Callable[[], int] | None = None
         self._submit_lock = asyncio.Lock()
         self._submitting: set[int] = set()
         self._tokens = TokenIndex()
@@ -193,8 +199,26 @@ class TrainingOrchestrator:
             output_url=self.storage.model_url(pre.actor.id, model_name_for(pre.actor, name)),
             webhook_base_url=base,
             user_id=self.user_id,
+            **await asyncio.to_thread(self._v2_arguments, pre.actor, name),
         )
         return built, pre
+
+    def _v2_arguments(self, actor: Actor, version_name: str) -> dict[str, Any]:
+        """build_run_request's contract v2 arguments: the version spoken to this endpoint and where
+        each sample and kept checkpoint goes (keys decided by the app, core/sample_keys.py)."""
+        if self.contract_version is None:
+            return {}
+        version = self.contract_version()
+        if version < 2:
+            return {"contract_version": version}
+        model_name = model_name_for(actor, version_name)
+        prefix = getattr(self.storage, "prefix", "")
+        url_for_key: Callable[[str], str] = self.storage.url_for_key  # type: ignore[attr-defined]
+        return {
+            "contract_version": version,
+            "sample_url": lambda step, index: url_for_key(sample_key(prefix, actor.id, model_name, step, index)),
+            "checkpoint_url": lambda step: url_for_key(checkpoint_key(prefix, actor.id, model_name, step)),
+        }
 
     async def _training_urls(self, pre: Preflight) -> list[str]:
         urls = [self.storage.training_data_url(pre.actor.id, f.name) for f in pre.scan.files]
@@ -244,8 +268,11 @@ class TrainingOrchestrator:
         request_id = str(uuid.uuid4())
         token = new_webhook_token() if pre.webhook_base_url else None
         built_box: list[BuiltRequest] = []
+        speaks = await asyncio.to_thread(self.contract_version) if self.contract_version is not None else None
 
         def make(name: str) -> TrainingVersion:
+            v2 = self._v2_arguments(actor, name) if speaks is not None and speaks >= 2 else (
+                {"contract_version": speaks} if speaks is not None else {})
             built = build_run_request(
                 actor=actor,
                 params=params,
@@ -256,6 +283,7 @@ class TrainingOrchestrator:
                 request_id=request_id,
                 webhook_token=token,
                 user_id=self.user_id,
+                **v2,
             )
             built_box.append(built)
             return TrainingVersion(

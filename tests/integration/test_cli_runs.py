@@ -38,7 +38,11 @@ def test_dry_run_prints_the_contract_body(lib: Path) -> None:
     assert len(urls) == 6 and all(u.startswith("file://") and "/actors/0000/training_data/" in u for u in urls)
     config = job_input["training_config"]
     assert config["mode"] == "custom-actors" and config["user_id"] == "actor_maker_user"
-    assert config["model_name"] == "actor_0000_V1" and config["contract_version"] == 1
+    # The sandbox speaks worker contract v2 (issue 12): the run samples at 500, 1000, 1500 and 1800.
+    assert config["model_name"] == "actor_0000_V1" and config["contract_version"] == 2
+    assert config["sampling"]["sample_steps"] == [500, 1000, 1500, 1800]
+    assert len(config["sample_urls"]) == 4
+    assert config["sample_urls"][0][0].endswith("/models/actor_0000_V1/samples/step000500_p00.png")
     assert config["learning_rate"] == 0.00025 and config["max_train_steps"] == 1800
     assert config["actor_id"] == 0 and config["trigger"] == "0000_european_16_male"
     assert config["output_url"].endswith("/actors/0000/models/actor_0000_V1.safetensors")
