@@ -21,7 +21,7 @@ from actor_trainer.core.models import Sample, TrainingVersion
 
 CELL = 256
 LABEL_WIDTH = 240
-HEADER_HEIGHT = 64
+HEADER_HEIGHT = 84
 PAD = 8
 BACKGROUND = (24, 24, 28)
 TEXT = (230, 230, 235)
@@ -93,7 +93,7 @@ def sheet_rows(chosen: Sequence[tuple[TrainingVersion, int | None]], columns: Se
         if picked:
             lines.append(f"seed {picked[0].seed}")
         good = version.isGood and (version.goodCheckpointStep is None or version.goodCheckpointStep == at)
-        title = f"{version.name}{'@' + str(step) if step is not None else ''}{'  ✓ good' if good else ''}"
+        title = f"{version.name}{'@' + str(step) if step is not None else ''}{'  (good)' if good else ''}"
         rows.append(SheetRow(title=title, lines=lines, samples=[by_prompt.get(c) for c in columns]))
     return rows
 
@@ -102,9 +102,16 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+def _drawable(text: str) -> str:
+    """Pillow's built-in font has no glyph for some punctuation: plain equivalents instead."""
+    return text.replace("—", "-").replace("–", "-").replace("✓", "v").replace("…", "...")
+
+
 def render_contact_sheet(rows: Sequence[SheetRow], columns: Sequence[str], *, title: str = "",
                          cell: int = CELL) -> Image.Image:
     """The sheet: a header of prompts, then one labelled row of images per version (blocking)."""
+    title = _drawable(title)
+    columns = [_drawable(c) for c in columns]
     cols = max(1, len(columns))
     width = LABEL_WIDTH + cols * (cell + PAD) + PAD
     height = HEADER_HEIGHT + len(rows) * (cell + PAD) + PAD
@@ -117,11 +124,11 @@ def render_contact_sheet(rows: Sequence[SheetRow], columns: Sequence[str], *, ti
         x = LABEL_WIDTH + c * (cell + PAD)
         wrapped = textwrap.wrap(prompt, width=max(10, cell // 7))[:3]
         for i, line in enumerate(wrapped):
-            draw.text((x, PAD + 18 + i * 14), line, fill=MUTED, font=small)
+            draw.text((x, PAD + 24 + i * 15), line, fill=MUTED, font=small)
     for r, row in enumerate(rows):
         y = HEADER_HEIGHT + r * (cell + PAD)
-        draw.text((PAD, y + 4), row.title, fill=TEXT, font=big)
-        for i, line in enumerate(row.lines):
+        draw.text((PAD, y + 4), _drawable(row.title), fill=TEXT, font=big)
+        for i, line in enumerate(_drawable(line) for line in row.lines):
             for j, part in enumerate(textwrap.wrap(line, width=34)[:2]):
                 draw.text((PAD, y + 28 + (i * 2 + j) * 15), part, fill=MUTED, font=small)
         for c in range(len(columns)):
@@ -129,7 +136,7 @@ def render_contact_sheet(rows: Sequence[SheetRow], columns: Sequence[str], *, ti
             path = row.images[c] if c < len(row.images) else None
             if path is None:
                 draw.rectangle((x, y, x + cell - 1, y + cell - 1), outline=(70, 70, 80))
-                draw.text((x + cell // 2 - 8, y + cell // 2 - 8), "—", fill=MUTED, font=big)
+                draw.text((x + cell // 2 - 30, y + cell // 2 - 8), "no sample", fill=MUTED, font=big)
                 continue
             try:
                 with Image.open(path) as image:
