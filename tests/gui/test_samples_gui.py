@@ -18,7 +18,7 @@ from actor_trainer.gui.compare.compare_window import CompareWindow
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.versions.samples_hooks import open_try
 from actor_trainer.sandbox.samples import render_sample, source_thumbnail
-from tests.gui.test_versions_panel import choose, make_panel, submit, wait_status, write_versions
+from tests.gui.test_versions_panel import FAST, choose, make_panel, submit, wait_status, write_versions
 from tests.library_factory import completed_version
 from tests.waits import QT_WAIT_MS
 
@@ -158,3 +158,33 @@ def test_try_a_new_prompt_from_the_panel(qtbot: QtBot, gui_ctx: AppContext) -> N
     stored = gui_ctx.library.get_version(0, done.key).trials
     assert stored and stored[0].prompt.endswith("riding a bicycle at dusk")
     assert stored[0].status is VersionStatus.COMPLETED
+
+
+def test_console_strip_shows_samples_as_each_checkpoint_lands(qtbot: QtBot, qloop: Any, tmp_path: Any) -> None:
+    from actor_trainer.core.models import SampleSettings
+    from actor_trainer.gui.console.console_panel import ConsolePanel
+    from tests.gui.contexts import close_context, open_context
+
+    ctx = open_context(qloop, qtbot, tmp_path / "lib", start=True, sandbox_duration_s=6.0)
+    try:
+        console = ConsolePanel(ctx, log_path=tmp_path / "console.log")
+        qtbot.addWidget(console)
+        console.show()
+        ctx.select_actor(0)
+        params = FAST.model_copy(update={"max_train_steps": 60, "sampling": SampleSettings(every=20)})
+        version = submit(qtbot, ctx, params)
+        strip = console.sample_strip
+        # The first checkpoint's samples while the run is still in progress…
+        qtbot.waitUntil(lambda: len(strip.tiles) == 4, timeout=QT_WAIT_MS)
+        shown = console.shown_version()
+        assert shown is not None and shown.key == version.key and shown.status is VersionStatus.IN_PROGRESS
+        assert "step 20" in strip.title.text() and {t.sample.step for t in strip.tiles} == {20}
+        qtbot.waitUntil(lambda: all(t.loaded for t in strip.tiles), timeout=QT_WAIT_MS)
+        # …then the next ones replace them as they land, the run going on.
+        qtbot.waitUntil(lambda: "step 40" in strip.title.text(), timeout=QT_WAIT_MS)
+        assert {t.sample.step for t in strip.tiles} == {40}
+        qtbot.waitUntil(lambda: "step 60" in strip.title.text(), timeout=QT_WAIT_MS)
+        qtbot.mouseClick(strip.tiles[0], Qt.MouseButton.LeftButton)
+        assert strip.viewer.index == 8 and strip.viewer.current() is not None  # the 9th of 12 samples
+    finally:
+        close_context(qloop, qtbot, ctx)

@@ -167,12 +167,16 @@ class SamplesSection(QWidget):
                 side.addWidget(button)
                 self.mark_buttons[step] = button
             side.addStretch(1)
+            holder.setFixedWidth(104)
             self.grid.addWidget(holder, r + 1, 0)
             for c, prompt in enumerate(prompts):
                 sample = by_cell.get((step, prompt))
                 if sample is None:
                     continue
                 self._add_tile(self.grid, r + 1, c + 1, sample, gallery, version.name)
+        for column in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(column, 0)
+        self.grid.setColumnStretch(len(prompts) + 1, 1)  # the images stay left, next to their step
         self._build_trials(version)
 
     def _add_tile(self, grid: QGridLayout, row: int, col: int, sample: Sample, gallery: list[ShownImage],
