@@ -211,6 +211,7 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
         ctx = AppContext(settings, config, services)
         await services.start()
         await ctx.load_library()
+        ctx.follow_trials()  # tries left in flight by an earlier session (issue 12)
     except ActorTrainerError as exc:
         outcome.failure = exc
         await _stop_quietly(ctx, services)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.estimate import EstimateReport, estimate_with_config
-from actor_trainer.core.events import EventBus, LogLevel, TunnelChanged
+from actor_trainer.core.events import Event, EventBus, LogLevel, TunnelChanged, VersionChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.model_registry import ModelRegistry
 from actor_trainer.core.models import RunEstimate, RunOwner, TrainingParameters
@@ -70,6 +70,9 @@ class Services:
         self.poller: StatusPoller | None = None
         self.queue: QueueRunner | None = None  # the training queue's runner (core/queue_runner.py), not started
         self.trials: TrialService | None = None  # "Try this version" jobs (core/trials.py), once the client exists
+        # The highest worker contract a run of this endpoint stated, remembered per endpoint (issue 12).
+        self._contract_noted = 0
+        self.events.subscribe(self._on_contract_seen)
 
     # --- start ----------------------------------------------------------------------------------
 
@@ -171,6 +174,21 @@ class Services:
         from actor_trainer.core.contract_memory import ContractMemory
 
         ContractMemory(override=self.config.worker_contract).note_payload(self.config.endpoint_label, payload)
+
+    def _on_contract_seen(self, event: Event) -> None:
+        if not isinstance(event, VersionChanged):
+            return
+        version = event.version
+        stated = version.contractVersion or 0
+        if stated <= self._contract_noted or version.endpoint != self.config.endpoint_label:
+            return
+        self._contract_noted = stated
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        payload = {"contract_version": stated}
+        loop.run_in_executor(None, self._note_contract, payload)  # a small file write, off the loop
 
     def _on_submitted(self, actor_id: int, ref: str) -> None:
         if self.poller is not None:

@@ -13,11 +13,13 @@ import pytest
 from PIL import Image
 
 from actor_trainer.core.contact_sheet import CELL, HEADER_HEIGHT, LABEL_WIDTH, PAD
+from actor_trainer.core.contract_memory import ContractMemory
 from actor_trainer.core.events import VersionChanged
 from actor_trainer.core.models import SampleSettings, VersionStatus
 from actor_trainer.core.storage.local import path_from_file_url
 from tests.integration.e2e_support import FAST_PARAMS, running, wait_terminal
 from tests.library_factory import make_library
+from tests.waits import wait_until
 
 
 @pytest.mark.asyncio
@@ -39,6 +41,9 @@ async def test_samples_land_as_checkpoints_do_and_stay_with_the_version(tmp_path
             assert f"/actors/0000/models/actor_0000_{done.name}/samples/step{s.step:06d}_p{s.index:02d}.png" in s.url
             assert Image.open(path_from_file_url(s.url)).format == "PNG"
         assert [c.step for c in done.checkpoints or []] == [20]  # the last step is the final LoRA itself
+        # The endpoint's contract version is remembered (core/contract_memory.py), off the loop.
+        memory = ContractMemory()
+        await wait_until(lambda: memory.remembered(services.config.endpoint_label) == 2)
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ from actor_trainer.core.storage.local import path_from_file_url
 from actor_trainer.core.trials import TrialRefusedError, parse_version_ref
 from actor_trainer.sandbox.worker import make_worker
 from tests.integration.e2e_support import FAST_PARAMS, running, wait_terminal
+from tests.waits import wait_until
 
 
 def test_version_refs_with_a_checkpoint() -> None:
@@ -77,3 +78,21 @@ async def test_a_try_can_be_cancelled_like_training(tmp_path: Path) -> None:
         stopped = await wait_terminal(services, 0, failed.id)
         with pytest.raises(TrialRefusedError, match="no LoRA"):
             await trials.prepare(0, stopped.name, prompt="x")
+
+
+@pytest.mark.asyncio
+async def test_unfinished_tries_are_followed_again_after_a_restart(tmp_path: Path) -> None:
+    async with running(tmp_path, poll_seconds=0.3) as (services, _rec):
+        version = await services.require_orchestrator().submit(0, FAST_PARAMS)
+        done = await wait_terminal(services, 0, version.id)
+        trials = services.trials
+        assert trials is not None
+        sent = await trials.submit(0, done.name, prompt="{trigger} at the sea", seed=3, follow=False)
+        assert not sent.status.is_terminal  # nobody follows it: as if the app had closed here
+        assert await trials.resume() == 1
+
+        def finished() -> bool:
+            stored = services.library.load_versions(0)[0].trials or []
+            return bool(stored) and stored[0].status is VersionStatus.COMPLETED
+
+        await wait_until(finished)
