@@ -490,7 +490,8 @@ class AppContext(QObject):
         return pixmap
 
     def sample_failure(self, url: str) -> str | None:
-        return self._sample_state()["failed"].get(url)
+        failure: str | None = self._sample_state()["failed"].get(url)
+        return failure
 
     def request_sample_image(self, url: str, size: int = 512) -> None:
         """Load `url`'s image (cache on disk, decode off the loop); `sampleImageReady` says when."""

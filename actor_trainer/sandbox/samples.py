@@ -29,8 +29,8 @@ STAMP = "SIMULATED"
 
 def source_thumbnail(data: bytes, size: int = SAMPLE_SIZE * 2) -> Image.Image:
     """An RGB copy of a training image at most `size` px on its longer side (a source to draw from)."""
-    with Image.open(io.BytesIO(data)) as image:
-        image = ImageOps.exif_transpose(image)
+    with Image.open(io.BytesIO(data)) as opened:
+        image = ImageOps.exif_transpose(opened)
         image.thumbnail((size, size))
         return image.convert("RGB")
 
@@ -106,7 +106,7 @@ def _unsettle(image: Image.Image, rawness: float, rng: random.Random) -> Image.I
 def _stamp(image: Image.Image, lines: Sequence[str]) -> None:
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=max(10, image.width // 14))
-    y = 4
+    y = 4.0
     for line in lines:
         left, top, right, bottom = draw.textbbox((0, 0), line, font=font)
         draw.rectangle((2, y - 1, 8 + right - left, y + bottom - top + 5), fill=(0, 0, 0))

@@ -145,11 +145,11 @@ class CompareWindow(QDialog):
         for i in range(self.choices.count()):
             item = self.choices.item(i)
             if item.text().strip().split("  ")[0] == label:
-                return self.choose(tuple(item.data(Qt.ItemDataRole.UserRole)), on)  # type: ignore[arg-type]
+                return self.choose(tuple(item.data(Qt.ItemDataRole.UserRole)), on)
         return False
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
-        choice: Choice = tuple(item.data(Qt.ItemDataRole.UserRole))  # type: ignore[assignment]
+        choice: Choice = tuple(item.data(Qt.ItemDataRole.UserRole))
         checked = item.checkState() == Qt.CheckState.Checked
         if checked and choice not in self._chosen:
             if len(self._chosen) >= MAX_CHOSEN:
@@ -194,8 +194,9 @@ class CompareWindow(QDialog):
     def _rebuild_grid(self) -> None:
         while self.grid.count():
             item = self.grid.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.tiles, self.mark_buttons, self.row_titles = [], [], []
         chosen = self.chosen()
         columns = list(getattr(self, "_all_columns", []))

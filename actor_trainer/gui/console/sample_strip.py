@@ -44,8 +44,9 @@ class SampleStrip(QWidget):
         self._shown = key
         while self.row.count():
             item = self.row.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.tiles = []
         if version is None or not steps:
             waiting = (version is not None and not version.status.is_terminal and self._ctx.speaks_v2()

@@ -171,8 +171,9 @@ class TryPanel(QDialog):
         if trial.images and len(self.tiles) != len(trial.images):
             while self.results.count():
                 item = self.results.takeAt(0)
-                if item is not None and item.widget() is not None:
-                    item.widget().deleteLater()
+                widget = item.widget() if item is not None else None
+                if widget is not None:
+                    widget.deleteLater()
             gallery = [ShownImage(i, sample_caption(i, self._version.name)) for i in trial.images]
             self.tiles = []
             for index, image in enumerate(trial.images):
