@@ -188,3 +188,47 @@ def test_console_strip_shows_samples_as_each_checkpoint_lands(qtbot: QtBot, qloo
         assert strip.viewer.index == 8 and strip.viewer.current() is not None  # the 9th of 12 samples
     finally:
         close_context(qloop, qtbot, ctx)
+
+
+def test_a_v1_endpoint_offers_neither_samples_nor_try(qtbot: QtBot, light_ctx: AppContext) -> None:
+    import dataclasses
+
+    light_ctx.services.config = dataclasses.replace(light_ctx.services.config, worker_contract="1")
+    assert not light_ctx.speaks_v2()
+    write_versions(light_ctx, 0, [completed_version("job-1", "V1")])
+    panel = make_panel(qtbot, light_ctx)
+    choose(qtbot, light_ctx, panel, 0)
+    panel.select_version("V1")
+    section = panel.samples
+    assert not section.try_button.isVisible() and section.compare_button.isVisible()
+    assert section.note.isVisible() and "contract v1" in section.note.text()
+    assert section.tiles == []
+    try_panel = open_try(light_ctx, 0, "job-1", panel)
+    assert try_panel is not None
+    qtbot.addWidget(try_panel)
+    assert not try_panel.try_button.isEnabled() and "v1" in try_panel.status.text()
+
+
+def test_tries_are_compared_like_samples(qtbot: QtBot, light_ctx: AppContext) -> None:
+    v2 = drawn_version(light_ctx, "job-2", "V2", [500], lr=0.0002)
+    v1 = drawn_version(light_ctx, "job-1", "V1", [500], lr=0.0004)
+    for version, other in ((v2, "other prompt"), (v1, "tok on a beach")):
+        image = dict(version["samples"][0], prompt="tok on a beach", seed=7, step=None)
+        version["trials"] = [
+            {"id": f"t-{version['name']}", "status": "completed", "prompt": "tok on a beach", "seed": 7,
+             "images": [image]},
+            {"id": f"u-{version['name']}", "status": "completed", "prompt": other, "seed": 8,
+             "images": [dict(image, prompt=other, seed=8)]},
+        ]
+    write_versions(light_ctx, 0, [v2, v1])
+    light_ctx.select_actor(0)
+    window = CompareWindow(light_ctx, 0, "job-2")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: len(window.row_titles) == 2, timeout=QT_WAIT_MS)
+    window.source.setCurrentIndex(window.source.findData("tries"))
+    # The same prompt and seed tried on both lines up in one column; a try only one has is empty for the other.
+    assert window.columns == ["tok on a beach · seed 7", "other prompt · seed 8", "tok on a beach · seed 8"]
+    assert [(t.sample.prompt, t.sample.seed) for t in window.tiles] == [
+        ("tok on a beach", 7), ("other prompt", 8),  # V2: nothing tried with seed 8 on the beach
+        ("tok on a beach", 7), ("tok on a beach", 8)]  # V1: no "other prompt"
