@@ -232,3 +232,28 @@ def test_tries_are_compared_like_samples(qtbot: QtBot, light_ctx: AppContext) ->
     assert [(t.sample.prompt, t.sample.seed) for t in window.tiles] == [
         ("tok on a beach", 7), ("other prompt", 8),  # V2: nothing tried with seed 8 on the beach
         ("tok on a beach", 7), ("tok on a beach", 8)]  # V1: no "other prompt"
+
+
+def test_the_actor_menu_opens_compare_on_the_selected_version(qtbot: QtBot, light_ctx: AppContext) -> None:
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QApplication
+
+    from tests.gui.test_main_window import window_opener
+
+    write_versions(light_ctx, 0, [drawn_version(light_ctx, "job-2", "V2", [500], lr=0.0002),
+                                  drawn_version(light_ctx, "job-1", "V1", [500], lr=0.0004)])
+    opener = window_opener(light_ctx, qtbot)
+    window = next(opener)()
+    try:
+        with qtbot.waitSignal(window.versions.versionsLoaded, timeout=QT_WAIT_MS):
+            light_ctx.select_actor(0)
+        window.versions.select_version("V1")
+        action = window.findChild(QAction, "compareVersionsAction")
+        assert action is not None and action.text() == "Compare versions…"
+        action.trigger()
+        compare = next(w for w in QApplication.topLevelWidgets() if isinstance(w, CompareWindow) and w.isVisible())
+        qtbot.waitUntil(lambda: len(compare.row_titles) == 2, timeout=QT_WAIT_MS)
+        assert compare.row_titles[0] == "V1"  # the selected version comes first
+        compare.close()
+    finally:
+        next(opener, None)

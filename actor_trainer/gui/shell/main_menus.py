@@ -101,6 +101,12 @@ def build_menus(window: MainWindow) -> MenuActions:
     actor_menu.addActions([change_actor, find_actor])
     actor_menu.addSeparator()
     actor_menu.addActions([sync_now, refresh])
+    # Issue 12: the current actor's versions side by side, same prompt and seed (gui/compare/).
+    compare = action(tr("Compare versions…"), lambda: _compare_versions(window), shortcut="Ctrl+Shift+K",
+                     tip=tr("See 2–4 versions or checkpoints of the actor side by side, same prompt and seed"))
+    compare.setObjectName("compareVersionsAction")
+    actor_menu.addSeparator()
+    actor_menu.addAction(compare)
 
     # Run
     run_menu = bar.addMenu(tr("&Run"))
@@ -162,6 +168,17 @@ def _open_settings(window: MainWindow) -> None:
         tr("Settings saved; the webhook mode applies now, the rest after a restart.")))
     dialog.restartRequested.connect(lambda: window.request_restart(None))
     dialog.open()
+
+
+def _compare_versions(window: MainWindow) -> None:
+    from actor_trainer.gui.versions.samples_hooks import open_compare
+
+    actor_id = window.ctx.current_actor_id
+    if actor_id is None:
+        window.ctx.statusMessage.emit(tr("Choose an actor first"))
+        return
+    selected = window.versions.selected_version()
+    open_compare(window.ctx, actor_id, selected.key if selected is not None else None, window)
 
 
 def _sync_now(window: MainWindow) -> None:
