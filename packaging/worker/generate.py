@@ -101,6 +101,7 @@ async def run_generate(
     pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="try-transfer")
     lora_file = lora_dir / f"try_{uuid.uuid4().hex[:12]}.safetensors"
     prompt_id: str | None = None
+    queueing: asyncio.Future[str] | None = None
     prompt_over = False
     images: list[Path] = []
 
@@ -148,6 +149,11 @@ async def run_generate(
         return {"images": result, "contract_version": CONTRACT_VERSION}
     finally:
         stop.set()
+        if prompt_id is None and queueing is not None:
+            try:  # cancelled while ComfyUI was queueing the prompt: its answer names the prompt to stop
+                prompt_id = await asyncio.wait_for(queueing, 60)
+            except Exception:
+                pass  # refused or unreachable: there is no prompt to stop
         if prompt_id is not None and not prompt_over:
             how = await comfy.stop(prompt_id, cancel_timeout)
             log.info("prompt %s stopped on ComfyUI: %s", prompt_id, how)

@@ -202,6 +202,14 @@ class _Run:
     async def _train_and_upload(self) -> dict[str, Any]:
         spec, report = self.spec, self.report
         self.s3 = await self._in_pool(self.s3_client_factory)
+        uploads: SampleUploads | None = None
+        if spec.contract_version >= 2:
+            uploads = SampleUploads(
+                spec, s3=self.s3, in_pool=self._in_pool, stop=self.stop, comfy_output_dir=self.comfy_output_dir,
+                on_sample=lambda: report(*(report.last or ("sampling", "samples uploaded")), force=True),
+            )
+            samples = uploads.samples
+            report.extra = lambda: {"samples": list(samples), "contract_version": CONTRACT_VERSION}
         await self._download_all()
         data = await self._in_pool(prepare, spec.dataset_dir, spec.trigger, spec.caption_extension)
         if not data.images:
@@ -212,14 +220,6 @@ class _Run:
         # A LoRA left by an earlier run with the same name must not pass for this run's.
         await self._in_pool(spec.output_file.unlink, True)
         events = TrainingEvents(spec, report)
-        uploads: SampleUploads | None = None
-        if spec.contract_version >= 2:
-            uploads = SampleUploads(
-                spec, s3=self.s3, in_pool=self._in_pool, stop=self.stop, comfy_output_dir=self.comfy_output_dir,
-                on_sample=lambda: report(*(report.last or ("sampling", "samples uploaded")), force=True),
-            )
-            samples = uploads.samples
-            report.extra = lambda: {"samples": list(samples), "contract_version": CONTRACT_VERSION}
         client_id = uuid.uuid4().hex
         async with await self.comfy.connect(client_id) as ws:
             # Shielded: a cancel that lands while ComfyUI queues the prompt still learns its id

@@ -11,6 +11,7 @@ on); the result lists only what was uploaded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,9 @@ class SampleUploads:
         self.samples: list[dict[str, Any]] = []  # every sample uploaded so far, cumulative
         self.checkpoints: list[dict[str, Any]] = []
         self.tasks: list[asyncio.Future[None]] = []
+        # steps are uploaded one after the other and listed whole, so that every payload's list
+        # extends the previous one (the app may read any of them)
+        self._order = asyncio.Lock()
 
     def on_output(self, node: str, output: dict[str, Any]) -> None:
         """ComfyUI's `executed` for a node: a sample SaveImage's images are uploaded (in the background)."""
@@ -58,28 +62,35 @@ class SampleUploads:
         self.tasks.append(asyncio.ensure_future(self._upload_step(step, images[: len(sampling.prompts)])))
 
     async def _upload_step(self, step: int, images: list[Path]) -> None:
+        async with self._order:
+            await self._upload_step_now(step, images)
+
+    async def _upload_step_now(self, step: int, images: list[Path]) -> None:
         sampling = self.spec.sampling
         assert sampling is not None
+        uploaded: list[dict[str, Any]] = []
         for index, path in enumerate(images):
             url = sampling.urls[step][index]
             try:
-                await self.in_pool(upload_file, path, url, self.s3, self.stop, content_type="image/png")
+                await self.in_pool(functools.partial(upload_file, content_type="image/png"), path, url, self.s3,
+                                   self.stop)
             except TransferAborted:
                 return
             except TransferError as exc:
                 log.warning("sample %d of step %d not uploaded: %s", index, step, exc)
                 continue
-            self.samples.append({"url": public_url(url), "prompt": sampling.prompts[index], "seed": sampling.seed,
-                                 "step": step, "index": index})
-        self.samples.sort(key=lambda s: (s["step"], s["index"]))
+            uploaded.append({"url": public_url(url), "prompt": sampling.prompts[index], "seed": sampling.seed,
+                             "step": step, "index": index})
+        self.samples.extend(uploaded)  # one step at a time, in step order (ComfyUI saves them in order)
         log.info("samples of step %d uploaded", step)
         self.on_sample()
 
     async def drain(self) -> None:
         """Wait for every sample upload started so far."""
         tasks, self.tasks = self.tasks, []
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+                log.warning("a sample upload failed: %r", outcome)
 
     async def upload_checkpoints(self) -> None:
         """Upload each kept checkpoint's LoRA (`checkpoint_urls`), with its MD5 in the metadata."""
@@ -90,8 +101,8 @@ class SampleUploads:
                 continue
             try:
                 md5, _, _ = await self.in_pool(digests, path)
-                await self.in_pool(upload_file, path, url, self.s3, self.stop,
-                                   content_type="application/octet-stream", metadata={"md5": md5})
+                upload = functools.partial(upload_file, content_type="application/octet-stream", metadata={"md5": md5})
+                await self.in_pool(upload, path, url, self.s3, self.stop)
             except TransferError as exc:
                 log.warning("checkpoint of step %d not uploaded to %s: %s", step, redact(url), exc)
                 continue
