@@ -101,6 +101,7 @@ class RunRecorder:
         """
         outcome = StatusOutcome()
         drawn = False
+        new_steps: list[int] = []
 
         def change(v: TrainingVersion) -> None:
             nonlocal drawn
@@ -109,7 +110,9 @@ class RunRecorder:
                 record_timings(v, status)
                 if outcome.progress:
                     record_loss(v)
+                before = {s.step for s in v.samples or []}
                 drawn = record_samples(v, status)  # contract v2: samples and checkpoints as they land
+                new_steps[:] = sorted({s.step for s in v.samples or [] if s.step is not None} - before)
             scrub(v)  # a worker's error or progress text is stored and shown: no secret in it
 
         saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
@@ -120,6 +123,9 @@ class RunRecorder:
             return saved
         if outcome.moved or outcome.progress or drawn:
             self.changed(actor_id, saved)
+        for step in new_steps:
+            count = sum(1 for s in saved.samples or [] if s.step == step)
+            self.log(LogLevel.INFO, f"{saved.name}: {count} sample(s) at step {step}.", actor_id, saved.id)
         if outcome.progress and saved.progress is not None:
             self.events.emit(RunProgress(actor_id=actor_id, version_id=saved.id, progress=saved.progress))
         if outcome.moved:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from actor_trainer.core.contract import JobStatus
-from actor_trainer.core.events import EventBus, VersionChanged
+from actor_trainer.core.events import EventBus, LogEvent, VersionChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import TrainingVersion, VersionStatus
 from actor_trainer.core.run_recorder import RunRecorder, record_samples
@@ -51,7 +51,9 @@ async def test_apply_status_stores_samples_and_announces_them(tmp_path: Path) ->
     library.append_version(0, lambda name: TrainingVersion(id="req-1", requestId="req-1", name=name))
     events = EventBus()
     seen: list[TrainingVersion] = []
+    lines: list[str] = []
     events.subscribe(lambda e: seen.append(e.version) if isinstance(e, VersionChanged) else None)
+    events.subscribe(lambda e: lines.append(e.message) if isinstance(e, LogEvent) else None)
     recorder = RunRecorder(library=library, storage=LocalStorage(tmp_path / "bucket"), events=events)
     await recorder.apply_status(0, "req-1", JobStatus(id="job-1", status="IN_PROGRESS", output={"step": 1}),
                                 source="test")
@@ -60,3 +62,7 @@ async def test_apply_status_stores_samples_and_announces_them(tmp_path: Path) ->
     stored = library.load_versions(0)[0]
     assert stored.samples == saved.samples and stored.contractVersion == 2
     assert seen and seen[-1].samples == saved.samples
+    assert "V1: 1 sample(s) at step 500." in lines
+    # The same cumulative list again: nothing new to say.
+    await recorder.apply_status(0, "job-1", progress(600, [sample(500, 0)]), source="test")
+    assert lines.count("V1: 1 sample(s) at step 500.") == 1

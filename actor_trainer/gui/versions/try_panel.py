@@ -66,7 +66,7 @@ class TryPanel(QDialog):
         self.seed.setValue(samples[0].seed if samples else version.parameters.sample_settings.seed)
         self.dice = QToolButton(self)
         self.dice.setObjectName("tryDice")
-        self.dice.setText("🎲")
+        self.dice.setText(tr("Random"))  # a dice glyph needs an emoji font, which many desktops lack
         self.dice.setToolTip(tr("A random seed"))
         self.dice.clicked.connect(self.roll)
         seed_row = QHBoxLayout()
