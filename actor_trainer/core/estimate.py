@@ -167,13 +167,18 @@ def estimate_run(
     res, batch = params.resolution, params.batch_size
 
     groups: dict[tuple[int, int], list[float]] = {}
+    sampled: dict[tuple[int, int], bool] = {}  # a run of the group sampled: its executionTime holds that
     for v in learnt:
-        group = groups.setdefault((v.parameters.resolution, v.parameters.batch_size), [])
+        key = (v.parameters.resolution, v.parameters.batch_size)
+        group = groups.setdefault(key, [])
         if len(group) < RECENT_RUNS:
             group.append(_per_step(v))
+            sampled[key] = sampled.get(key, False) or bool(v.samples)
     where = f"{res} px, batch {batch}"
+    learnt_sampling = False
     if (res, batch) in groups:
         per_step = groups[(res, batch)]
+        learnt_sampling = sampled[(res, batch)]
         execution = steps * statistics.median(per_step)
         basis = f"from {_runs(len(per_step))} on this endpoint at {where}"
         runs = len(per_step)
@@ -183,6 +188,7 @@ def estimate_run(
             key=lambda kv: (2 * abs(math.log2(res / kv[0][0])) + abs(math.log2(batch / kv[0][1])), -len(kv[1])),
         )
         execution = steps * statistics.median(per_step) * _work_factor(res, batch, g_res, g_batch)
+        learnt_sampling = sampled[(g_res, g_batch)]
         basis = f"from {_runs(len(per_step))} on this endpoint at {g_res} px, batch {g_batch}, scaled to {where}"
         runs = len(per_step)
     elif gpu_class is not None:
@@ -196,7 +202,8 @@ def estimate_run(
         basis = f"default for {fallback.label} (GPU class {gpu or 'not set'} unknown), no history yet"
         runs = 0
 
-    if samples and params.sample_settings.every > 0:
+    # Learnt from runs that sampled, the seconds per step already hold the sampling: not twice.
+    if samples and params.sample_settings.every > 0 and not learnt_sampling:
         speed = (gpu_class.seconds_per_step if gpu_class else GPU_CLASSES[next(iter(GPU_CLASSES))].seconds_per_step)
         extra = sampling_seconds(params.sample_settings, steps, SECONDS_PER_SAMPLE_STEP_AT_512 * speed
                                  / SECONDS_PER_STEP_AT_512)

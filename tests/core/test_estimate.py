@@ -174,3 +174,24 @@ def test_sandbox_timing_scales_with_steps_resolution_and_batch() -> None:
                 "1": {"class_type": "Other", "inputs": {}}}
     assert resolution_of(workflow) == 768
     assert resolution_of({}) == 512
+
+
+def test_sampling_is_not_counted_twice_when_learnt_from_runs_that_sampled() -> None:
+    from actor_trainer.core.models import Sample
+
+    params = TrainingParameters(max_train_steps=1000)
+    if params.sample_settings.every <= 0:
+        pytest.skip("the default parameters do not sample")
+    plain = run(1, steps=1000, seconds=1000)
+    sampling = run(2, steps=1000, seconds=1200)
+    sampling.samples = [Sample.model_validate(s) for s in _sample_payloads()]
+    # Runs that sampled: their executionTime already holds the sampling.
+    learnt = estimate_run(params, [sampling], gpu="AMPERE_24", samples=True)
+    assert learnt.execution_s == pytest.approx(1200) and "sampling" not in learnt.basis
+    # Runs that did not: the sampling is added.
+    added = estimate_run(params, [plain], gpu="AMPERE_24", samples=True)
+    assert added.execution_s > 1000 and "sampling" in added.basis
+
+
+def _sample_payloads() -> list[dict[str, object]]:
+    return [{"step": 500, "prompt": "a portrait", "url": "s3://b/s.png", "seed": 1, "index": 0}]
