@@ -250,7 +250,7 @@ class _Run:
         if uploads is not None and spec.checkpoint_urls:
             report("uploading", f"uploading {len(spec.checkpoint_urls)} checkpoint(s)", force=True)
             await uploads.upload_checkpoints()
-        result = {
+        result: dict[str, Any] = {
             "status": "success",
             "loraUrl": spec.output_url,
             "loraName": posixpath.basename(parse_s3_url(spec.output_url)[1]),

@@ -233,3 +233,18 @@ async def test_a_generate_job_off_contract_fails_before_any_download(
     with pytest.raises(worker.JobInputError, match="image_urls must hold 2"):
         await run(worker, job, fake_comfyui, tmp_path / "workspace")
     assert fake_comfyui.prompts == []
+
+
+@pytest.mark.asyncio
+async def test_a_v2_job_without_sampling_states_its_version_and_lists_no_samples(
+    s3_bucket: S3Bucket, fake_comfyui: FakeComfyUI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    storage = await prepare(s3_bucket, monkeypatch)
+    params = TrainingParameters(max_train_steps=20, network_dim=4, sampling=SampleSettings(every=0))
+    job, built = await v2_job(storage, params)
+    assert "sampling" not in built.body["input"]["training_config"]
+    updates: list[dict[str, Any]] = []
+    output = await run(worker, job, fake_comfyui, tmp_path / "workspace", updates)
+    assert contract_version_of(output) == 2 and samples_of(output) == [] and checkpoints_of(output) == []
+    assert all(u["contract_version"] == 2 and u["samples"] == [] for u in updates)
+    assert not any(n["class_type"] == "FluxTrainValidate" for n in fake_comfyui.prompts[0]["prompt"].values())
