@@ -3,7 +3,8 @@ docs/worker-contract.md): the storage's own URL, or — in presigned mode, for a
 bucket credentials — a presigned PUT URL, every one made up front (they must live as long as the
 job's ttl, at most 7 days for SigV4).
 
-`worker_put_urls(storage, urls, expires_s)` keeps the order. A local (sandbox) storage's URLs need
+`worker_put_urls(storage, urls, expires_s)` (or `worker_put_urls_blocking` off the loop) keeps the
+order; `expires_s` should be the job's ttl (request_builder.job_ttl_ms). A local (sandbox) storage's URLs need
 no signature. Blocking work runs in a thread.
 """
 
@@ -30,10 +31,15 @@ def _presign_put_blocking(storage: Any, urls: Sequence[str], expires_s: int) -> 
     return signed
 
 
-async def worker_put_urls(storage: Storage, urls: Sequence[str], expires_s: int) -> list[str]:
-    """The URLs to put in a job for the worker to upload to, following the storage's `url_style`."""
+def worker_put_urls_blocking(storage: Storage, urls: Sequence[str], expires_s: int) -> list[str]:
+    """`worker_put_urls` for a caller already off the event loop (e.g. inside asyncio.to_thread)."""
     if getattr(storage, "url_style", "s3") != "presigned" or getattr(storage, "kind", "") != "s3":
         return list(urls)
     if not 1 <= expires_s <= MAX_PRESIGN_SECONDS:
         raise StorageError(f"A presigned URL cannot last {expires_s} s.", "Use between 1 second and 7 days.")
-    return await asyncio.to_thread(_presign_put_blocking, storage, list(urls), expires_s)
+    return _presign_put_blocking(storage, list(urls), expires_s)
+
+
+async def worker_put_urls(storage: Storage, urls: Sequence[str], expires_s: int) -> list[str]:
+    """The URLs to put in a job for the worker to upload to, following the storage's `url_style`."""
+    return await asyncio.to_thread(worker_put_urls_blocking, storage, list(urls), expires_s)
