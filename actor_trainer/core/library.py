@@ -18,12 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,29 +30,48 @@ from pydantic import TypeAdapter, ValidationError
 from actor_trainer.core.atomic import atomic_write_json
 from actor_trainer.core.errors import (
     ActorNotFoundError,
-    ActorTrainerError,
     CorruptFileError,
     LibraryError,
-    MarkGoodRefusedError,
     VersionNotFoundError,
+)
+from actor_trainer.core.good_marks import GOOD_MARK_INTENT, GoodMarks
+from actor_trainer.core.library_records import (
+    CAPTION_SUFFIX,
+    IMAGE_SUFFIXES,
+    POSTER_SUFFIXES,
+    STALE_TEMP_S,
+    ActorSummary,
+    TrainingDataScan,
+    _count_training_data,
+    _describe,
+    outside_message,
+    remove_stale_temp_files,
+    scan_folder,
 )
 from actor_trainer.core.locks import refuse_linked_lock
 from actor_trainer.core.models import (
     Actor,
     ActorRegistry,
     TrainingVersion,
-    ValidatedLoraModel,
     VersionsFile,
-    VersionStatus,
-    utc_now,
 )
-from actor_trainer.core.storage.base import LocalFile
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-CAPTION_SUFFIX = ".txt"
-POSTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+# Split out (issue 8), still importable from here: the records and helpers, the good-mark intent file.
+__all__ = [
+    "CAPTION_SUFFIX",
+    "GOOD_MARK_INTENT",
+    "IMAGE_SUFFIXES",
+    "LOCK_NAME",
+    "POSTER_SUFFIXES",
+    "STALE_TEMP_S",
+    "ActorSummary",
+    "Library",
+    "TrainingDataScan",
+    "outside_message",
+    "remove_stale_temp_files",
+]
+
 LOCK_NAME = ".actor-trainer.lock"
-GOOD_MARK_INTENT = ".good-mark-intent.json"  # a good-mark change in progress (see Library._run_intent)
 _ACTOR_LIST: TypeAdapter[list[Actor]] = TypeAdapter(list[Actor])
 _POSTER_NAMES = tuple(f"poster{suffix}" for suffix in POSTER_SUFFIXES)
 
@@ -63,140 +79,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-#: Temp files older than this are a killed writer's leftovers (a live write takes seconds).
-STALE_TEMP_S = 15 * 60
-# atomic.py's `.{name}.<random>.tmp` and the storage's `.at-part-<random>-{name}`.
-_TEMP_NAME = re.compile(r"^\.(?:.+\.[A-Za-z0-9_]+\.tmp|at-part-.+)$")
-
-
-def remove_stale_temp_files(folder: Path, older_than_s: float = STALE_TEMP_S) -> list[Path]:
-    """Delete the temp files of interrupted writes in `folder` (not below it); return what was deleted.
-    Only names our writers make, and only when untouched for `older_than_s`."""
-    removed: list[Path] = []
-    now = time.time()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        if not _TEMP_NAME.match(entry.name):
-            continue
-        try:
-            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than_s:
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-        except OSError:
-            continue
-    if removed:
-        log.info("Removed %d temp file(s) left by an interrupted write in %s", len(removed), folder)
-    return removed
-
-
-def _is_inside(real_path: str, real_root: str) -> bool:
-    """Whether a resolved path lies in the resolved library root."""
-    return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
-
-
-def outside_message(scan: TrainingDataScan) -> tuple[str, str]:
-    """What to say when training data links out of the library: (message, hint)."""
-    if scan.outside == (scan.folder,):
-        message = (f"{scan.folder} is a link to a folder outside the library: its files are never "
-                   "uploaded.")
-        hint = "Replace the link with a real folder and copy the pictures into it."
-    else:
-        names = ", ".join(p.name for p in scan.outside[:5]) + (" …" if len(scan.outside) > 5 else "")
-        message = (f"{len(scan.outside)} file(s) in {scan.folder} are links to files outside the library "
-                   f"({names}): they are never uploaded.")
-        hint = "Copy those files into the training_data folder instead of linking them, or remove the links."
-    return message, hint
-
-
-@dataclass(frozen=True)
-class TrainingDataScan:
-    """What is really in an actor's training_data folder (the source of counts, never a marker)."""
-
-    actor_id: int
-    folder: Path
-    images: tuple[LocalFile, ...]
-    captions: tuple[LocalFile, ...]  # only captions paired with an image
-    unsupported: tuple[Path, ...]  # neither an image nor a paired caption
-    #: links that lead out of the library (or the folder itself, when it does): never read, never
-    #: uploaded; sync and preflight refuse while there are any (`outside_message`)
-    outside: tuple[Path, ...] = ()
-
-    @property
-    def image_count(self) -> int:
-        return len(self.images)
-
-    @property
-    def files(self) -> tuple[LocalFile, ...]:
-        """Everything that is uploaded and sent to the worker: images and their captions."""
-        return tuple(sorted(self.images + self.captions, key=lambda f: f.name))
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-
-class ActorSummary:
-    """One actor as the selector shows it (immutable).
-
-    `poster` is a Path made on first use: `Library.summaries` builds 10,000 of these at once and
-    the selector only needs the poster's path as text (`poster_file`).
-    """
-
-    __slots__ = ("_poster", "actor", "caption_count", "image_count", "poster_file", "unsupported_count")
-
-    actor: Actor
-    image_count: int
-    caption_count: int
-    unsupported_count: int
-    poster_file: str | None
-    _poster: Path | None
-
-    def __init__(
-        self,
-        actor: Actor,
-        image_count: int,
-        caption_count: int,
-        unsupported_count: int,
-        poster: Path | str | None,
-    ) -> None:
-        set_ = object.__setattr__
-        set_(self, "actor", actor)
-        set_(self, "image_count", image_count)
-        set_(self, "caption_count", caption_count)
-        set_(self, "unsupported_count", unsupported_count)
-        set_(self, "poster_file", None if poster is None else os.fspath(poster))
-        set_(self, "_poster", poster if isinstance(poster, Path) else None)
-
-    @property
-    def poster(self) -> Path | None:
-        if self._poster is None and self.poster_file is not None:
-            object.__setattr__(self, "_poster", Path(self.poster_file))
-        return self._poster
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"ActorSummary is immutable (cannot set {name})")
-
-    def _key(self) -> tuple[Any, ...]:
-        return (self.actor, self.image_count, self.caption_count, self.unsupported_count, self.poster_file)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ActorSummary):
-            return NotImplemented
-        return self._key() == other._key()
-
-    __hash__ = None  # type: ignore[assignment]  # like the frozen dataclass it replaces: Actor is unhashable
-
-    def __repr__(self) -> str:
-        return (
-            f"ActorSummary(actor={self.actor!r}, image_count={self.image_count}, caption_count={self.caption_count}, "
-            f"unsupported_count={self.unsupported_count}, poster={self.poster_file!r})"
-        )
-
-
-class Library:
+class Library(GoodMarks):
     """One library folder. Cheap to construct; every read goes to disk (files are the truth)."""
 
     def __init__(self, root: Path) -> None:
@@ -407,50 +290,7 @@ class Library:
         return exc
 
     def scan_training_data(self, actor_id: int) -> TrainingDataScan:
-        folder = self.training_data_folder(actor_id)
-        images: list[LocalFile] = []
-        texts: dict[str, LocalFile] = {}
-        others: list[Path] = []
-        outside: list[Path] = []
-        root = os.path.realpath(self.root)
-        if os.path.lexists(folder) and not _is_inside(os.path.realpath(folder), root):
-            # training_data (or the actor's folder) is a link out of the library: read nothing in it
-            return TrainingDataScan(actor_id=actor_id, folder=folder, images=(), captions=(), unsupported=(),
-                                    outside=(folder,))
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except FileNotFoundError:
-            entries = []
-        if any(_TEMP_NAME.match(e.name) for e in entries):  # a killed dataset fix or copy left one
-            remove_stale_temp_files(folder)
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_symlink() and not _is_inside(os.path.realpath(entry.path), root):
-                outside.append(Path(entry.path))
-                continue
-            if not entry.is_file():
-                continue
-            path = Path(entry.path)
-            suffix = path.suffix.lower()
-            local = LocalFile(name=entry.name, path=path, size=entry.stat().st_size)
-            if suffix in IMAGE_SUFFIXES:
-                images.append(local)
-            elif suffix == CAPTION_SUFFIX:
-                texts[path.stem] = local
-            else:
-                others.append(path)
-        image_stems = {Path(i.name).stem for i in images}
-        captions = [c for stem, c in texts.items() if stem in image_stems]
-        others.extend(c.path for stem, c in texts.items() if stem not in image_stems)
-        return TrainingDataScan(
-            actor_id=actor_id,
-            folder=folder,
-            images=tuple(images),
-            captions=tuple(sorted(captions, key=lambda c: c.name)),
-            unsupported=tuple(sorted(others)),
-            outside=tuple(outside),
-        )
+        return scan_folder(self.root, self.training_data_folder(actor_id), actor_id)
 
     def summaries(self) -> list[ActorSummary]:
         """Every actor with its training-data counts and poster, as the selector shows them.
@@ -534,172 +374,6 @@ class Library:
                     return checked, result
             raise VersionNotFoundError(version_ref, actor_id)
 
-    def mark_good(
-        self, actor_id: int, version_ref: str, checkpoint_step: int | None = None
-    ) -> tuple[Actor, TrainingVersion]:
-        """Record `version_ref` as the actor's validated model. Idempotent.
-
-        With `checkpoint_step`, that kept checkpoint's LoRA is the validated file (the registry's
-        `lora_url` and `checkpoint_step`, the version's `goodCheckpointStep`; issue 12).
-
-        `isGood` becomes true on that version only; `validated_lora_model` is written to the actor
-        in actors.json. Refused (nothing written) for a version that is not completed or has no
-        LoRA URL. Crash-safe across its two files (`_run_intent`).
-        """
-        with self.locked():
-            self.finish_interrupted()
-            actors = self.load_actors()
-            actor = next((a for a in actors if a.id == actor_id), None)
-            if actor is None:
-                raise ActorNotFoundError(str(actor_id))
-            versions_file = self._load_versions_file(actor_id)
-            target = next(
-                (v for v in versions_file.versions if version_ref in (v.id, v.requestId) or v.name == version_ref),
-                None,
-            )
-            if target is None:
-                raise VersionNotFoundError(version_ref, actor_id)
-            if target.status is not VersionStatus.COMPLETED:
-                raise MarkGoodRefusedError(
-                    f"{target.name} is {target.status.label}; only a completed version can be marked good.",
-                    "Wait for the run to complete, or pick a completed version.",
-                )
-            if checkpoint_step is not None:
-                checkpoint = next((c for c in target.checkpoints or [] if c.step == checkpoint_step), None)
-                if checkpoint is None:
-                    raise MarkGoodRefusedError(
-                        f"{target.name} kept no checkpoint at step {checkpoint_step}.",
-                        "Pick one of its kept checkpoints, or mark the final LoRA good.",
-                    )
-                lora_url: str | None = checkpoint.url
-            else:
-                lora_url = target.loraUrl
-            if not lora_url:
-                raise MarkGoodRefusedError(
-                    f"{target.name} has no LoRA URL, so there is no model to validate.",
-                    "Check its status again; if the worker stored no LoRA, train a new version.",
-                )
-            current = actor.validated_lora_model
-            already = (
-                target.isGood
-                and target.goodCheckpointStep == checkpoint_step
-                and all(not v.isGood for v in versions_file.versions if v is not target)
-                and current is not None
-                and current.version_id == target.id
-                and current.lora_url == lora_url
-            )
-            if already:
-                return actor, target
-            extra = {"checkpoint_step": checkpoint_step} if checkpoint_step is not None else {}
-            model = ValidatedLoraModel(
-                version_id=target.id, version_name=target.name, lora_url=lora_url, marked_at=utc_now(), **extra
-            )
-            return self._run_intent({"op": "mark", "actor_id": actor_id, "version_id": target.id,
-                                     "model": model.to_json(), "checkpoint_step": checkpoint_step})
-
-    def unmark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
-        """Take the good mark off `version_ref`: `isGood` becomes false on it, and the actor's
-        `validated_lora_model` is removed when it names this version. Idempotent (a version that is
-        not marked good changes nothing). Crash-safe across its two files (`_run_intent`)."""
-        with self.locked():
-            self.finish_interrupted()
-            actors = self.load_actors()
-            actor = next((a for a in actors if a.id == actor_id), None)
-            if actor is None:
-                raise ActorNotFoundError(str(actor_id))
-            versions_file = self._load_versions_file(actor_id)
-            target = next(
-                (v for v in versions_file.versions if version_ref in (v.id, v.requestId) or v.name == version_ref),
-                None,
-            )
-            if target is None:
-                raise VersionNotFoundError(version_ref, actor_id)
-            current = actor.validated_lora_model
-            names_target = current is not None and current.version_id in (target.id, target.requestId)
-            if not target.isGood and not names_target:
-                return actor, target
-            return self._run_intent({"op": "unmark", "actor_id": actor_id, "version_id": target.id})
-
-    # --- two files, one change: the good mark -----------------------------------------------------
-    #
-    # Marking a version good changes the versions file (isGood) and actors.json (validated_lora_model).
-    # The change is written first as an intent (`GOOD_MARK_INTENT`, atomically), then applied to both
-    # files, then the intent is removed. A crash between the writes leaves the intent behind; the
-    # next `Library` opened on the folder (or the next mark) applies it again — applying is
-    # idempotent — and reports it in `repaired` and the log.
-
-    def _run_intent(self, intent: dict[str, Any]) -> tuple[Actor, TrainingVersion]:
-        """Under the lock: record `intent`, apply it to both files, drop it."""
-        path = self.root / GOOD_MARK_INTENT
-        atomic_write_json(path, intent)
-        result = self._apply_intent(intent)
-        path.unlink(missing_ok=True)
-        return result
-
-    def _apply_intent(self, intent: dict[str, Any]) -> tuple[Actor, TrainingVersion]:
-        actor_id, version_id = int(intent["actor_id"]), str(intent["version_id"])
-        actors = self.load_actors()
-        actor = next((a for a in actors if a.id == actor_id), None)
-        if actor is None:
-            raise ActorNotFoundError(str(actor_id))
-        versions_file = self._load_versions_file(actor_id)
-        target = next((v for v in versions_file.versions if v.id == version_id), None)
-        if target is None:
-            raise VersionNotFoundError(version_id, actor_id)
-        if intent["op"] == "mark":
-            step = intent.get("checkpoint_step")  # a checkpoint marked good (issue 12), else None
-
-            def good_step(v: TrainingVersion) -> int | None:
-                return step if v is target else None
-
-            if any(v.isGood != (v is target) or v.goodCheckpointStep != good_step(v) for v in versions_file.versions):
-                for version in versions_file.versions:
-                    version.isGood = version is target
-                    if version.goodCheckpointStep != good_step(version):
-                        version.goodCheckpointStep = good_step(version)
-                self._write_versions(actor_id, versions_file)
-            model = ValidatedLoraModel.model_validate(intent["model"])
-            if actor.validated_lora_model != model:
-                actor.validated_lora_model = model
-                self._write_actors(actors)
-        else:
-            if target.isGood or target.goodCheckpointStep is not None:
-                target.isGood = False
-                target.goodCheckpointStep = None
-                self._write_versions(actor_id, versions_file)
-            current = actor.validated_lora_model
-            if current is not None and current.version_id in (target.id, target.requestId):
-                actor.validated_lora_model = None
-                self._write_actors(actors)
-        return actor, target
-
-    def finish_interrupted(self) -> list[str]:
-        """Finish a good-mark change a crash interrupted (see above); returns what was repaired
-        (also kept in `repaired` and logged). Nothing to do costs one stat."""
-        path = self.root / GOOD_MARK_INTENT
-        if not path.exists():
-            return []
-        with self.locked():
-            try:
-                intent = json.loads(path.read_bytes())
-            except FileNotFoundError:  # another process finished it while we waited for the lock
-                return []
-            except ValueError:  # written atomically, so never half; but a hand edit could break it
-                log.warning("%s cannot be read; removed (the good mark may need to be set again).", path)
-                path.unlink(missing_ok=True)
-                return []
-            try:
-                actor, version = self._apply_intent(intent)
-            except ActorTrainerError as exc:
-                log.warning("An interrupted good-mark change could not be finished: %s", exc)
-                return []
-            path.unlink(missing_ok=True)
-        what = "marked good" if intent.get("op") == "mark" else "unmarked"
-        note = (f"Finished an interrupted change: {version.name} of {actor.name} {what} in both "
-                f"{self.versions_file(actor.id).name} and {self.actors_file.name}.")
-        log.warning("%s", note)
-        self.repaired.append(note)
-        return [note]
 
     def update_actor(self, actor_id: int, change: Callable[[Actor], T]) -> tuple[Actor, T]:
         """Read-modify-write one actor record under the lock (like `update_version`): `change`
@@ -722,58 +396,3 @@ class Library:
 
     def _write_actors(self, actors: list[Actor]) -> None:
         atomic_write_json(self.actors_file, [a.to_json() for a in actors])
-
-
-def _count_training_data(folder: str) -> tuple[int, int, int]:
-    """(images, paired captions, unsupported files) of a training_data folder, counted as
-    `Library.scan_training_data` classifies them."""
-    image_stems: set[str] = set()
-    text_stems: set[str] = set()  # keyed by stem like scan_training_data: of a.txt and a.TXT one counts
-    images = others = 0
-    try:
-        with os.scandir(folder) as listing:
-            for entry in listing:
-                name = entry.name
-                if name[0] == "." or not entry.is_file():
-                    continue
-                i = name.rfind(".")
-                if 0 < i < len(name) - 1:  # pathlib's suffix rule
-                    suffix = name[i:].lower()
-                    if suffix in IMAGE_SUFFIXES:
-                        images += 1
-                        image_stems.add(name[:i])
-                        continue
-                    if suffix == CAPTION_SUFFIX:
-                        text_stems.add(name[:i])
-                        continue
-                others += 1
-    except (FileNotFoundError, NotADirectoryError):
-        return 0, 0, 0
-    if not text_stems:
-        return images, 0, others
-    paired = len(text_stems & image_stems)
-    return images, paired, others + len(text_stems) - paired
-
-
-def _describe(exc: ValidationError, what: str) -> str:
-    """A short, readable summary of a schema error: where, and what is wrong."""
-    parts: list[str] = []
-    for err in exc.errors()[:3]:
-        location = _location(err.get("loc", ()), what)
-        parts.append(f"{location}: {err.get('msg', 'invalid')}")
-    more = exc.error_count() - len(parts)
-    suffix = f" (and {more} more)" if more > 0 else ""
-    return "schema error — " + "; ".join(parts) + suffix
-
-
-def _location(loc: tuple[Any, ...], what: str) -> str:
-    words: list[str] = []
-    items = list(loc)
-    if items and items[0] in ("actors", "versions"):
-        items = items[1:]
-    if items and isinstance(items[0], int):
-        words.append(f"{what} #{items[0] + 1}")
-        items = items[1:]
-    if items:
-        words.append(".".join(str(i) for i in items))
-    return " ".join(words) or what
