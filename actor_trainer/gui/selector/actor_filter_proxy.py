@@ -122,7 +122,7 @@ class ActorFilterProxy(QStringListModel):
         model.dataChanged.connect(self._on_source_data_changed)
         self._show(accepted_rows(model, self._filter))
 
-    def sourceModel(self) -> ActorListModel | None:  # type: ignore[override]
+    def sourceModel(self) -> ActorListModel | None:
         return self._src
 
     # --- filter settings -------------------------------------------------------------------------

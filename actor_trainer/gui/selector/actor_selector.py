@@ -46,15 +46,12 @@ from PySide6.QtWidgets import (
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.selector.actor_filter_bar import ActorFilterBar
 from actor_trainer.gui.selector.actor_filter_proxy import ActorFilterProxy
+from actor_trainer.gui.selector.actor_grid import NoMatchPanel, copy_key_event, is_typing, make_actor_grid
 from actor_trainer.gui.selector.actor_list_model import ActorListModel, ActorRoles
-from actor_trainer.gui.selector.poster_delegate import PosterDelegate
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
 
 _ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 _GRID_MOVE_KEYS = (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown)
-_TYPING_MODIFIERS = (
-    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier
-)
 
 
 class ActorSelectorDialog(QDialog):
@@ -108,51 +105,13 @@ class ActorSelectorDialog(QDialog):
 
         self._filters = ActorFilterBar(self)
 
-        self._view = QListView(self)
-        self._view.setObjectName("actorGrid")
-        self._view.setAccessibleName(tr("Actors"))
-        self._view.setViewMode(QListView.ViewMode.ListMode)
-        self._view.setFlow(QListView.Flow.LeftToRight)
-        self._view.setUniformItemSizes(True)
-        # SinglePass, measured: with uniform item sizes 10,000 cards lay out in a few ms, and a
-        # batched layout would leave scrollTo(current) with no position for rows not laid out yet.
-        self._view.setLayoutMode(QListView.LayoutMode.SinglePass)
-        self._view.setResizeMode(QListView.ResizeMode.Adjust)
-        self._view.setMovement(QListView.Movement.Static)
-        self._view.setDragEnabled(False)
-        self._view.setWrapping(True)
-        self._view.setSpacing(4)
-        self._view.setSelectionMode(
-            QAbstractItemView.SelectionMode.ExtendedSelection
-            if multi_select
-            else QAbstractItemView.SelectionMode.SingleSelection
-        )
-        self._view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self._view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self._view.verticalScrollBar().setSingleStep(40)
-        self._view.setMouseTracking(True)
-        self._delegate = PosterDelegate(loader, self._view)
-        self._view.setItemDelegate(self._delegate)
+        self._view = make_actor_grid(self, loader, multi_select=multi_select)
         self._view.setModel(self._proxy)
 
         self._count = QLabel(self)
         self._count.setObjectName("actorCount")
         # Shown instead of an empty grid: says why nothing is shown and offers the way back.
-        self._no_match = QWidget(self)
-        self._no_match.setObjectName("noMatch")
-        self._no_match_label = QLabel(self._no_match)
-        self._no_match_label.setObjectName("noMatchText")
-        self._no_match_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._no_match_label.setWordWrap(True)
-        self._no_match_clear = QPushButton(tr("Clear filters"), self._no_match)
-        self._no_match_clear.setObjectName("noMatchClear")
-        self._no_match_clear.setAutoDefault(False)
-        no_match_box = QVBoxLayout(self._no_match)
-        no_match_box.addStretch(1)
-        no_match_box.addWidget(self._no_match_label)
-        no_match_box.addWidget(self._no_match_clear, 0, Qt.AlignmentFlag.AlignHCenter)
-        no_match_box.addStretch(2)
-        self._no_match.hide()
+        self._no_match = NoMatchPanel(self)
         self._buttons = QDialogButtonBox(self)
         self._choose_button = self._buttons.addButton(tr("Choose"), QDialogButtonBox.ButtonRole.AcceptRole)
         cancel = self._buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -184,7 +143,8 @@ class ActorSelectorDialog(QDialog):
 
     def selected_actor_ids(self) -> list[int]:
         """The selected actors shown in the grid, in id order (read from the selection's row ranges)."""
-        ranges = list(self._view.selectionModel().selection())
+        selection = self._view.selectionModel().selection()
+        ranges = [selection.at(i) for i in range(selection.count())]
         if len(ranges) == 1:  # the common case ("Select all shown", a shift-click): already in order
             return self._proxy.actor_ids_between(ranges[0].top(), ranges[0].bottom())
         ids: list[int] = []
@@ -236,7 +196,7 @@ class ActorSelectorDialog(QDialog):
     def _connect(self) -> None:
         self._filters.changed.connect(self._apply_filters)
         self._filters.clearRequested.connect(self.clear_filters)
-        self._no_match_clear.clicked.connect(self.clear_filters)
+        self._no_match.clear_button.clicked.connect(self.clear_filters)
 
         self._view.doubleClicked.connect(self._choose_index)
         self._view.selectionModel().currentChanged.connect(self._on_current_changed)
@@ -299,7 +259,8 @@ class ActorSelectorDialog(QDialog):
         total = self._model.rowCount()
         text = tr("{shown} of {total} actors").format(shown=locale.toString(shown), total=locale.toString(total))
         if self._multi:
-            count = sum(r.bottom() - r.top() + 1 for r in self._view.selectionModel().selection())
+            selection = self._view.selectionModel().selection()
+            count = sum(selection.at(i).bottom() - selection.at(i).top() + 1 for i in range(selection.count()))
             text += " · " + tr("{n} selected").format(n=locale.toString(count))
         self._count.setText(text)
         self._choose_button.setEnabled(self._view.currentIndex().isValid())
@@ -308,16 +269,16 @@ class ActorSelectorDialog(QDialog):
     def _update_no_match(self, shown: int, total: int) -> None:
         empty = shown == 0
         if empty and total:
-            self._no_match_label.setText(tr("No actor matches the search and filters."))
+            self._no_match.label.setText(tr("No actor matches the search and filters."))
         elif empty:
-            self._no_match_label.setText(tr("This library has no actors yet."))
-        self._no_match_clear.setVisible(empty and total > 0)
+            self._no_match.label.setText(tr("This library has no actors yet."))
+        self._no_match.clear_button.setVisible(empty and total > 0)
         self._no_match.setVisible(empty)
         self._view.setVisible(not empty)
 
     def no_match_text(self) -> str | None:
         """What the dialog says instead of an empty grid, or None while actors are shown."""
-        return self._no_match_label.text() if not self._no_match.isHidden() else None
+        return self._no_match.label.text() if not self._no_match.isHidden() else None
 
     # --- selection -------------------------------------------------------------------------------
 
@@ -460,25 +421,13 @@ class ActorSelectorDialog(QDialog):
             # Browse the results without leaving the search box.
             if not self._view.currentIndex().isValid():
                 self._restore_current()
-            QApplication.sendEvent(self._view, _copy_key_event(event))
+            QApplication.sendEvent(self._view, copy_key_event(event))
             return True
-        if watched is self._view and _is_typing(event):
+        if watched is self._view and is_typing(event):
             self._search.setFocus(Qt.FocusReason.OtherFocusReason)
             self._search.deselect()
             self._search.end(False)
-            QApplication.sendEvent(self._search, _copy_key_event(event))
+            QApplication.sendEvent(self._search, copy_key_event(event))
             return True
         return super().eventFilter(watched, event)
 
-
-def _is_typing(event: QKeyEvent) -> bool:
-    if event.modifiers() & _TYPING_MODIFIERS:
-        return False
-    if event.key() == Qt.Key.Key_Backspace:
-        return True
-    text = event.text()
-    return bool(text) and text.isprintable() and not text.isspace()
-
-
-def _copy_key_event(event: QKeyEvent) -> QKeyEvent:
-    return QKeyEvent(event.type(), event.key(), event.modifiers(), event.text(), event.isAutoRepeat(), event.count())
