@@ -16,7 +16,7 @@ from actor_trainer.core.contract import JobStatus, checkpoints_of, contract_vers
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, RunProgress, VersionChanged
 from actor_trainer.core.library import Library
-from actor_trainer.core.models import TrainingVersion, VersionError, VersionStatus, can_transition
+from actor_trainer.core.models import Sample, TrainingVersion, VersionError, VersionStatus, can_transition
 from actor_trainer.core.redact import redact, redact_any
 from actor_trainer.core.storage.base import Storage
 from actor_trainer.core.version_updates import StatusOutcome, apply_job_status, mark_recovered_or_expired
@@ -56,6 +56,22 @@ def record_loss(v: TrainingVersion) -> None:
     v.lossHistory = history
 
 
+def _as_stored(v: TrainingVersion, sample: Sample) -> Sample:
+    """The sample as the app reads it: at the bucket URL of the key the app chose for it. A worker
+    given presigned upload URLs may report an https address (or a presigned one); the app decided
+    the key (core/sample_keys.py: next to the version's LoRA), so it records that, never a
+    signature, and reads it back through its own storage."""
+    output = v.outputUrl
+    if not output or sample.step is None or sample.url.split(":", 1)[0] == output.split(":", 1)[0]:
+        return sample
+    stem = output.rsplit("/", 1)
+    if len(stem) != 2 or not stem[1].endswith(".safetensors"):
+        return sample
+    name = stem[1].removesuffix(".safetensors")
+    url = f"{stem[0]}/{name}/samples/step{sample.step:06d}_p{sample.index:02d}.png"
+    return sample.model_copy(update={"url": url})
+
+
 def record_samples(v: TrainingVersion, status: JobStatus) -> bool:
     """Contract v2 (docs/worker-contract.md): keep the samples and checkpoints a progress payload or
     result lists, and the highest `contract_version` the worker stated. The worker's list is
@@ -65,7 +81,7 @@ def record_samples(v: TrainingVersion, status: JobStatus) -> bool:
     if not isinstance(output, dict):
         return False
     changed = False
-    samples = samples_of(output)
+    samples = [_as_stored(v, s) for s in samples_of(output)]
     if samples:
         merged = {(s.step, s.index): s for s in v.samples or []}
         merged.update({(s.step, s.index): s for s in samples})

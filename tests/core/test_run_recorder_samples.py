@@ -66,3 +66,15 @@ async def test_apply_status_stores_samples_and_announces_them(tmp_path: Path) ->
     # The same cumulative list again: nothing new to say.
     await recorder.apply_status(0, "job-1", progress(600, [sample(500, 0)]), source="test")
     assert lines.count("V1: 1 sample(s) at step 500.") == 1
+
+
+def test_samples_uploaded_through_presigned_urls_are_recorded_at_the_apps_keys() -> None:
+    model = "s3://studio-bucket/team/actors/0000/models/actor_0000_V2.safetensors"
+    v = TrainingVersion(id="job-1", name="V2", status=VersionStatus.IN_PROGRESS, outputUrl=model)
+    signed = ("https://studio-bucket.s3.eu-west-1.amazonaws.com/team/actors/0000/models/actor_0000_V2/samples/"
+              "step000500_p01.png?X-Amz-Signature=abc")
+    assert record_samples(v, JobStatus(id="job-1", status="IN_PROGRESS", output={
+        "contract_version": 2, "samples": [{"url": signed, "prompt": "p", "seed": 1, "step": 500, "index": 1}]}))
+    assert v.samples is not None and [s.url for s in v.samples] == [
+        "s3://studio-bucket/team/actors/0000/models/actor_0000_V2/samples/step000500_p01.png"]
+    assert "Signature" not in v.model_dump_json()
