@@ -10,17 +10,16 @@ in `webhook_tokens.TokenIndex`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
 from actor_trainer.core.contract import DEFAULT_USER_ID, JobStatus
-from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
+from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import (
@@ -30,7 +29,6 @@ from actor_trainer.core.models import (
     RunOwner,
     TrainingParameters,
     TrainingVersion,
-    VersionError,
     VersionStatus,
 )
 from actor_trainer.core.preflight import (
@@ -48,30 +46,31 @@ from actor_trainer.core.request_builder import (
     job_ttl_ms,
     model_name_for,
 )
-from actor_trainer.core.run_owner import INTERRUPTED_KIND, OwnerState, interrupted_message, owner_state
+from actor_trainer.core.run_actions import CancelRetry, OrchestratorError
 from actor_trainer.core.run_recorder import RunRecorder
+from actor_trainer.core.run_routing import SandboxRouting
 from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.runpod_errors import RunPodError, RunPodNotFoundError, SubmissionUncertainError
 from actor_trainer.core.sample_keys import checkpoint_key, sample_key
 from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.webhook_confirmation import CONFIRMED_MEMORY_S, WebhookConfirmation
 from actor_trainer.core.webhook_tokens import TokenIndex, new_webhook_token, webhook_token_hash
 from actor_trainer.core.workflow import WorkflowValidationError
 
+# Split out (issue 8), still importable from here.
+__all__ = ["CONFIRMED_MEMORY_S", "NOT_REGISTERED_GRACE_S", "OrchestratorError", "TrainingOrchestrator", "WebhookBase"]
+
 #: A 404 from /status this soon after submitting means "not registered yet", not "expired".
 NOT_REGISTERED_GRACE_S = 120.0
-#: A delivery saying what `/status` confirmed this recently for its job needs no new confirmation.
-CONFIRMED_MEMORY_S = 10.0
-_CONFIRMED_MAX = 1024
-
-
-class OrchestratorError(ActorTrainerError):
-    """An action on a run could not be carried out."""
-
 
 WebhookBase = Callable[[], str | None]
 
 
-class TrainingOrchestrator:
+class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
+    """Submit, check, cancel and retry runs, and apply confirmed webhooks (the mixins: webhook
+    confirmation in core/webhook_confirmation.py, cancel and retry in core/run_actions.py, sandbox
+    runs of other processes in core/run_routing.py)."""
+
     def __init__(
         self,
         *,
@@ -375,192 +374,3 @@ class TrainingOrchestrator:
                       "Will try again at the next poll.", actor_id, job_id)
             return version
         return await self.apply_status(actor_id, version.id, status, source="status check")
-
-    # --- webhooks -------------------------------------------------------------------------------
-
-    async def handle_webhook(self, token: str, payload: JobStatus) -> None:
-        """A delivery whose token we know: believe nothing until `/status` says the same.
-
-        RunPod retries and proxies replay: a burst of deliveries for one job makes one `/status`
-        call at a time (the others wait for its answer), and a delivery that says what was just
-        confirmed, or arrives for a version already settled, makes none.
-        """
-        ref = self._tokens.lookup(token)
-        if ref is None:
-            return
-        try:
-            version = await asyncio.to_thread(self.library.get_version, ref.actor_id, ref.request_id)
-        except VersionNotFoundError:
-            self._log(LogLevel.WARNING, "Webhook for a version that no longer exists; ignored.", ref.actor_id)
-            return
-        if version.job_id is not None and version.job_id != payload.id:
-            self._log(LogLevel.WARNING, f"Webhook claims job {payload.id}, but its token belongs to "
-                      f"{version.name} (job {version.job_id}); ignored.", ref.actor_id, version.id)
-            return
-        if version.status.is_terminal and version.status is not VersionStatus.EXPIRED:
-            return  # settled: no answer could move it (states only move forward)
-        if self._recently_confirmed(payload.id, payload.status):
-            return
-        confirmed = await self._confirm(payload, ref.actor_id)
-        if confirmed is None:
-            return
-        if confirmed.status is not payload.status:
-            self._log(LogLevel.WARNING, f"Webhook said {payload.status.value} but RunPod says "
-                      f"{confirmed.status.value}; the webhook was not applied.", ref.actor_id, payload.id)
-            return
-        await self.apply_status(ref.actor_id, version.requestId or version.id, confirmed, source="webhook")
-
-    def _recently_confirmed(self, job_id: str, state: JobState) -> bool:
-        seen = self._confirmed.get(job_id)
-        now = asyncio.get_running_loop().time()
-        return seen is not None and seen[0] is state and now - seen[1] < CONFIRMED_MEMORY_S
-
-    async def _confirm(self, payload: JobStatus, actor_id: int) -> JobStatus | None:
-        """`/status` for the delivery's job, one call in flight per job. Returns the answer for the
-        caller that made the call, None for callers that joined one whose answer already says what
-        their delivery says (it is applied by the caller that made it) or when RunPod did not answer."""
-        job_id = payload.id
-        for _ in range(2):  # joined an answer to an older question: ask once more
-            pending = self._confirming.get(job_id)
-            if pending is None:
-                break
-            answer = await asyncio.shield(pending)
-            if answer is None or answer.status is payload.status:
-                return None
-        future: asyncio.Future[JobStatus | None] = asyncio.get_running_loop().create_future()
-        self._confirming[job_id] = future
-        self._log(LogLevel.INFO, f"Webhook: job {job_id} says {payload.status.value}; confirming with RunPod.",
-                  actor_id, job_id)
-        confirmed: JobStatus | None = None
-        try:
-            confirmed = await self.client.status(job_id)
-        except RunPodError as exc:
-            self._log(LogLevel.WARNING, f"Could not confirm the webhook ({exc.message}); "
-                      "the next status check will catch up.", actor_id, job_id)
-        finally:
-            if self._confirming.get(job_id) is future:
-                del self._confirming[job_id]
-            future.set_result(confirmed)
-        if confirmed is not None:
-            if len(self._confirmed) >= _CONFIRMED_MAX:
-                self._confirmed.pop(next(iter(self._confirmed)))
-            self._confirmed[job_id] = (confirmed.status, asyncio.get_running_loop().time())
-        return confirmed
-
-    # --- cancel and retry -----------------------------------------------------------------------
-
-    async def cancel(self, actor_id: int, ref: str) -> TrainingVersion:
-        """Abort a run for real: `/cancel`, then record what RunPod answered."""
-        version = await asyncio.to_thread(self.library.get_version, actor_id, ref)
-        if version.status.is_terminal:
-            raise OrchestratorError(f"{version.name} is already {version.status.label}.", "Nothing to cancel.")
-        if version.job_id is None:
-            raise OrchestratorError(
-                f"{version.name} has no RunPod job id yet, so it cannot be cancelled from here.",
-                "Check its status first; if RunPod's answer was lost, cancel it in RunPod's console.",
-            )
-        route = await self._route(actor_id, version)
-        if isinstance(route, TrainingVersion):
-            return route  # interrupted (its sandbox is gone: nothing runs), or its owner did not answer
-        self._log(LogLevel.REQUEST, f"POST /cancel/{version.job_id}", actor_id, version.id)
-        async with route.use() as client:
-            answer = await client.cancel(version.job_id)
-        self._log(LogLevel.RESPONSE, f"RunPod answered {answer.status.value} for {version.name}.",
-                  actor_id, version.id)
-        saved = await self.apply_status(actor_id, version.id, answer, source="cancel")
-        if not saved.status.is_terminal:
-            saved = await self.check(actor_id, version.id)
-        return saved
-
-    async def retry(self, actor_id: int, ref: str) -> TrainingVersion:
-        """`/retry` while RunPod still has the failed job; otherwise a new version, same parameters."""
-        version = await asyncio.to_thread(self.library.get_version, actor_id, ref)
-        if not version.status.is_terminal:
-            raise OrchestratorError(f"{version.name} is still {version.status.label}.", "Only finished runs retry.")
-        if version.status is VersionStatus.COMPLETED:
-            raise OrchestratorError(f"{version.name} completed.", "Use “Train again” to make another version.")
-        if (
-            version.status in (VersionStatus.FAILED, VersionStatus.TIMED_OUT)
-            and version.job_id is not None
-            and version.endpoint in (None, self.endpoint_label)
-        ):
-            self._log(LogLevel.REQUEST, f"POST /retry/{version.job_id}", actor_id, version.id)
-            try:
-                answer = await self.client.retry(version.job_id)
-            except RunPodError as exc:
-                self._log(LogLevel.INFO, f"RunPod cannot retry {version.name} ({exc.message}); "
-                          "starting a new version with the same parameters.", actor_id, version.id)
-            else:
-                def reopen(v: TrainingVersion) -> None:
-                    v.reopen_for_retry()
-                    v.runpodStatus = answer.status.value
-
-                saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, version.id, reopen)
-                self._changed(actor_id, saved)
-                self._log(LogLevel.RESPONSE, f"RunPod requeued {saved.name} (job {saved.id}).", actor_id, saved.id)
-                if self.on_submitted is not None:
-                    self.on_submitted(actor_id, saved.requestId or saved.id)
-                return saved
-        description = f"Retry of {version.name}" + (f": {version.description}" if version.description else "")
-        return await self.submit(actor_id, version.parameters, description=description)
-
-    # --- sandbox runs of other processes (core/run_owner.py) ------------------------------------
-
-    async def _route(self, actor_id: int, version: TrainingVersion) -> _Route | TrainingVersion:
-        """Where to ask about a run: this endpoint, or — for a sandbox run another live process
-        owns — that process's endpoint. A sandbox run whose process is gone is settled and returned:
-        completed if its LoRA is in the bucket, else interrupted; a run whose owner does not answer
-        is returned unchanged."""
-        if self.owner is None or version.endpoint != self.endpoint_label or version.status.is_terminal:
-            return _Route(self.client)
-        owner = version.owner
-        state = OwnerState.GONE if owner is None else await owner_state(owner, self.owner)
-        if state is OwnerState.MINE:
-            return _Route(self.client)
-        if state is OwnerState.ALIVE and owner is not None:
-            return _Route(None, owner.url)
-        if state is OwnerState.UNKNOWN:
-            self._log(LogLevel.INFO, f"{version.name} runs in the sandbox of process "
-                      f"{owner.pid if owner else '?'}, which did not answer; it is left as it is.",
-                      actor_id, version.id)
-            return version
-        if version.outputUrl:  # the worker may have finished before its process went: the LoRA says so
-            with contextlib.suppress(ActorTrainerError):
-                if await self.storage.exists_url(version.outputUrl):
-                    return await self.recorder.recover_from_bucket(actor_id, version)
-        return await self._record_interrupted(actor_id, version.key, owner)
-
-    async def _record_interrupted(self, actor_id: int, ref: str, owner: RunOwner | None) -> TrainingVersion:
-        """FAILED with what happened: the simulated worker lived in a process that is gone."""
-
-        def change(v: TrainingVersion) -> bool:
-            if v.status.is_terminal:
-                return False
-            v.error = VersionError(message=interrupted_message(owner),
-                                   details={"kind": INTERRUPTED_KIND, "pid": owner.pid if owner else None})
-            v.runpodStatus = None  # the endpoint that ran it is gone; its last answer no longer holds
-            v.move_to(VersionStatus.FAILED)
-            return True
-
-        saved, moved = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
-        if moved:
-            self._changed(actor_id, saved)
-            self.recorder.log_transition(actor_id, saved, "sandbox gone")
-        return saved
-
-
-class _Route:
-    """A client to use for one call: this orchestrator's own, or a short-lived one for `url`."""
-
-    def __init__(self, client: RunPodClient | None, url: str | None = None) -> None:
-        self._client = client
-        self._url = url
-
-    @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[RunPodClient]:
-        if self._client is not None:
-            yield self._client
-            return
-        assert self._url is not None
-        async with RunPodClient(self._url, None, timeout=10, max_attempts=2) as client:
-            yield client
