@@ -2,10 +2,13 @@
 qasync loop, and returns the exit code.
 
 The coroutine (docs/architecture.md): load settings → resolve the configuration → seed/open the library →
-one instance per library → start the services → read the library → show the window → await
-quit → shut down in reverse, bounded in time. A configuration or library error before the
+one instance per library → read the library → show the window → start the services behind it
+(issue 11, item 3: the window is on screen before aiohttp, httpx, the sandbox and the services are
+even imported; the status bar says "Starting services…" and Start Training waits until they run)
+→ await quit → shut down in reverse, bounded in time. A configuration or library error before the
 window exists ends in a message naming the file and what to do, and exit code 1 — never a
-traceback. Unexpected exceptions later are logged and shown in the error dialog; the app keeps
+traceback. A service that cannot start is shown in the window (error box, status bar, Start's
+reason). Unexpected exceptions later are logged and shown in the error dialog; the app keeps
 running.
 
 The process-wide hooks (exception hooks, signal handlers, start-up failure reports) live in
@@ -207,11 +210,10 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
             return 0
         # A broken actors.json is reported before any service starts.
         await asyncio.to_thread(Library(config.data_dir).load_actors)
-        services = Services(config)
+        services = Services(config)  # built, not started: nothing listens or polls yet
+        services.starting_soon()  # what needs them waits (or says "Starting services…") meanwhile
         ctx = AppContext(settings, config, services)
-        await services.start()
         await ctx.load_library()
-        ctx.follow_trials()  # tries left in flight by an earlier session (issue 12)
     except ActorTrainerError as exc:
         outcome.failure = exc
         await _stop_quietly(ctx, services)
@@ -244,6 +246,7 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
     window.restartRequested.connect(restart)
     window.show()
     log.info("window shown; library %s (%d actors)", config.data_dir, len(ctx.summaries()))
+    starting = loop.create_task(_start_services(ctx, window), name="actor-trainer-services")
     if seeded:  # the first start on the default library: say it is the demo's copy, and how to switch
         window.show_first_run_note(config.data_dir, len(ctx.summaries()))
     quit_after = _quit_after()
@@ -255,6 +258,7 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
         log.info("interrupted: shutting down")
     finally:
         window.hide()
+        await _settle(starting)
         await _stop_quietly(ctx, services)
         instance.close()
         reporter.set_window(None)
@@ -263,6 +267,58 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
         window.deleteLater()
     log.info("shut down cleanly")
     return 0
+
+
+async def _start_services(ctx: Any, window: Any) -> None:
+    """Start the services behind the shown window; a failure is shown there, the app keeps running."""
+    from actor_trainer.gui.i18n import tr
+
+    await _first_paint(window)
+    try:
+        await ctx.start_services()
+    except ActorTrainerError as exc:
+        log.warning("the services could not start: %s %s", exc.message, exc.hint)
+        ctx.report_error(exc, tr("The app's services could not start"))
+        return
+    except Exception as exc:  # a bug: logged with its traceback by report_error
+        ctx.report_error(exc, tr("The app's services could not start"))
+        return
+    log.info("services ready")
+    window.queue_panel.controller.start_runner()  # it said "runs once the services have started"
+
+
+async def _first_paint(window: Any, timeout_s: float = 1.0) -> None:
+    """Return once the window has painted (or after `timeout_s`, e.g. when it is minimised): the
+    services' start imports and builds on this thread, which must not delay the first paint."""
+    from PySide6.QtCore import QEvent, QObject
+
+    painted = asyncio.get_running_loop().create_future()
+
+    class _Probe(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not painted.done():
+                painted.set_result(None)
+            return False
+
+    probe = _Probe(window)
+    window.installEventFilter(probe)
+    try:
+        await asyncio.wait_for(painted, timeout_s)
+    except TimeoutError:
+        log.info("no paint of the window within %.1f s; starting the services anyway", timeout_s)
+    finally:
+        window.removeEventFilter(probe)
+        probe.deleteLater()
+
+
+async def _settle(starting: asyncio.Task[None]) -> None:
+    """Let a start still under way finish (bounded) before stopping, so nothing it opened leaks."""
+    if starting.done():
+        return
+    await asyncio.wait([starting], timeout=SHUTDOWN_TIMEOUT_S)
+    if not starting.done():
+        starting.cancel()
+        await asyncio.wait([starting], timeout=SHUTDOWN_TIMEOUT_S)
 
 
 async def _stop_quietly(ctx: Any, services: Any) -> None:

@@ -15,29 +15,32 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from actor_trainer.core.errors import ActorTrainerError
-from actor_trainer.core.estimate import EstimateReport, estimate_with_config
 from actor_trainer.core.events import Event, EventBus, LogLevel, TunnelChanged, VersionChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.model_registry import ModelRegistry
-from actor_trainer.core.models import RunEstimate, RunOwner, TrainingParameters
-from actor_trainer.core.orchestrator import TrainingOrchestrator
+from actor_trainer.core.models import RunOwner
 from actor_trainer.core.preflight import WebhookNotReadyError
-from actor_trainer.core.queue import QueueStore
-from actor_trainer.core.queue_runner import QueueRunner
-from actor_trainer.core.run_control import RunControl
-from actor_trainer.core.runpod_client import RunPodClient
-from actor_trainer.core.runpod_health import EndpointHealth
 from actor_trainer.core.settings import RUNPOD_API_ROOT, Config, StorageConfig, cache_dir
-from actor_trainer.core.status_poller import StatusPoller
 from actor_trainer.core.storage.base import Storage
 from actor_trainer.core.storage.configured import storage_for
 from actor_trainer.core.sync_service import SyncService
-from actor_trainer.core.trials import TrialService
-from actor_trainer.core.tunnel import TunnelService, TunnelState
-from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
-from actor_trainer.core.webhook_server import WebhookServer, test_delivery
 
+# The running services' modules (the RunPod client and httpx, the webhook server and aiohttp, the
+# orchestrator, the tunnel and pyngrok, the sandbox) are imported by `start()` and the methods that
+# use them, not here: the app shows its window before they are needed (issue 11, item 3).
 if TYPE_CHECKING:
+    from actor_trainer.core.estimate import EstimateReport
+    from actor_trainer.core.models import RunEstimate, TrainingParameters
+    from actor_trainer.core.orchestrator import TrainingOrchestrator
+    from actor_trainer.core.queue_runner import QueueRunner
+    from actor_trainer.core.run_control import RunControl
+    from actor_trainer.core.runpod_client import RunPodClient
+    from actor_trainer.core.runpod_health import EndpointHealth
+    from actor_trainer.core.status_poller import StatusPoller
+    from actor_trainer.core.trials import TrialService
+    from actor_trainer.core.tunnel import TunnelService
+    from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
+    from actor_trainer.core.webhook_server import WebhookServer
     from actor_trainer.sandbox.server import SandboxEndpoint
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,23 @@ SANDBOX_TUNNEL_TOKEN = "sandbox-simulated-token"  # the stand-in agent wants one
 def make_storage(config: Config) -> Storage:
     """The configured bucket, or the sandbox's local folder when none is configured."""
     return storage_for(config)
+
+
+SERVICE_MODULES = (
+    "actor_trainer.core.orchestrator", "actor_trainer.core.queue_runner", "actor_trainer.core.run_control",
+    "actor_trainer.core.runpod_client", "actor_trainer.core.status_poller", "actor_trainer.core.trials",
+    "actor_trainer.core.webhook_server", "actor_trainer.core.tunnel", "actor_trainer.core.tunnel_status",
+    "actor_trainer.core.contract_memory",
+)
+SANDBOX_MODULES = ("actor_trainer.sandbox.server", "actor_trainer.sandbox.worker", "actor_trainer.sandbox.demo_bucket",
+                   "actor_trainer.sandbox.ngrok_agent")
+
+
+def _import_service_modules(sandbox: bool) -> None:
+    import importlib
+
+    for name in SERVICE_MODULES + (SANDBOX_MODULES if sandbox else ()):
+        importlib.import_module(name)
 
 
 class Services:
@@ -70,13 +90,60 @@ class Services:
         self.poller: StatusPoller | None = None
         self.queue: QueueRunner | None = None  # the training queue's runner (core/queue_runner.py), not started
         self.trials: TrialService | None = None  # "Try this version" jobs (core/trials.py), once the client exists
+        #: "new" (start() not called yet), "starting", "ready" or "failed" (start_error says why);
+        #: the app shows its window while they start (issue 11, item 3)
+        self.state = "new"
+        self.start_error: BaseException | None = None
+        self._ready = asyncio.Event()  # set when start() ended, well or not
         # The highest worker contract a run of this endpoint stated, remembered per endpoint (issue 12).
         self._contract_noted = 0
         self.events.subscribe(self._on_contract_seen)
 
     # --- start ----------------------------------------------------------------------------------
 
+    @property
+    def is_ready(self) -> bool:
+        """start() has finished: the client, orchestrator, webhook server and poller exist."""
+        return self.state == "ready"
+
+    def starting_soon(self) -> None:
+        """Say that start() is on its way (called before it runs), so callers wait instead of failing."""
+        if self.state == "new":
+            self.state = "starting"
+
+    async def wait_ready(self) -> None:
+        """Return once start() has finished; raise why it failed, or RuntimeError if it was never called."""
+        if self.state == "new":
+            raise RuntimeError("Services.start() was not awaited")
+        await self._ready.wait()
+        if self.start_error is not None:
+            raise self.start_error
+
     async def start(self, *, serve_webhooks: bool = True, poll: bool = True) -> None:
+        self.state = "starting"
+        try:
+            # Their modules (aiohttp, httpx, numpy for the sandbox…) are imported on a worker thread:
+            # a GUI's loop keeps painting meanwhile (issue 11, item 3).
+            await asyncio.to_thread(_import_service_modules, self.config.sandbox)
+            await self._start(serve_webhooks=serve_webhooks, poll=poll)
+        except BaseException as exc:
+            self.state = "failed"
+            self.start_error = exc if isinstance(exc, Exception) else RuntimeError("the start was interrupted")
+            self._ready.set()
+            raise
+        self.state = "ready"
+        self._ready.set()
+
+    async def _start(self, *, serve_webhooks: bool, poll: bool) -> None:
+        from actor_trainer.core.orchestrator import TrainingOrchestrator
+        from actor_trainer.core.queue import QueueStore
+        from actor_trainer.core.queue_runner import QueueRunner
+        from actor_trainer.core.run_control import RunControl
+        from actor_trainer.core.runpod_client import RunPodClient
+        from actor_trainer.core.status_poller import StatusPoller
+        from actor_trainer.core.trials import TrialService
+        from actor_trainer.core.webhook_server import WebhookServer
+
         cfg = self.config
         owner: RunOwner | None = None
         if cfg.sandbox:
@@ -144,6 +211,8 @@ class Services:
                                  follow_interval_s=min(5.0, cfg.poll_seconds))
 
     def _make_tunnel(self) -> TunnelService:
+        from actor_trainer.core.tunnel import TunnelService
+
         cfg = self.config
         ngrok_config = cache_dir() / "ngrok" / "ngrok.yml"
         ngrok_config.parent.mkdir(parents=True, exist_ok=True)
@@ -198,6 +267,8 @@ class Services:
 
     def estimate(self, params: TrainingParameters) -> EstimateReport:
         """What a run with `params` will take and cost on this endpoint (blocking: reads the library)."""
+        from actor_trainer.core.estimate import estimate_with_config
+
         return estimate_with_config(self.library, self.config, params)
 
     def estimate_record(self, params: TrainingParameters) -> RunEstimate:
@@ -205,6 +276,8 @@ class Services:
 
     def webhook_base_url(self) -> str | None:
         """Where RunPod should deliver, by mode; raises WebhookNotReadyError when it cannot."""
+        from actor_trainer.core.tunnel import TunnelState
+
         cfg = self.config
         if cfg.webhook_mode == "poll":
             return None
@@ -229,6 +302,9 @@ class Services:
 
     def tunnel_status(self) -> TunnelStatus:
         """The webhook mode, the tunnel and the webhook server as they are now."""
+        from actor_trainer.core.tunnel import TunnelState
+        from actor_trainer.core.tunnel_status import TunnelStatus
+
         cfg, tunnel, server = self.config, self.tunnel, self.webhook_server
         state = tunnel.state if tunnel is not None else TunnelState.STOPPED
         url: str | None = None
@@ -265,6 +341,9 @@ class Services:
     async def test_delivery(self, base_url: str | None = None, *, start_tunnel: bool = False) -> DeliveryResult:
         """POST a probe through `base_url` (default: the public URL of the running mode) to this
         app's webhook server. With `start_tunnel`, a stopped ngrok tunnel is started (and watched) first."""
+        from actor_trainer.core.tunnel_status import DeliveryResult
+        from actor_trainer.core.webhook_server import test_delivery
+
         server = self.webhook_server
         if server is None:
             raise WebhookNotReadyError("Webhooks are off (poll-only mode).", "Choose another mode and restart.")
@@ -281,6 +360,9 @@ class Services:
         webhook server; public URL stops the tunnel and makes sure the server listens; ngrok tunnel
         makes sure the server listens (the tunnel is started from the tunnel panel, as at start-up).
         Runs already sent keep the webhook address they were given; the poller follows them all."""
+        from actor_trainer.core.tunnel import TunnelState
+        from actor_trainer.core.webhook_server import WebhookServer
+
         if mode not in ("ngrok", "public", "poll"):
             raise ValueError(f"unknown webhook mode {mode!r}; expected ngrok, public or poll")
         old = self.config.webhook_mode
@@ -310,6 +392,8 @@ class Services:
                              api_key: str | None = None) -> EndpointHealth:
         """RunPod's `GET /health`: of the running endpoint, or of `endpoint_id` at `api_root` with
         `api_key` (e.g. settings being typed, not yet saved)."""
+        from actor_trainer.core.runpod_client import RunPodClient
+
         if not endpoint_id:
             if self.client is None:
                 raise ActorTrainerError("The sandbox is not running.")
@@ -361,12 +445,17 @@ class Services:
 
     # --- convenience for callers ----------------------------------------------------------------
 
+    def _not_started(self) -> RuntimeError:
+        if self.state == "starting":
+            return RuntimeError("The services are still starting")
+        return RuntimeError("Services.start() was not awaited")
+
     def require_runs(self) -> RunControl:
         if self.runs is None:
-            raise RuntimeError("Services.start() was not awaited")
+            raise self._not_started()
         return self.runs
 
     def require_orchestrator(self) -> TrainingOrchestrator:
         if self.orchestrator is None:
-            raise RuntimeError("Services.start() was not awaited")
+            raise self._not_started()
         return self.orchestrator

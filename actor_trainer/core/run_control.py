@@ -8,13 +8,16 @@ Check status and `actor-trainer status` likewise. Each result is logged once, he
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from actor_trainer.core.events import EventBus, LogLevel
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
-from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.preflight import DataNotSyncedError, RunInFlightError
-from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.storage.base import SyncStatus
+
+if TYPE_CHECKING:  # types only: the app's window imports this module before httpx is needed (issue 11)
+    from actor_trainer.core.orchestrator import TrainingOrchestrator
+    from actor_trainer.core.runpod_client import RunPodClient
 
 RETRYABLE = (VersionStatus.FAILED, VersionStatus.TIMED_OUT, VersionStatus.CANCELLED, VersionStatus.EXPIRED)
 

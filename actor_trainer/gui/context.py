@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from actor_trainer.core.errors import ActorTrainerError, MarkGoodRefusedError
-from actor_trainer.core.estimate import EstimateReport
-from actor_trainer.core.events import LogLevel
+from actor_trainer.core.events import LogLevel, TunnelChanged
 from actor_trainer.core.library import ActorSummary, Library, TrainingDataScan
 from actor_trainer.core.lora_file import LoraInfo, fetch_lora
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
-from actor_trainer.core.orchestrator import TrainingOrchestrator
 from actor_trainer.core.parameter_memory import ParameterMemory
 from actor_trainer.core.run_control import Question, cancel_question
-from actor_trainer.core.runpod_health import EndpointHealth
 from actor_trainer.core.settings import Config, Settings, StorageConfig, cache_dir, config_dir
 from actor_trainer.core.storage.base import SyncResult, SyncStatus
 from actor_trainer.core.thumbnails import ThumbnailCache
-from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
 from actor_trainer.gui.bridge import EventBridge
 from actor_trainer.gui.current_versions import CurrentVersions
 from actor_trainer.gui.i18n import tr
@@ -36,9 +32,16 @@ from actor_trainer.gui.parameter_store import ParameterStore
 from actor_trainer.gui.selector.actor_list_model import ActorListModel
 from actor_trainer.gui.tasks import TaskRunner
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
-from actor_trainer.runtime import Services
+
+if TYPE_CHECKING:  # the window is built before the services' modules are needed (issue 11, item 3)
+    from actor_trainer.core.estimate import EstimateReport
+    from actor_trainer.core.orchestrator import TrainingOrchestrator
+    from actor_trainer.core.runpod_health import EndpointHealth
+    from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
+    from actor_trainer.runtime import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AppContext(QObject):
@@ -91,6 +94,47 @@ class AppContext(QObject):
     @property
     def is_sandbox(self) -> bool:
         return self.config.sandbox
+
+    # --- the services start behind the window (issue 11, item 3) ---------------------------------
+
+    #: the services have started: runs, the tunnel, the queue and Try can work now
+    servicesReady = Signal()
+    #: the services could not start: (message, hint); what needs them fails with that error
+    servicesFailed = Signal(str, str)
+
+    @property
+    def services_state(self) -> str:
+        """"new" (never started: a test's light context), "starting", "ready" or "failed"."""
+        return self.services.state
+
+    async def start_services(self) -> None:
+        """Start the services (the app does it once its window is shown); then servicesReady,
+        or servicesFailed and the error is raised."""
+        self.services.starting_soon()
+        try:
+            await self.services.start()
+        except Exception as exc:
+            message, hint = ((exc.message, exc.hint) if isinstance(exc, ActorTrainerError) else
+                             (f"{type(exc).__name__}: {exc}", tr("This is a bug; the log file has the details.")))
+            self.servicesFailed.emit(message, hint)
+            raise
+        status = self.services.tunnel_status()  # the views showed no webhook server until now
+        self.events.emit(TunnelChanged(state=status.state.value, public_url=status.public_url))
+        for actor_id, ref in self.__dict__.pop("_watch_later", []):
+            self.watch_run(actor_id, ref)
+        self.servicesReady.emit()
+        self.follow_trials()  # tries left in flight by an earlier session (issue 12)
+
+    def _when_ready(self, make: Callable[[], Awaitable[T]]) -> Coroutine[Any, Any, T]:
+        """`make()`, awaited once the services run: at once when they do, after the start while
+        they are starting; the start's error (or "not awaited") when they cannot."""
+
+        async def run() -> T:
+            if not self.services.is_ready:
+                await self.services.wait_ready()
+            return await make()
+
+        return run()
 
     # --- library and selection ------------------------------------------------------------------
 
@@ -207,13 +251,9 @@ class AppContext(QObject):
                         on_done: Callable[[TrainingVersion | None], None],
                         on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
         """The Start gate (see RunControl.can_start), with this actor's cached sync state."""
-        try:
-            runs = self.services.require_runs()
-        except RuntimeError as exc:  # services not started (yet): nothing can be checked or sent
-            on_error(exc)
-            return
-        self.tasks.start("preflight", runs.can_start(actor_id, params, allow_concurrent=allow_concurrent,
-                                                     cached_sync=self.sync_states.get(actor_id)),
+        # While the services start, the check waits for them (the panel says "Starting services…").
+        self.tasks.start("preflight", self._when_ready(lambda: self.services.require_runs().can_start(
+            actor_id, params, allow_concurrent=allow_concurrent, cached_sync=self.sync_states.get(actor_id))),
                          on_done=on_done, on_error=on_error, replace=True, owner=owner)
 
     def submit_run(self, actor_id: int, params: TrainingParameters, *, description: str | None,
@@ -222,9 +262,8 @@ class AppContext(QObject):
         """Submit one run; False when a submission is already under way (no second job)."""
         if self.tasks.is_running("submit"):
             return False
-        runs = self.services.require_runs()
-        self.tasks.start("submit", runs.submit(actor_id, params, description=description,
-                                               allow_concurrent=allow_concurrent),
+        self.tasks.start("submit", self._when_ready(lambda: self.services.require_runs().submit(
+            actor_id, params, description=description, allow_concurrent=allow_concurrent)),
                          on_done=on_done, on_error=on_error, replace=False, owner=owner)
         return True
 
@@ -250,6 +289,8 @@ class AppContext(QObject):
         """Poll this run often (live progress) while a view shows it."""
         if self.services.poller is not None:
             self.services.poller.watch(actor_id, ref)
+        elif self.services_state == "starting":  # watched once the poller exists (start_services)
+            self.__dict__.setdefault("_watch_later", []).append((actor_id, ref))
 
     def cancel_question(self, version: TrainingVersion) -> Question:
         return cancel_question(version, app_in_sandbox=self.is_sandbox)
@@ -257,18 +298,21 @@ class AppContext(QObject):
     def check_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
                   owner: QObject | None = None) -> None:
         """Ask RunPod about a run now (and the endpoint's /health for a queued one)."""
-        self._run_action("check", actor_id, ref, self.services.require_runs().check(actor_id, ref),
+        self._run_action("check", actor_id, ref,
+                         self._when_ready(lambda: self.services.require_runs().check(actor_id, ref)),
                          tr("Check status failed"), on_done, owner)
 
     def cancel_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
                    owner: QObject | None = None) -> None:
         """Cancel a run on RunPod. Ask first with `cancel_question`."""
-        self._run_action("cancel", actor_id, ref, self.services.require_runs().cancel(actor_id, ref),
+        self._run_action("cancel", actor_id, ref,
+                         self._when_ready(lambda: self.services.require_runs().cancel(actor_id, ref)),
                          tr("Cancel failed"), on_done, owner)
 
     def retry_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
                   owner: QObject | None = None) -> None:
-        self._run_action("retry", actor_id, ref, self.services.require_runs().retry(actor_id, ref),
+        self._run_action("retry", actor_id, ref,
+                         self._when_ready(lambda: self.services.require_runs().retry(actor_id, ref)),
                          tr("Retry failed"), on_done, owner)
 
     def mark_good(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
@@ -325,7 +369,8 @@ class AppContext(QObject):
         if status.has_server:
             self.events.log(LogLevel.INFO, tr("{label}: starting a tunnel to localhost:{port}").format(
                 label=status.label, port=status.server_port))
-        self.tasks.start("tunnel-start", self.services.start_tunnel(watch=True), on_error=on_error, owner=owner)
+        self.tasks.start("tunnel-start", self._when_ready(lambda: self.services.start_tunnel(watch=True)),
+                         on_error=on_error, owner=owner)
 
     def stop_tunnel(self, *, on_error: Callable[[BaseException], None] | None = None,
                     owner: QObject | None = None) -> None:
@@ -334,21 +379,25 @@ class AppContext(QObject):
     def test_delivery(self, *, on_done: Callable[[DeliveryResult], None],
                       on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
         """POST a probe through the running mode's public URL to this app's webhook server."""
-        self.tasks.start("tunnel-test-delivery", self.services.test_delivery(), on_done=on_done,
+        self.tasks.start("tunnel-test-delivery", self._when_ready(self.services.test_delivery), on_done=on_done,
                          on_error=on_error, owner=owner)
 
     def check_delivery(self, public_url: str | None, *, on_done: Callable[[DeliveryResult], None],
                        on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
         """Settings' test: deliver through `public_url`, or the tunnel (started first if it is not running)."""
-        self.tasks.start("check-delivery", self.services.test_delivery(public_url, start_tunnel=True),
+        self.tasks.start("check-delivery", self._when_ready(
+            lambda: self.services.test_delivery(public_url, start_tunnel=True)),
                          on_done=on_done, on_error=on_error, owner=owner)
 
     def check_endpoint(self, endpoint_id: str | None, *, api_root: str, api_key: str | None,
                        on_done: Callable[[EndpointHealth], None], on_error: Callable[[BaseException], None],
                        owner: QObject | None = None) -> None:
         """RunPod's /health of `endpoint_id` at `api_root` (None: the running endpoint)."""
-        self.tasks.start("check-endpoint", self.services.check_endpoint(endpoint_id, api_root=api_root,
-                                                                        api_key=api_key),
+        async def check() -> EndpointHealth:
+            return await self.services.check_endpoint(endpoint_id, api_root=api_root, api_key=api_key)
+
+        # The running endpoint needs the client (after the start); another endpoint is asked at once.
+        self.tasks.start("check-endpoint", check() if endpoint_id else self._when_ready(check),
                          on_done=on_done, on_error=on_error, owner=owner)
 
     def check_storage(self, storage: StorageConfig | None, *, on_done: Callable[[str], None],
@@ -429,7 +478,8 @@ class AppContext(QObject):
             else:
                 self.report_error(exc, tr("The webhook mode could not be applied"))
 
-        self.tasks.start("apply-webhook-mode", self.services.apply_webhook_mode(mode, public_url),
+        self.tasks.start("apply-webhook-mode",
+                         self._when_ready(lambda: self.services.apply_webhook_mode(mode, public_url)),
                          on_done=done, on_error=failed, owner=owner)
 
     # --- shutdown -------------------------------------------------------------------------------

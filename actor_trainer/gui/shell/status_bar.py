@@ -69,7 +69,11 @@ class AppStatusBar(QStatusBar):
         self._webhook.setObjectName("lastWebhookLabel")
         self._webhook.setToolTip(tr("When the last webhook from the endpoint arrived"))
         self._webhook.setVisible(ctx.config.webhook_mode != "poll")
-        for label in (self._runs, self._webhook, self._tunnel, self._endpoint):
+        # The services start behind the window (issue 11, item 3): said until they run, or why not.
+        self._services = QLabel(self)
+        self._services.setObjectName("servicesLabel")
+        self._services.setVisible(False)
+        for label in (self._services, self._runs, self._webhook, self._tunnel, self._endpoint):
             label.setContentsMargins(6, 0, 6, 0)
             self.addPermanentWidget(label)
 
@@ -88,6 +92,13 @@ class AppStatusBar(QStatusBar):
         ctx.bridge.webhookReceived.connect(self._on_webhook)
         ctx.bridge.versionChanged.connect(self._on_version)
         ctx.statusMessage.connect(self.show_message)
+        ctx.servicesReady.connect(self._on_services_ready)
+        ctx.servicesFailed.connect(self._on_services_failed)
+        if ctx.services_state == "starting":
+            self._services.setText(f"{_dot(_DOT['starting'])} " + tr("Starting services…"))
+            self._services.setToolTip(tr("The sandbox or RunPod client, the webhook server and the status poller "
+                                         "are starting; Start Training waits for them."))
+            self._services.setVisible(True)
         self.refresh_in_flight()
 
     # --- public API ------------------------------------------------------------------------------
@@ -106,6 +117,10 @@ class AppStatusBar(QStatusBar):
 
     def last_webhook_text(self) -> str:
         return self._webhook.text()
+
+    def services_text(self) -> str:
+        """"Starting services…" while they start, why they failed if they did; empty once they run."""
+        return self._services.text() if self._services.isVisibleTo(self) else ""
 
     def show_message(self, text: str) -> None:
         self.showMessage(text, MESSAGE_MS)
@@ -160,6 +175,16 @@ class AppStatusBar(QStatusBar):
         self._webhook.setVisible(self._ctx.config.webhook_mode != "poll")
         tunnel = self._ctx.tunnel_status()
         self._show_tunnel(tunnel.state.value, tunnel.public_url, None)
+
+    def _on_services_ready(self) -> None:
+        self._services.clear()
+        self._services.setVisible(False)
+        self.show_message(tr("Services ready"))
+
+    def _on_services_failed(self, message: str, hint: str) -> None:
+        self._services.setText(f"{_dot(_DOT['error'])} " + tr("Services could not start"))
+        self._services.setToolTip(f"{message}\n{hint}".strip())
+        self._services.setVisible(True)
 
     def _on_tunnel(self, event: TunnelChanged) -> None:
         self._show_tunnel(event.state, event.public_url, event.error)

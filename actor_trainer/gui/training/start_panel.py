@@ -221,6 +221,8 @@ class StartPanel(Card):
             return tr("No actor selected."), tr("Choose an actor first (Change actor…, Ctrl+O).")
         if self._params is None:
             return self._param_error or tr("The parameters are not valid."), tr("Fix the highlighted field above.")
+        if getattr(self._ctx, "services_state", "ready") == "starting":  # the window opens first (issue 11)
+            return tr("Starting services…"), tr("Training can start once they are up, in a second or so.")
         if not self._checked:
             return tr("Checking the training data…"), ""
         exc = self._error
