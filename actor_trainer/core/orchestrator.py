@@ -53,6 +53,7 @@ from actor_trainer.core.runpod_client import RunPodClient
 from actor_trainer.core.runpod_errors import RunPodError, RunPodNotFoundError, SubmissionUncertainError
 from actor_trainer.core.sample_keys import checkpoint_key, sample_key
 from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.upload_urls import worker_put_urls_blocking
 from actor_trainer.core.webhook_confirmation import CONFIRMED_MEMORY_S, WebhookConfirmation
 from actor_trainer.core.webhook_tokens import TokenIndex, new_webhook_token, webhook_token_hash
 from actor_trainer.core.workflow import WorkflowValidationError
@@ -198,13 +199,16 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
             output_url=self.storage.model_url(pre.actor.id, model_name_for(pre.actor, name)),
             webhook_base_url=base,
             user_id=self.user_id,
-            **await asyncio.to_thread(self._v2_arguments, pre.actor, name),
+            **await asyncio.to_thread(self._v2_arguments, pre.actor, name, params, len(pre.scan.files)),
         )
         return built, pre
 
-    def _v2_arguments(self, actor: Actor, version_name: str) -> dict[str, Any]:
+    def _v2_arguments(self, actor: Actor, version_name: str, params: TrainingParameters,
+                      file_count: int) -> dict[str, Any]:
         """build_run_request's contract v2 arguments: the version spoken to this endpoint and where
-        each sample and kept checkpoint goes (keys decided by the app, core/sample_keys.py)."""
+        each sample and kept checkpoint goes (keys decided by the app, core/sample_keys.py). In
+        presigned mode each is a presigned PUT that lives as long as the job's ttl, so a worker
+        without bucket credentials can upload. Blocking (signing): call off the event loop."""
         if self.contract_version is None:
             return {}
         version = self.contract_version()
@@ -213,10 +217,16 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
         model_name = model_name_for(actor, version_name)
         prefix = getattr(self.storage, "prefix", "")
         url_for_key: Callable[[str], str] = self.storage.url_for_key  # type: ignore[attr-defined]
+        expires_s = math.ceil(job_ttl_ms(params, file_count, contract_version=version) / 1000)
+
+        def upload_url(key: str) -> str:
+            url = url_for_key(key)
+            return worker_put_urls_blocking(self.storage, [url], expires_s)[0] if self.presign_urls else url
+
         return {
             "contract_version": version,
-            "sample_url": lambda step, index: url_for_key(sample_key(prefix, actor.id, model_name, step, index)),
-            "checkpoint_url": lambda step: url_for_key(checkpoint_key(prefix, actor.id, model_name, step)),
+            "sample_url": lambda step, index: upload_url(sample_key(prefix, actor.id, model_name, step, index)),
+            "checkpoint_url": lambda step: upload_url(checkpoint_key(prefix, actor.id, model_name, step)),
         }
 
     async def _training_urls(self, pre: Preflight) -> list[str]:
@@ -270,7 +280,8 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
         speaks = await asyncio.to_thread(self.contract_version) if self.contract_version is not None else None
 
         def make(name: str) -> TrainingVersion:
-            v2 = self._v2_arguments(actor, name) if speaks is not None and speaks >= 2 else (
+            v2_ok = speaks is not None and speaks >= 2
+            v2 = self._v2_arguments(actor, name, params, len(pre.scan.files)) if v2_ok else (
                 {"contract_version": speaks} if speaks is not None else {})
             built = build_run_request(
                 actor=actor,

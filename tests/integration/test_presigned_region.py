@@ -88,3 +88,35 @@ async def test_submitted_presigned_urls_outlive_the_job_ttl(tmp_path: Path, s3_b
         assert all(re.match(r"https?://", u) for u in urls)
         assert all(expires(u) >= ttl_s for u in urls)
         await orchestrator.cancel(0, version.id)
+
+
+@pytest.mark.asyncio
+async def test_v2_sample_and_checkpoint_urls_are_presigned_puts_that_outlive_the_job(
+    tmp_path: Path, s3_bucket: S3Bucket
+) -> None:
+    from actor_trainer.core.events import EventBus
+    from actor_trainer.core.library import Library
+    from actor_trainer.core.models import SampleSettings
+    from actor_trainer.core.orchestrator import TrainingOrchestrator
+    from tests.fixtures.sandbox import fast_client, running_sandbox
+
+    lib = make_library(tmp_path / "lib", images={0: 3})
+    library = Library(lib)
+    storage = s3_bucket.storage(url_style="presigned")
+    assert (await storage.sync(0, library.scan_training_data(0).files)).ok
+    params = TrainingParameters(max_train_steps=1000, network_dim=4, network_alpha=4,
+                                sampling=SampleSettings(every=500, keep_checkpoints=True))
+    async with running_sandbox() as endpoint, fast_client(endpoint) as client:
+        orchestrator = TrainingOrchestrator(library=library, storage=storage, client=client, events=EventBus(),
+                                            endpoint_label="SANDBOX", webhook_base=lambda: None, presign_urls=True)
+        orchestrator.contract_version = lambda: 2  # as runtime.Services wires it for a v2 endpoint
+        built, _pre = await orchestrator.dry_run(0, params)
+    config = built.body["input"]["training_config"]
+    samples = [u for row in config["sample_urls"] for u in row]
+    checkpoints = list(config["checkpoint_urls"].values())
+    assert len(samples) == 2 * 4 and checkpoints  # 2 sample steps × 4 prompts; the kept step-500 LoRA
+    uploads = samples + checkpoints
+    ttl_s = math.ceil(job_ttl_ms(params, 3, contract_version=2) / 1000)
+    assert all(re.match(r"https?://", u) and "Signature=" in u for u in uploads)
+    assert all(expires(u) >= ttl_s for u in uploads)
+    assert "/samples/step000500_p00.png" in config["sample_urls"][0][0]
