@@ -283,7 +283,7 @@ class _Run:
                 checkpoint_lora, network_dim=params.network_dim, network_alpha=params.network_alpha,
                 output_name=params.output_name, seed=self.job.seed,
             )
-            await sampler.take(due, self.total, self.storage, lambda s: lora(step=s))
+            await sampler.take(due, self.total, self.storage, lambda s, lora=lora: lora(step=s))
             self._check_cancelled()
             self._progress("sampling", f"simulated worker: {len(sampler.samples)} sample(s) so far", step=due,
                            loss=loss.at(due))
