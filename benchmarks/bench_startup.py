@@ -141,7 +141,9 @@ def run_marked(argv: list[str], env: dict[str, str], home: Path | None = None) -
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     for line in result.stdout.splitlines():
         if line.startswith(MARK):
-            ready = _logged_at(_log(home), READY, before, result) - started if home is not None else None
+            ready = None  # none for the bare window, or a build from before "services ready" was logged
+            if home is not None and _count(_log(home), READY) > before:
+                ready = _logged_at(_log(home), READY, before, result) - started
             return float(line.split()[1]) - started, ready
     raise RuntimeError(f"{argv[:2]} printed no mark (exit {result.returncode}): {result.stderr[-600:]}")
 
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             sides["bare PySide6 window"].append(run_marked([python, "-c", BARE], user_env(work / "bare"))[0])
             painted, up = run_marked([python, "-c", APP], app_env, app_home)
             sides["app (source)"].append(painted)
-            ready["app (source)"].append(up if up is not None else float("nan"))
+            if up is not None:
+                ready["app (source)"].append(up)
             if frozen:
                 shown, up = run_frozen(frozen, frozen_env, frozen_home)
                 sides["app (frozen build)"].append(shown)

@@ -17,8 +17,6 @@ import os
 import sys
 from enum import StrEnum
 
-import httpx
-
 from actor_trainer.core.models import RunOwner
 
 INTERRUPTED_KIND = "SandboxInterrupted"
@@ -58,6 +56,8 @@ async def owner_state(owner: RunOwner, me: RunOwner | None, *, timeout_s: float 
         return OwnerState.MINE
     if pid_exists(owner.pid) is False:
         return OwnerState.GONE
+    import httpx  # here, not at import: the app's window opens before httpx is needed (issue 11)
+
     try:
         async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
             answer = await client.get(f"{owner.url.rstrip('/')}/health")

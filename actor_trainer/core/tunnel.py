@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from pyngrok import installer, ngrok
 from pyngrok.conf import PyngrokConfig
 from pyngrok.exception import PyngrokError, PyngrokNgrokInstallError
@@ -331,6 +330,8 @@ class TunnelService:
         if not any(public_url_of(e) == url and port_of(upstream_of(e)) == self.local_port for e in listed):
             return f"the agent no longer lists the tunnel {url}"
         if probe_public_url:
+            import httpx  # here, not at import: the app's window opens before httpx is needed (issue 11)
+
             try:
                 async with httpx.AsyncClient(timeout=10) as client:
                     answer = await client.get(url, headers={"ngrok-skip-browser-warning": "1"})

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QSizePolicy, QWidget
 
 from actor_trainer.core.dataset_doctor import DoctorReport, forced_reasons, record_forced
 from actor_trainer.core.errors import ActorTrainerError
-from actor_trainer.core.estimate import EstimateReport
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.preflight import DataNotSyncedError, InvalidParametersError, RunInFlightError
 from actor_trainer.gui.context import AppContext
@@ -27,6 +26,9 @@ from actor_trainer.gui.training.parameter_warnings import parameter_warnings
 from actor_trainer.gui.training.parameters_form_fields import FIELD_LABELS, warning_colour
 from actor_trainer.gui.training.training_tab_card import Card, secondary
 from actor_trainer.gui.widgets.status_style import make_badge, status_colour, status_word
+
+if TYPE_CHECKING:  # core/estimate.py (with the worker contract) is read when the first estimate is made
+    from actor_trainer.core.estimate import EstimateReport
 
 PREFLIGHT_DELAY_MS = 250
 START_SHORTCUT = "Ctrl+Enter"
