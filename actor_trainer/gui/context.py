@@ -22,13 +22,17 @@ from actor_trainer.core.lora_file import LoraInfo, fetch_lora
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.parameter_memory import ParameterMemory
 from actor_trainer.core.run_control import Question, cancel_question
-from actor_trainer.core.settings import Config, Settings, StorageConfig, cache_dir, config_dir
-from actor_trainer.core.storage.base import SyncResult, SyncStatus
+from actor_trainer.core.settings import Config, Settings, cache_dir, config_dir
+from actor_trainer.core.storage.base import SyncStatus
 from actor_trainer.core.thumbnails import ThumbnailCache
 from actor_trainer.gui.bridge import EventBridge
+from actor_trainer.gui.context_sync import SyncActions, state_word
+from actor_trainer.gui.context_trials import TrialActions
+from actor_trainer.gui.context_tunnel import TunnelActions
 from actor_trainer.gui.current_versions import CurrentVersions
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.parameter_store import ParameterStore
+from actor_trainer.gui.sample_image_loader import SampleImageLoader
 from actor_trainer.gui.selector.actor_list_model import ActorListModel
 from actor_trainer.gui.tasks import TaskRunner
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
@@ -36,15 +40,13 @@ from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
 if TYPE_CHECKING:  # the window is built before the services' modules are needed (issue 11, item 3)
     from actor_trainer.core.estimate import EstimateReport
     from actor_trainer.core.orchestrator import TrainingOrchestrator
-    from actor_trainer.core.runpod_health import EndpointHealth
-    from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
     from actor_trainer.runtime import Services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class AppContext(QObject):
+class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
     """Everything a widget may use. Widgets call methods here; results arrive as signals."""
 
     #: the actor being worked on changed (ActorSummary, or None when none is chosen)
@@ -82,6 +84,8 @@ class AppContext(QObject):
         self.sync_states: dict[int, SyncStatus] = {}
         #: the current actor's versions, the one copy every panel reads
         self.versions = CurrentVersions(self)
+        #: sample and Try images, cached on disk and decoded off the loop
+        self.sample_images = SampleImageLoader(services.storage, self.tasks, self)
         self.bridge.versionChanged.connect(self._on_version_changed)
         self.bridge.actorChanged.connect(lambda _id: self.reload_library())
 
@@ -166,7 +170,7 @@ class AppContext(QObject):
         self._summaries = {s.actor.id: s for s in summaries}
         self.actor_model.set_summaries(summaries)
         for actor_id, status in self.sync_states.items():
-            self.actor_model.set_sync_state(actor_id, _state_word(status))
+            self.actor_model.set_sync_state(actor_id, state_word(status))
         self.libraryReloaded.emit()
         if self._current_id is not None:
             self.currentActorChanged.emit(self._summaries.get(self._current_id))
@@ -186,57 +190,6 @@ class AppContext(QObject):
         self.currentActorChanged.emit(self.current_summary)
         if actor_id is not None and actor_id not in self.sync_states:
             self.refresh_sync(actor_id)
-
-    # --- sync -----------------------------------------------------------------------------------
-
-    def is_checking_sync(self, actor_id: int) -> bool:
-        """A bucket comparison of this actor is under way."""
-        return self.tasks.is_running(f"sync-check-{actor_id}")
-
-    def refresh_sync(self, actor_id: int) -> None:
-        """Compare the actor's folder with the bucket (hashing and listing off the loop)."""
-
-        async def compare() -> SyncStatus:
-            return await self.services.sync.compare(actor_id)
-
-        def done(status: SyncStatus) -> None:
-            self.sync_states[actor_id] = status
-            self.actor_model.set_sync_state(actor_id, _state_word(status))
-            self.syncStateChanged.emit(actor_id, status)
-
-        def failed(exc: BaseException) -> None:
-            self.sync_states.pop(actor_id, None)
-            self.actor_model.set_sync_state(actor_id, "unknown")
-            self.syncStateChanged.emit(actor_id, None)
-            self.report_error(exc, tr("The bucket could not be read"), quiet=True)
-
-        self.tasks.start(f"sync-check-{actor_id}", compare(), on_done=done, on_error=failed)
-
-    def sync_now(self, actor_id: int) -> None:
-        """Upload what is missing or changed, with progress (SyncProgressEvent on the bridge)."""
-
-        async def run() -> SyncResult:
-            return await self.services.sync.sync(actor_id)  # progress arrives as SyncProgressEvent
-
-        def done(result: SyncResult) -> None:
-            self.syncRunning.emit(actor_id, False)
-            if result.failed:
-                names = ", ".join(n for n, _ in result.failed[:3])
-                self.errorRaised.emit(tr("Some files were not uploaded"),
-                                      f"{len(result.failed)} file(s) failed: {names}. {result.failed[0][1]}",
-                                      tr("Press Sync now again: finished files are skipped."))
-            else:
-                self.statusMessage.emit(tr("Synced: {n} uploaded, {m} already there").format(
-                    n=len(result.uploaded), m=len(result.skipped)))
-            self.refresh_sync(actor_id)
-
-        def failed(exc: BaseException) -> None:
-            self.syncRunning.emit(actor_id, False)
-            self.report_error(exc, tr("Sync failed"))
-            self.refresh_sync(actor_id)
-
-        self.syncRunning.emit(actor_id, True)
-        self.tasks.start(f"sync-{actor_id}", run(), on_done=done, on_error=failed, replace=False)
 
     # --- runs and the validated model (one road each: the same core methods as the CLI) ---------
 
@@ -348,65 +301,6 @@ class AppContext(QObject):
             return
         self.tasks.start(name, coro, on_done=on_done or (lambda _v: None), on_error=failed, owner=owner)
 
-    # --- tunnel and checks (one road each: runtime.Services, which the CLI calls too) -----------
-    # Widgets call these and never await; results come back to `on_done` / `on_error` on the GUI
-    # thread (skipped when `owner` was deleted meanwhile). Tunnel changes arrive as bridge signals.
-
-    def tunnel_status(self) -> TunnelStatus:
-        """The webhook mode, the tunnel and the webhook server now (read-only)."""
-        return self.services.tunnel_status()
-
-    def is_tunnel_busy(self, what: str) -> bool:
-        """A tunnel "start", "stop" or "test-delivery" is under way."""
-        return self.tasks.is_running(f"tunnel-{what}")
-
-    def start_tunnel(self, *, on_error: Callable[[BaseException], None] | None = None,
-                     owner: QObject | None = None) -> None:
-        """Start the tunnel, watched (a tunnel that dies later turns ERROR instead of silently)."""
-        if self.is_tunnel_busy("start"):
-            return
-        status = self.tunnel_status()
-        if status.has_server:
-            self.events.log(LogLevel.INFO, tr("{label}: starting a tunnel to localhost:{port}").format(
-                label=status.label, port=status.server_port))
-        self.tasks.start("tunnel-start", self._when_ready(lambda: self.services.start_tunnel(watch=True)),
-                         on_error=on_error, owner=owner)
-
-    def stop_tunnel(self, *, on_error: Callable[[BaseException], None] | None = None,
-                    owner: QObject | None = None) -> None:
-        self.tasks.start("tunnel-stop", self.services.stop_tunnel(), on_error=on_error, owner=owner)
-
-    def test_delivery(self, *, on_done: Callable[[DeliveryResult], None],
-                      on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
-        """POST a probe through the running mode's public URL to this app's webhook server."""
-        self.tasks.start("tunnel-test-delivery", self._when_ready(self.services.test_delivery), on_done=on_done,
-                         on_error=on_error, owner=owner)
-
-    def check_delivery(self, public_url: str | None, *, on_done: Callable[[DeliveryResult], None],
-                       on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
-        """Settings' test: deliver through `public_url`, or the tunnel (started first if it is not running)."""
-        self.tasks.start("check-delivery", self._when_ready(
-            lambda: self.services.test_delivery(public_url, start_tunnel=True)),
-                         on_done=on_done, on_error=on_error, owner=owner)
-
-    def check_endpoint(self, endpoint_id: str | None, *, api_root: str, api_key: str | None,
-                       on_done: Callable[[EndpointHealth], None], on_error: Callable[[BaseException], None],
-                       owner: QObject | None = None) -> None:
-        """RunPod's /health of `endpoint_id` at `api_root` (None: the running endpoint)."""
-        async def check() -> EndpointHealth:
-            return await self.services.check_endpoint(endpoint_id, api_root=api_root, api_key=api_key)
-
-        # The running endpoint needs the client (after the start); another endpoint is asked at once.
-        self.tasks.start("check-endpoint", check() if endpoint_id else self._when_ready(check),
-                         on_done=on_done, on_error=on_error, owner=owner)
-
-    def check_storage(self, storage: StorageConfig | None, *, on_done: Callable[[str], None],
-                      on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
-        """List the bucket `storage` describes (None: the running one)."""
-        self.tasks.start("check-storage", self.services.check_storage(storage), on_done=on_done,
-                         on_error=on_error, owner=owner)
-
-    # --- end of tunnel and checks ---------------------------------------------------------------
 
     # --- errors ---------------------------------------------------------------------------------
 
@@ -504,159 +398,8 @@ class AppContext(QObject):
                          replace=True, owner=owner)
 
 
-    # --- issue 12 (app half): samples, Try, compare — begin -------------------------------------
-    # Widgets call these and never await; images arrive as `sampleImageReady(url)` once
-    # `sample_pixmap(url)` can answer (downloaded through the storage into the disk cache,
-    # core/image_cache.py, and decoded off the event loop).
-
-    #: the image at this URL is ready: `sample_pixmap(url)` returns it now
-    sampleImageReady = Signal(str)
-    #: the image at this URL could not be loaded: (url, message)
-    sampleImageFailed = Signal(str, str)
-
-    SAMPLE_PIXMAPS_MAX = 400  # decoded images kept in memory (about 256 KB each at 256 px)
-
-    def speaks_v2(self) -> bool:
-        """Samples and Try are offered only where the endpoint speaks worker contract v2."""
-        return self.services.endpoint_speaks_v2()
-
-    def _sample_state(self) -> dict[str, Any]:
-        state = self.__dict__.get("_issue12_state")
-        if state is None:
-            from collections import OrderedDict
-
-            from actor_trainer.core.image_cache import ImageCache
-
-            state = {"cache": ImageCache(self.services.storage), "pixmaps": OrderedDict(), "failed": {}}
-            self.__dict__["_issue12_state"] = state
-        return state
-
-    def sample_pixmap(self, url: str) -> Any:
-        """The decoded image of `url` (a QPixmap) if it is loaded, else None (then `request_sample_image`)."""
-        pixmaps = self._sample_state()["pixmaps"]
-        pixmap = pixmaps.get(url)
-        if pixmap is not None:
-            pixmaps.move_to_end(url)
-        return pixmap
-
-    def sample_failure(self, url: str) -> str | None:
-        failure: str | None = self._sample_state()["failed"].get(url)
-        return failure
-
-    def request_sample_image(self, url: str, size: int = 512) -> None:
-        """Load `url`'s image (cache on disk, decode off the loop); `sampleImageReady` says when."""
-        from PySide6.QtGui import QPixmap
-
-        state = self._sample_state()
-        name = "sample-image-" + url
-        if url in state["pixmaps"] or self.tasks.is_running(name):
-            return
-
-        async def load() -> Any:
-            path = await state["cache"].fetch(url)
-            return await asyncio.to_thread(_decode_sample, path, size)
-
-        def done(image: Any) -> None:
-            pixmaps = state["pixmaps"]
-            pixmaps[url] = QPixmap.fromImage(image)
-            while len(pixmaps) > self.SAMPLE_PIXMAPS_MAX:
-                pixmaps.popitem(last=False)
-            state["failed"].pop(url, None)
-            self.sampleImageReady.emit(url)
-
-        def failed(exc: BaseException) -> None:
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            state["failed"][url] = message
-            log.warning("Sample image %s could not be loaded: %s", url, message)
-            self.sampleImageFailed.emit(url, message)
-
-        self.tasks.start(name, load(), on_done=done, on_error=failed, replace=False)
-
-    def try_version(self, actor_id: int, ref: str, *, prompt: str, negative: str = "", seed: int | None = None,
-                    count: int = 1, strength: float = 1.0, checkpoint_step: int | None = None,
-                    on_done: Callable[[Any], None] | None = None,
-                    on_error: Callable[[BaseException], None] | None = None, owner: QObject | None = None) -> bool:
-        """Send a Try of the version (core/trials.py), followed until it ends; the trial arrives with
-        the version (versionChanged). False when a Try of this version is already being sent."""
-        trials = self.services.trials
-        name = self.run_task_name("try", ref)
-        if trials is None or self.tasks.is_running(name):
-            return False
-
-        def failed(exc: BaseException) -> None:
-            if on_error is not None:
-                on_error(exc)
-            self.report_error(exc, tr("The try could not be sent"))
-
-        self.tasks.start(name, trials.submit(actor_id, ref, prompt=prompt, negative=negative, seed=seed,
-                                             count=count, strength=strength, checkpoint_step=checkpoint_step),
-                         on_done=on_done or (lambda _t: None), on_error=failed, replace=False, owner=owner)
-        return True
-
-    def cancel_trial(self, actor_id: int, ref: str, trial_id: str, *, owner: QObject | None = None) -> None:
-        trials = self.services.trials
-        if trials is None:
-            return
-        self.tasks.start(self.run_task_name("cancel-try", trial_id), trials.cancel(actor_id, ref, trial_id),
-                         on_error=lambda exc: self.report_error(exc, tr("Cancel failed")), replace=False,
-                         owner=owner)
-
-    def follow_trials(self) -> None:
-        """Follow the trials left in flight by an earlier session (called once the services run)."""
-        trials = self.services.trials
-        if trials is not None:
-            self.tasks.start("trials-resume", trials.resume(), on_error=lambda exc: log.warning(
-                "Unfinished tries are not followed: %s", exc))
-
-    def mark_good_checkpoint(self, actor_id: int, ref: str, step: int | None, *,
-                             on_done: Callable[[TrainingVersion], None] | None = None,
-                             owner: QObject | None = None) -> None:
-        """Mark the version good — its checkpoint at `step`, or its final LoRA when `step` is None."""
-
-        async def run() -> TrainingVersion:
-            _actor, version = await self.services.registry.mark_good(actor_id, ref, step)
-            return version
-
-        def done(version: TrainingVersion) -> None:
-            what = f"{version.name}@{step}" if step is not None else version.name
-            self.statusMessage.emit(tr("{name} is now the validated model").format(name=what))
-            if on_done is not None:
-                on_done(version)
-
-        def failed(exc: BaseException) -> None:
-            title = tr("Cannot mark as good") if isinstance(exc, MarkGoodRefusedError) else tr("Mark as good failed")
-            self.report_error(exc, title)
-
-        self.tasks.start(self.run_task_name("mark-good", f"{ref}@{step}"), run(), on_done=done, on_error=failed,
-                         owner=owner)
-
-    def load_versions_of(self, actor_id: int, *, on_done: Callable[[list[TrainingVersion]], None],
-                         owner: QObject | None = None) -> None:
-        """Read an actor's versions off the loop (the Compare window's choices)."""
-        self.tasks.start(f"versions-of-{actor_id}", asyncio.to_thread(self.library.load_versions, actor_id),
-                         on_done=on_done, on_error=lambda exc: self.report_error(exc, tr("Versions could not be read")),
-                         owner=owner)
-
-    # --- issue 12 (app half): samples, Try, compare — end ---------------------------------------
-
-
-def _state_word(status: SyncStatus) -> str:
-    return "synced" if status.is_synced else "not_synced"
 
 
 def _disk_cache() -> ThumbnailCache:
     return ThumbnailCache(Path(cache_dir()) / "thumbnails", size=256)
 
-
-def _decode_sample(path: Path, size: int) -> Any:
-    """A sample image decoded and scaled to fit `size` (a QImage: safe off the GUI thread)."""
-    from PySide6.QtCore import Qt as _Qt
-    from PySide6.QtGui import QImage
-
-    image = QImage(str(path))
-    if image.isNull():
-        raise OSError(f"{path.name} is not an image Qt can read")
-    if max(image.width(), image.height()) > size:
-        image = image.scaled(size, size, _Qt.AspectRatioMode.KeepAspectRatio,
-                             _Qt.TransformationMode.SmoothTransformation)
-    return image

@@ -283,7 +283,7 @@ class _Run:
                 checkpoint_lora, network_dim=params.network_dim, network_alpha=params.network_alpha,
                 output_name=params.output_name, seed=self.job.seed,
             )
-            await sampler.take(due, self.total, self.storage, lambda s, lora=lora: lora(step=s))
+            await sampler.take(due, self.total, self.storage, _at_step(lora))
             self._check_cancelled()
             self._progress("sampling", f"simulated worker: {len(sampler.samples)} sample(s) so far", step=due,
                            loss=loss.at(due))
@@ -434,3 +434,12 @@ def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for exc in group.exceptions:
         flat.extend(_flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     return flat
+
+
+def _at_step(lora: Callable[..., bytes]) -> Callable[[int], bytes]:
+    """The checkpoint writer for one sample step (bound now, not when the loop has moved on)."""
+
+    def write(step: int) -> bytes:
+        return lora(step=step)
+
+    return write

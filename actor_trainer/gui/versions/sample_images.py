@@ -1,7 +1,7 @@
 """Sample and Try images on screen (issue 12): a clickable tile, and a viewer to enlarge them.
 
-A tile asks the AppContext for its image (`sample_pixmap`, else `request_sample_image`: cached on
-disk and decoded off the event loop) and paints it when `sampleImageReady` names its URL. Clicking
+A tile asks `ctx.sample_images` for its image (`pixmap`, else `request`: cached on
+disk and decoded off the event loop) and paints it when `ready` names its URL. Clicking
 a tile emits `clicked`; the ImageViewer shows a list of images large, with ←/→ to move through
 them and Esc to close.
 """
@@ -52,21 +52,21 @@ class SampleTile(QLabel):
         self.setToolTip(caption or sample_caption(sample))
         self.setStyleSheet("QLabel#sampleTile { background: palette(base); border: 1px solid palette(mid); }")
         self.setText(tr("loading…"))
-        ctx.sampleImageReady.connect(self._on_ready)
-        ctx.sampleImageFailed.connect(self._on_failed)
+        ctx.sample_images.ready.connect(self._on_ready)
+        ctx.sample_images.failed.connect(self._on_failed)
         if not self._paint():
-            failure = ctx.sample_failure(sample.url)
+            failure = ctx.sample_images.failure(sample.url)
             if failure is not None:
                 self._on_failed(sample.url, failure)
             else:
-                ctx.request_sample_image(sample.url)
+                ctx.sample_images.request(sample.url)
 
     @property
     def loaded(self) -> bool:
         return self.pixmap() is not None and not self.pixmap().isNull()
 
     def _paint(self) -> bool:
-        pixmap = self._ctx.sample_pixmap(self.sample.url)
+        pixmap = self._ctx.sample_images.pixmap(self.sample.url)
         if pixmap is None:
             return False
         self.setPixmap(pixmap.scaled(self._size, self._size, Qt.AspectRatioMode.KeepAspectRatio,
@@ -126,7 +126,7 @@ class ImageViewer(QDialog):
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.caption)
         layout.addLayout(row)
-        ctx.sampleImageReady.connect(self._on_ready)
+        ctx.sample_images.ready.connect(self._on_ready)
         self._show()
 
     @property
@@ -151,11 +151,11 @@ class ImageViewer(QDialog):
         self.position.setText(f"{self._index + 1} / {len(self._images)}")
         self.previous_button.setEnabled(self._index > 0)
         self.next_button.setEnabled(self._index < len(self._images) - 1)
-        pixmap: QPixmap | None = self._ctx.sample_pixmap(shown.sample.url)
+        pixmap: QPixmap | None = self._ctx.sample_images.pixmap(shown.sample.url)
         if pixmap is None:
             self.picture.setPixmap(QPixmap())
             self.picture.setText(tr("loading…"))
-            self._ctx.request_sample_image(shown.sample.url)
+            self._ctx.sample_images.request(shown.sample.url)
         else:
             self.picture.setPixmap(pixmap.scaled(self.SIZE, self.SIZE, Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.SmoothTransformation))
