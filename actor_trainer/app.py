@@ -163,8 +163,14 @@ def _run_to_end(loop: asyncio.AbstractEventLoop, task: asyncio.Task[int]) -> Non
     loop.run_until_complete(asyncio.wait([task], timeout=SHUTDOWN_TIMEOUT_S))
 
 
-async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager, reporter: ErrorReporter,
-                logs: LogSetup, outcome: Outcome) -> int:
+async def _main(
+    app: QApplication,
+    args: argparse.Namespace,
+    theme: ThemeManager,
+    reporter: ErrorReporter,
+    logs: LogSetup,
+    outcome: Outcome,
+) -> int:
     from actor_trainer.core.demo import ensure_library
     from actor_trainer.core.library import Library
     from actor_trainer.core.settings import Secrets, Settings, resolve_config
@@ -192,8 +198,9 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
         data_dir = Path(str(args.data_dir)) if getattr(args, "data_dir", None) else None
         # The keyring may be a D-Bus round trip: off the loop.
         config = await asyncio.to_thread(resolve_config, settings, Secrets(), data_dir=data_dir)
-        logs.redact(config.runpod_api_key, config.ngrok_authtoken,
-                    config.storage.secret_access_key if config.storage else None)
+        logs.redact(
+            config.runpod_api_key, config.ngrok_authtoken, config.storage.secret_access_key if config.storage else None
+        )
         log.info("starting %s %s: %s", APP_NAME, __version__, config.describe())
         seeded = await asyncio.to_thread(ensure_library, config.data_dir, seed_from_demo=config.data_dir_is_default)
         if seeded:
@@ -202,11 +209,16 @@ async def _main(app: QApplication, args: argparse.Namespace, theme: ThemeManager
         check = await instance.acquire()
         if not check.first:
             if check.answered:
-                print(f"{APP_NAME} is already open on {config.data_dir}: its window was brought to the front.",
-                      file=sys.stderr)
+                print(
+                    f"{APP_NAME} is already open on {config.data_dir}: its window was brought to the front.",
+                    file=sys.stderr,
+                )
             else:
-                print(f"{APP_NAME} is already running on {config.data_dir} but did not answer; "
-                      "wait for it to finish closing, or close it, then try again.", file=sys.stderr)
+                print(
+                    f"{APP_NAME} is already running on {config.data_dir} but did not answer; "
+                    "wait for it to finish closing, or close it, then try again.",
+                    file=sys.stderr,
+                )
             return 0
         # A broken actors.json is reported before any service starts.
         await asyncio.to_thread(Library(config.data_dir).load_actors)

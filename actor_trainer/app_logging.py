@@ -94,8 +94,7 @@ def configure_logging(verbosity: int = 0, folder: Path | None = None) -> LogSetu
         chosen.mkdir(parents=True, exist_ok=True)
         to_file = RotatingFileHandler(chosen / LOG_FILE_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     except OSError as exc:
-        print(f"actor-trainer: cannot write the log file in {chosen} ({exc}); logging to stderr only",
-              file=sys.stderr)
+        print(f"actor-trainer: cannot write the log file in {chosen} ({exc}); logging to stderr only", file=sys.stderr)
         log_folder: Path | None = None
     else:
         to_file.setLevel(file_level)

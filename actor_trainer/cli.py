@@ -46,35 +46,54 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return p
 
-    p = command("actors", "list the actors: images (local/remote), sync state, validated version",
-                _lazy("actor_trainer.commands.library_cmds", "cmd_actors"))
+    p = command(
+        "actors",
+        "list the actors: images (local/remote), sync state, validated version",
+        _lazy("actor_trainer.commands.library_cmds", "cmd_actors"),
+    )
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("--search", metavar="TEXT", help="only actors whose name, id or description contains TEXT")
     p.add_argument("--local", action="store_true", help="skip the bucket listing (remote state shows as unknown)")
 
-    p = command("versions", "the actor's training versions, newest first",
-                _lazy("actor_trainer.commands.library_cmds", "cmd_versions"))
+    p = command(
+        "versions",
+        "the actor's training versions, newest first",
+        _lazy("actor_trainer.commands.library_cmds", "cmd_versions"),
+    )
     p.add_argument("actor", metavar="ACTOR", help="id (0, 0000) or name")
     p.add_argument("--json", action="store_true")
 
-    p = command("mark-good", "record a completed version as the actor's validated model (idempotent)",
-                _lazy("actor_trainer.commands.library_cmds", "cmd_mark_good"))
+    p = command(
+        "mark-good",
+        "record a completed version as the actor's validated model (idempotent)",
+        _lazy("actor_trainer.commands.library_cmds", "cmd_mark_good"),
+    )
     p.add_argument("actor", metavar="ACTOR")
-    p.add_argument("version_id", metavar="VERSION_ID",
-                   help="the version's job id (or its name, e.g. V2; a checkpoint: V2@1500)")
-    p.add_argument("--unmark", action="store_true",
-                   help="take the good mark off this version instead (the actor then has no validated model)")
+    p.add_argument(
+        "version_id", metavar="VERSION_ID", help="the version's job id (or its name, e.g. V2; a checkpoint: V2@1500)"
+    )
+    p.add_argument(
+        "--unmark",
+        action="store_true",
+        help="take the good mark off this version instead (the actor then has no validated model)",
+    )
 
     # --- issue 12: what a version draws (commands/samples_cmds.py) ---
-    p = command("samples", "list (or download) a version's samples, checkpoints and tries",
-                _lazy("actor_trainer.commands.samples_cmds", "cmd_samples"))
+    p = command(
+        "samples",
+        "list (or download) a version's samples, checkpoints and tries",
+        _lazy("actor_trainer.commands.samples_cmds", "cmd_samples"),
+    )
     p.add_argument("actor", metavar="ACTOR")
     p.add_argument("version", metavar="VERSION", help="job id, request id or name (V2); a checkpoint: V2@1500")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("--out", metavar="DIR", help="download the images into DIR")
 
-    p = command("try", "generate images with a version's LoRA (a 'generate' job on the endpoint)",
-                _lazy("actor_trainer.commands.samples_cmds", "cmd_try"))
+    p = command(
+        "try",
+        "generate images with a version's LoRA (a 'generate' job on the endpoint)",
+        _lazy("actor_trainer.commands.samples_cmds", "cmd_try"),
+    )
     p.add_argument("actor", metavar="ACTOR")
     p.add_argument("version", metavar="VERSION", help="job id, request id or name (V2); a checkpoint: V2@1500")
     p.add_argument("--prompt", required=True, help="what to draw; {trigger} is replaced by the trigger word")
@@ -87,16 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the finished try as JSON on stdout")
     p.add_argument("--dry-run", action="store_true", help="print the exact /run body; send and write nothing")
 
-    p = command("compare", "write a contact sheet of versions' samples: rows = versions, columns = prompts",
-                _lazy("actor_trainer.commands.samples_cmds", "cmd_compare"))
+    p = command(
+        "compare",
+        "write a contact sheet of versions' samples: rows = versions, columns = prompts",
+        _lazy("actor_trainer.commands.samples_cmds", "cmd_compare"),
+    )
     p.add_argument("actor", metavar="ACTOR")
-    p.add_argument("versions", metavar="VERSION", nargs="+",
-                   help="two or more (repeats allowed); V2@1500 for a checkpoint")
+    p.add_argument(
+        "versions", metavar="VERSION", nargs="+", help="two or more (repeats allowed); V2@1500 for a checkpoint"
+    )
     p.add_argument("--out", metavar="FILE", required=True, help="the PNG to write")
     p.add_argument("--json", action="store_true", help="describe the sheet as JSON on stdout")
 
-    p = command("sync", "upload the actor's training data to the bucket (only what is missing or changed)",
-                _lazy("actor_trainer.commands.remote_cmds", "cmd_sync"))
+    p = command(
+        "sync",
+        "upload the actor's training data to the bucket (only what is missing or changed)",
+        _lazy("actor_trainer.commands.remote_cmds", "cmd_sync"),
+    )
     p.add_argument("actor", metavar="ACTOR", nargs="?")
     p.add_argument("--all", action="store_true", help="every actor")
     p.add_argument("--dry-run", action="store_true", help="show what would be uploaded; upload nothing")
@@ -107,43 +133,73 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train", "validate and submit a training run", _lazy("actor_trainer.commands.run_cmds", "cmd_train"))
     add_train_arguments(p)
 
-    p = command("status", "ask RunPod now about an actor's runs in flight (or a job) and apply the answer",
-                _lazy("actor_trainer.commands.run_cmds", "cmd_status"))
+    p = command(
+        "status",
+        "ask RunPod now about an actor's runs in flight (or a job) and apply the answer",
+        _lazy("actor_trainer.commands.run_cmds", "cmd_status"),
+    )
     p.add_argument("target", metavar="ACTOR|JOB_ID")
     p.add_argument("--json", action="store_true")
 
-    p = command("cancel", "cancel a run at RunPod (a real /cancel)",
-                _lazy("actor_trainer.commands.run_cmds", "cmd_cancel"))
+    p = command(
+        "cancel", "cancel a run at RunPod (a real /cancel)", _lazy("actor_trainer.commands.run_cmds", "cmd_cancel")
+    )
     p.add_argument("job_id", metavar="JOB_ID")
 
-    p = command("retry", "retry a failed run (/retry while RunPod has it, else a new version)",
-                _lazy("actor_trainer.commands.run_cmds", "cmd_retry"))
+    p = command(
+        "retry",
+        "retry a failed run (/retry while RunPod has it, else a new version)",
+        _lazy("actor_trainer.commands.run_cmds", "cmd_retry"),
+    )
     p.add_argument("job_id", metavar="JOB_ID")
     p.add_argument("--wait", action="store_true")
 
-    p = command("reconcile", "bring every version in flight up to date",
-                _lazy("actor_trainer.commands.run_cmds", "cmd_reconcile"))
+    p = command(
+        "reconcile",
+        "bring every version in flight up to date",
+        _lazy("actor_trainer.commands.run_cmds", "cmd_reconcile"),
+    )
     p.add_argument("--json", action="store_true")
 
-    p = command("doctor", "check the actor's training pictures and captions before paying for a run "
-                "(exit 1 when something blocks training)", _lazy("actor_trainer.commands.doctor_cmd", "cmd_doctor"))
+    p = command(
+        "doctor",
+        "check the actor's training pictures and captions before paying for a run "
+        "(exit 1 when something blocks training)",
+        _lazy("actor_trainer.commands.doctor_cmd", "cmd_doctor"),
+    )
     p.add_argument("actor", metavar="ACTOR", help="id (0, 0000) or name")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("--steps", type=int, help="check against these steps (default: the actor's remembered ones)")
     p.add_argument("--resolution", type=int, help="training resolution in px (default: the remembered one)")
-    p.add_argument("--dismiss", metavar="FILE:CODE", action="append", default=[],
-                   help="accept a warning about one file (remembered in the library); repeatable")
-    p.add_argument("--undismiss", metavar="FILE:CODE", action="append", default=[],
-                   help="show a dismissed warning again; repeatable")
+    p.add_argument(
+        "--dismiss",
+        metavar="FILE:CODE",
+        action="append",
+        default=[],
+        help="accept a warning about one file (remembered in the library); repeatable",
+    )
+    p.add_argument(
+        "--undismiss",
+        metavar="FILE:CODE",
+        action="append",
+        default=[],
+        help="show a dismissed warning again; repeatable",
+    )
 
     from actor_trainer.commands.queue_args import add_queue_commands
 
-    p = command("queue", "train many actors one after another: add, list, run, pause, resume, remove, clear",
-                _lazy("actor_trainer.commands.queue_cmds", "cmd_queue"))
+    p = command(
+        "queue",
+        "train many actors one after another: add, list, run, pause, resume, remove, clear",
+        _lazy("actor_trainer.commands.queue_cmds", "cmd_queue"),
+    )
     add_queue_commands(p, _lazy("actor_trainer.commands.queue_cmds", "cmd_queue"))
 
-    p = command("sandbox", "run the local RunPod-compatible endpoint alone",
-                _lazy("actor_trainer.commands.remote_cmds", "cmd_sandbox"))
+    p = command(
+        "sandbox",
+        "run the local RunPod-compatible endpoint alone",
+        _lazy("actor_trainer.commands.remote_cmds", "cmd_sandbox"),
+    )
     p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1")
 

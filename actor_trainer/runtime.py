@@ -52,13 +52,23 @@ def make_storage(config: Config) -> Storage:
 
 
 SERVICE_MODULES = (
-    "actor_trainer.core.orchestrator", "actor_trainer.core.queue_runner", "actor_trainer.core.run_control",
-    "actor_trainer.core.runpod_client", "actor_trainer.core.status_poller", "actor_trainer.core.trials",
-    "actor_trainer.core.webhook_server", "actor_trainer.core.tunnel", "actor_trainer.core.tunnel_status",
+    "actor_trainer.core.orchestrator",
+    "actor_trainer.core.queue_runner",
+    "actor_trainer.core.run_control",
+    "actor_trainer.core.runpod_client",
+    "actor_trainer.core.status_poller",
+    "actor_trainer.core.trials",
+    "actor_trainer.core.webhook_server",
+    "actor_trainer.core.tunnel",
+    "actor_trainer.core.tunnel_status",
     "actor_trainer.core.contract_memory",
 )
-SANDBOX_MODULES = ("actor_trainer.sandbox.server", "actor_trainer.sandbox.worker", "actor_trainer.sandbox.demo_bucket",
-                   "actor_trainer.sandbox.ngrok_agent")
+SANDBOX_MODULES = (
+    "actor_trainer.sandbox.server",
+    "actor_trainer.sandbox.worker",
+    "actor_trainer.sandbox.demo_bucket",
+    "actor_trainer.sandbox.ngrok_agent",
+)
 
 
 def _import_service_modules(sandbox: bool) -> None:
@@ -156,15 +166,21 @@ class Services(TunnelAndChecks):
             self.client = RunPodClient(base_url, None)
             # Every run this sandbox starts records it, so other processes reach or settle it (core/run_owner.py).
             owner = RunOwner(pid=os.getpid(), token=sandbox.owner_token, url=base_url)
-            self.events.log(LogLevel.INFO, "SANDBOX mode: a simulated RunPod endpoint and a local bucket "
-                            "(no credentials needed; LoRAs are random weights).")
+            self.events.log(
+                LogLevel.INFO,
+                "SANDBOX mode: a simulated RunPod endpoint and a local bucket "
+                "(no credentials needed; LoRAs are random weights).",
+            )
             # The demo library's completed versions get real (simulated) LoRAs in this bucket (issue 10, item 6).
             from actor_trainer.sandbox.demo_bucket import seed_demo_bucket
 
             seeded = await asyncio.to_thread(seed_demo_bucket, self.library, self.storage)
             if seeded.files_written:
-                self.events.log(LogLevel.INFO, f"Demo library: {seeded.files_written} LoRA file(s) placed in the "
-                                "sandbox bucket; the demo's versions point at them.")
+                self.events.log(
+                    LogLevel.INFO,
+                    f"Demo library: {seeded.files_written} LoRA file(s) placed in the "
+                    "sandbox bucket; the demo's versions point at them.",
+                )
         else:
             assert cfg.runpod_base_url is not None
             self.client = RunPodClient(cfg.runpod_base_url, cfg.runpod_api_key)
@@ -184,9 +200,16 @@ class Services(TunnelAndChecks):
         self.orchestrator.estimator = self.estimate_record
         self.orchestrator.contract_version = self._contract_version  # v2: runs sample (issue 12)
         self.runs = RunControl(self.orchestrator, self.client, self.events)
-        self.trials = TrialService(library=self.library, storage=self.storage, client=self.client, events=self.events,
-                                   endpoint_label=cfg.endpoint_label, speaks_v2=self.endpoint_speaks_v2,
-                                   note_contract=self._note_contract, poll_interval_s=min(2.0, cfg.poll_seconds))
+        self.trials = TrialService(
+            library=self.library,
+            storage=self.storage,
+            client=self.client,
+            events=self.events,
+            endpoint_label=cfg.endpoint_label,
+            speaks_v2=self.endpoint_speaks_v2,
+            note_contract=self._note_contract,
+            poll_interval_s=min(2.0, cfg.poll_seconds),
+        )
         if serve_webhooks and cfg.webhook_mode != "poll":
             orchestrator = self.orchestrator
             self.webhook_server = WebhookServer(
@@ -199,14 +222,23 @@ class Services(TunnelAndChecks):
             await self.webhook_server.start()
         await self.orchestrator.load_token_index()
         self.poller = StatusPoller(
-            self.orchestrator, self.library, self.events,
-            interval_s=cfg.poll_seconds, live_interval_s=min(5.0, cfg.poll_seconds),
+            self.orchestrator,
+            self.library,
+            self.events,
+            interval_s=cfg.poll_seconds,
+            live_interval_s=min(5.0, cfg.poll_seconds),
         )
         if poll:
             self.poller.start()
-        self.queue = QueueRunner(store=QueueStore(self.library.root), library=self.library, sync=self.sync,
-                                 runs=self.runs, events=self.events, watch=self._on_submitted,
-                                 follow_interval_s=min(5.0, cfg.poll_seconds))
+        self.queue = QueueRunner(
+            store=QueueStore(self.library.root),
+            library=self.library,
+            sync=self.sync,
+            runs=self.runs,
+            events=self.events,
+            watch=self._on_submitted,
+            follow_interval_s=min(5.0, cfg.poll_seconds),
+        )
 
     def _make_tunnel(self) -> TunnelService:
         from actor_trainer.core.tunnel import TunnelService
@@ -220,10 +252,20 @@ class Services(TunnelAndChecks):
             from actor_trainer.sandbox.ngrok_agent import write_agent_launcher
 
             agent = write_agent_launcher(cache_dir() / "sandbox-ngrok")
-            return TunnelService(self.events, auth_token=SANDBOX_TUNNEL_TOKEN, ngrok_path=agent,
-                                 config_path=ngrok_config, label="sandbox tunnel (simulated)")
-        return TunnelService(self.events, auth_token=cfg.ngrok_authtoken, ngrok_path=cfg.ngrok_path,
-                             config_path=ngrok_config, region=cfg.ngrok_region)
+            return TunnelService(
+                self.events,
+                auth_token=SANDBOX_TUNNEL_TOKEN,
+                ngrok_path=agent,
+                config_path=ngrok_config,
+                label="sandbox tunnel (simulated)",
+            )
+        return TunnelService(
+            self.events,
+            auth_token=cfg.ngrok_authtoken,
+            ngrok_path=cfg.ngrok_path,
+            config_path=ngrok_config,
+            region=cfg.ngrok_region,
+        )
 
     def endpoint_speaks_v2(self) -> bool:
         """Whether samples and Try are offered: the endpoint speaks worker contract v2 (the sandbox

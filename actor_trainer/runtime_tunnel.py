@@ -73,8 +73,9 @@ class TunnelAndChecks:
         """Publish the webhook server through the tunnel; return the public URL the agent reports.
         With `watch`, a tunnel that dies later turns ERROR (a TunnelChanged event), not silently."""
         if self.tunnel is None or self.webhook_server is None:
-            raise WebhookNotReadyError("The webhook server is not running (poll-only mode).",
-                                       "Switch the webhook mode to ngrok in Settings.")
+            raise WebhookNotReadyError(
+                "The webhook server is not running (poll-only mode).", "Switch the webhook mode to ngrok in Settings."
+            )
         url = await self.tunnel.start(self.webhook_server.port)
         if watch:
             self.tunnel.start_watch()
@@ -98,8 +99,10 @@ class TunnelAndChecks:
         if not url and start_tunnel and self.config.webhook_mode == "ngrok":
             url = await self.start_tunnel(watch=True)
         if not url:
-            raise WebhookNotReadyError("There is no public URL to deliver through: the tunnel is not running.",
-                                       "Start the tunnel in the tunnel panel.")
+            raise WebhookNotReadyError(
+                "There is no public URL to deliver through: the tunnel is not running.",
+                "Start the tunnel in the tunnel panel.",
+            )
         return DeliveryResult(url, await test_delivery(url, server))
 
     async def apply_webhook_mode(self, mode: str, public_url: str | None = None) -> None:
@@ -124,19 +127,30 @@ class TunnelAndChecks:
             await server.stop()
         elif mode != "poll" and self.webhook_server is None and self.orchestrator is not None:
             orchestrator = self.orchestrator
-            server = WebhookServer(is_known_token=orchestrator.is_known_token, on_delivery=orchestrator.handle_webhook,
-                                   events=self.events, host=self.config.webhook_host, port=self.config.webhook_port)
+            server = WebhookServer(
+                is_known_token=orchestrator.is_known_token,
+                on_delivery=orchestrator.handle_webhook,
+                events=self.events,
+                host=self.config.webhook_host,
+                port=self.config.webhook_port,
+            )
             await server.start()
             self.webhook_server = server
         status = self.tunnel_status()
-        self.events.log(LogLevel.INFO, f"Webhook mode: {old} → {mode}, applied now"
-                        + (f" (webhook server on port {status.server_port})" if status.server_port else
-                           " (no webhook server; status is checked every "
-                           f"{self.config.poll_seconds:g} s)"))
+        self.events.log(
+            LogLevel.INFO,
+            f"Webhook mode: {old} → {mode}, applied now"
+            + (
+                f" (webhook server on port {status.server_port})"
+                if status.server_port
+                else f" (no webhook server; status is checked every {self.config.poll_seconds:g} s)"
+            ),
+        )
         self.events.emit(TunnelChanged(state=status.state.value, public_url=status.public_url))
 
-    async def check_endpoint(self, endpoint_id: str | None = None, *, api_root: str = RUNPOD_API_ROOT,
-                             api_key: str | None = None) -> EndpointHealth:
+    async def check_endpoint(
+        self, endpoint_id: str | None = None, *, api_root: str = RUNPOD_API_ROOT, api_key: str | None = None
+    ) -> EndpointHealth:
         """RunPod's `GET /health`: of the running endpoint, or of `endpoint_id` at `api_root` with
         `api_key` (e.g. settings being typed, not yet saved)."""
         from actor_trainer.core.runpod_client import RunPodClient
@@ -145,8 +159,7 @@ class TunnelAndChecks:
             if self.client is None:
                 raise ActorTrainerError("The sandbox is not running.")
             return await self.client.health()
-        async with RunPodClient(f"{api_root.rstrip('/')}/{endpoint_id}", api_key, max_attempts=2,
-                                timeout=15) as client:
+        async with RunPodClient(f"{api_root.rstrip('/')}/{endpoint_id}", api_key, max_attempts=2, timeout=15) as client:
             return await client.health()
 
     async def check_storage(self, storage: StorageConfig | None = None) -> str:
@@ -156,7 +169,13 @@ class TunnelAndChecks:
             return await self.storage.check()
         from actor_trainer.core.storage import make_storage as make_backend
 
-        backend = make_backend(bucket=storage.bucket, prefix=storage.prefix, endpoint_url=storage.endpoint_url,
-                               region=storage.region, access_key_id=storage.access_key_id,
-                               secret_access_key=storage.secret_access_key, url_style=storage.url_style)
+        backend = make_backend(
+            bucket=storage.bucket,
+            prefix=storage.prefix,
+            endpoint_url=storage.endpoint_url,
+            region=storage.region,
+            access_key_id=storage.access_key_id,
+            secret_access_key=storage.secret_access_key,
+            url_style=storage.url_style,
+        )
         return await backend.check()

@@ -84,9 +84,11 @@ def main() -> int:
         scan = library.scan_training_data(0)
         paths = [i.path for i in scan.images]
         total_mb = sum(i.size for i in scan.images) / 1e6
-        print(f"{len(paths)} pictures of {args.size}×{args.size} px ({total_mb:.0f} MB; "
-              f"{sum(p.suffix == '.jpg' for p in paths)} JPEG, {sum(p.suffix == '.png' for p in paths)} PNG) "
-              f"+ captions, generated in {made:.1f} s; {os.cpu_count()} CPU(s)")
+        print(
+            f"{len(paths)} pictures of {args.size}×{args.size} px ({total_mb:.0f} MB; "
+            f"{sum(p.suffix == '.jpg' for p in paths)} JPEG, {sum(p.suffix == '.png' for p in paths)} PNG) "
+            f"+ captions, generated in {made:.1f} s; {os.cpu_count()} CPU(s)"
+        )
         rows: list[tuple[str, float]] = []
 
         def read_all() -> None:

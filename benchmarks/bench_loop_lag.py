@@ -65,17 +65,23 @@ def row(label: str, lags: list[float], elapsed: float) -> str:
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        os.environ.update({"XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
-                           "XDG_CACHE_HOME": str(home / "cache"),
-                           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+        os.environ.update(
+            {
+                "XDG_DATA_HOME": str(home / "data"),
+                "XDG_CONFIG_HOME": str(home / "config"),
+                "XDG_CACHE_HOME": str(home / "cache"),
+                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            }
+        )
         from actor_trainer.core.models import TrainingParameters
         from actor_trainer.core.settings import Settings, resolve_config
         from actor_trainer.runtime import Services
 
         library = Path(tmp) / "library"
         shutil.copytree(ROOT / "data", library)
-        config = dataclasses.replace(resolve_config(Settings(), data_dir=library), sandbox_duration_s=6.0,
-                                     poll_seconds=1.0)
+        config = dataclasses.replace(
+            resolve_config(Settings(), data_dir=library), sandbox_duration_s=6.0, poll_seconds=1.0
+        )
         services = Services(config)
         results = [await measure("idle loop (baseline)", lambda: asyncio.sleep(3.0))]
         await services.start()

@@ -297,7 +297,7 @@ def _key_median(results: list[dict[str, Any]], text: str, key: str = "keys") -> 
 
 
 def _key_cell(results: list[dict[str, Any]], text: str, key: str = "keys") -> str:
-    """"wall / CPU ms (rows)" for one keystroke, medians over the runs."""
+    """ "wall / CPU ms (rows)" for one keystroke, medians over the runs."""
     wall = statistics.median(r[key][text]["ms"] for r in results)
     cpu = statistics.median(r[key][text]["cpu"] for r in results)
     return f"{wall:5.1f}/{cpu:5.1f} ms ({results[0][key][text]['rows']:>5})"
@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     for text in KEYSTROKES:
         label = f'keystroke "{text}"' if text else "clear search"
         row(label, _key_cell(ours, text), _key_cell(bare, text))
+
     def select_cell(results: list[dict[str, Any]]) -> str:
         wall = statistics.median(r["select_all"]["ms"] for r in results)
         cpu = statistics.median(r["select_all"]["cpu"] for r in results)

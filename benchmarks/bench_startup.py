@@ -164,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="child processes per side (medians are shown)")
     parser.add_argument("--frozen", type=Path, default=DEFAULT_FROZEN, help="the frozen actor-trainer binary")
-    parser.add_argument("--no-bytecode-cache", action="store_true",
-                        help="compile every module at every start (as with PYTHONDONTWRITEBYTECODE=1 and no .pyc)")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="compile every module at every start (as with PYTHONDONTWRITEBYTECODE=1 and no .pyc)",
+    )
     args = parser.parse_args(argv)
     python = sys.executable
     work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
@@ -217,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  (no frozen build at {args.frozen}: run scripts/package first, or pass --frozen)")
     print("Goal (issue 11): first paint within 2.5x the bare window; services ready within 1 s after it.")
     summary: dict[str, float] = {name: round(statistics.median(times), 4) for name, times in sides.items()}
-    summary.update({f"{name} services ready": round(statistics.median(times), 4) for name, times in ready.items()
-                    if times})
+    summary.update(
+        {f"{name} services ready": round(statistics.median(times), 4) for name, times in ready.items() if times}
+    )
     print(json.dumps(summary))
     return 0
 

@@ -72,8 +72,12 @@ def main() -> None:
     proxy = LatencyProxy(("127.0.0.1", moto_port), args.latency_ms / 1000)
     endpoint = f"http://127.0.0.1:{proxy.start()}"
     try:
-        boto3.client("s3", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION,
-                     config=Config(s3={"addressing_style": "path"})).create_bucket(Bucket=BUCKET)
+        boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{moto_port}",
+            region_name=REGION,
+            config=Config(s3={"addressing_style": "path"}),
+        ).create_bucket(Bucket=BUCKET)
         with tempfile.TemporaryDirectory(prefix="bench-sync-latency-") as tmp:
             root = Path(tmp)
             folder = make_library(root / "library", args.files, args.size_kb)
@@ -81,13 +85,27 @@ def main() -> None:
             env = dict(os.environ)
             for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
                 env[name] = str(root / name.lower())
-            env.update(ACTOR_TRAINER_S3_BUCKET=BUCKET, ACTOR_TRAINER_S3_PREFIX="ours", AWS_ENDPOINT_URL_S3=endpoint,
-                       PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+            env.update(
+                ACTOR_TRAINER_S3_BUCKET=BUCKET,
+                ACTOR_TRAINER_S3_PREFIX="ours",
+                AWS_ENDPOINT_URL_S3=endpoint,
+                PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+            )
             ours = [sys.executable, "-m", "actor_trainer", "--data-dir", str(root / "library"), "sync", "0"]
-            theirs = [*aws, "--endpoint-url", endpoint, "s3", "sync", str(folder),
-                      f"s3://{BUCKET}/aws/actors/0000/training_data/", "--only-show-errors"]
-            print(f"{args.files} files, {total_mb:.1f} MB; {args.latency_ms:g} ms added each way "
-                  f"(a {2 * args.latency_ms:g} ms round trip) in front of moto; AWS CLI: {aws_label}\n")
+            theirs = [
+                *aws,
+                "--endpoint-url",
+                endpoint,
+                "s3",
+                "sync",
+                str(folder),
+                f"s3://{BUCKET}/aws/actors/0000/training_data/",
+                "--only-show-errors",
+            ]
+            print(
+                f"{args.files} files, {total_mb:.1f} MB; {args.latency_ms:g} ms added each way "
+                f"(a {2 * args.latency_ms:g} ms round trip) in front of moto; AWS CLI: {aws_label}\n"
+            )
             startup = timed([*aws, "--version"], env)
             first_ours, first_aws = timed(ours, env), timed(theirs, env)
             noop_ours = sorted(timed(ours, env) for _ in range(args.repeat))[args.repeat // 2]

@@ -133,9 +133,7 @@ def _backdrop(shot: Shot, full: int) -> Image.Image:
     elif shot.backdrop == "stripes":
         step = full // 6
         for x in range(-full, full, step):
-            draw.polygon(
-                [(x, full), (x + step // 2, full), (x + step // 2 + full, 0), (x + full, 0)], fill=light
-            )
+            draw.polygon([(x, full), (x + step // 2, full), (x + step // 2 + full, 0), (x + full, 0)], fill=light)
     image.alpha_composite(overlay)
     return image
 
@@ -314,13 +312,28 @@ def _draw_beard(cv: Canvas, c: Character, fx: float) -> None:
         cv.polygon([*jaw, *cheeks], hair)
     if c.beard in ("full", "moustache"):
         cv.polygon(
-            [(fx - 0.32, my + 0.02), (fx - 0.2, my - 0.16), (fx, my - 0.12), (fx + 0.2, my - 0.16),
-             (fx + 0.32, my + 0.02), (fx, my - 0.04)],
+            [
+                (fx - 0.32, my + 0.02),
+                (fx - 0.2, my - 0.16),
+                (fx, my - 0.12),
+                (fx + 0.2, my - 0.16),
+                (fx + 0.32, my + 0.02),
+                (fx, my - 0.04),
+            ],
             darker(hair, 0.9),
         )
     if c.beard == "goatee":
-        cv.polygon([(fx - 0.2, my + 0.1), (fx, my + 0.14), (fx + 0.2, my + 0.1), (fx + 0.16, 1.12), (fx, 1.24),
-                    (fx - 0.16, 1.12)], darker(hair, 0.85))
+        cv.polygon(
+            [
+                (fx - 0.2, my + 0.1),
+                (fx, my + 0.14),
+                (fx + 0.2, my + 0.1),
+                (fx + 0.16, 1.12),
+                (fx, 1.24),
+                (fx - 0.16, 1.12),
+            ],
+            darker(hair, 0.85),
+        )
 
 
 def _draw_glasses(cv: Canvas, c: Character, fx: float, turn: float) -> None:

@@ -131,36 +131,103 @@ def _at(day: int, hour: int, minute: int = 0) -> datetime:
 # Oldest first here; written newest first.
 RUNS: dict[int, list[Run]] = {
     0: [
-        Run("V1", "failed", _at(13, 10, 5), 4, 15, "First try with the new 8-bit optimizer.",
-            {"optimizer_type": "AdEMAMix8bit"}, error="optimizer"),
-        Run("V2", "completed", _at(13, 11, 20), 38, 15, "Defaults, 1200 steps: likeness still weak.",
-            {"max_train_steps": 1200}),
-        Run("V3", "completed", _at(15, 9, 40), 61, 18, "Added three close-ups; rank 16, alpha 8, lr 2.5e-4.",
-            {"network_dim": 16, "network_alpha": 8.0, "learning_rate": 0.00025}),
+        Run(
+            "V1",
+            "failed",
+            _at(13, 10, 5),
+            4,
+            15,
+            "First try with the new 8-bit optimizer.",
+            {"optimizer_type": "AdEMAMix8bit"},
+            error="optimizer",
+        ),
+        Run(
+            "V2",
+            "completed",
+            _at(13, 11, 20),
+            38,
+            15,
+            "Defaults, 1200 steps: likeness still weak.",
+            {"max_train_steps": 1200},
+        ),
+        Run(
+            "V3",
+            "completed",
+            _at(15, 9, 40),
+            61,
+            18,
+            "Added three close-ups; rank 16, alpha 8, lr 2.5e-4.",
+            {"network_dim": 16, "network_alpha": 8.0, "learning_rate": 0.00025},
+        ),
     ],
     1: [
-        Run("V1", "failed", _at(14, 16, 0), 9, 14, "Batch 4 at 1024 px to go faster.",
-            {"batch_size": 4, "resolution": 1024, "max_train_steps": 1500}, error="oom", failed_at_step=212),
-        Run("V2", "completed", _at(14, 17, 30), 57, 14, "Back to batch 1 at 512 px.",
-            {"network_dim": 16, "network_alpha": 8.0, "learning_rate": 0.00025}),
+        Run(
+            "V1",
+            "failed",
+            _at(14, 16, 0),
+            9,
+            14,
+            "Batch 4 at 1024 px to go faster.",
+            {"batch_size": 4, "resolution": 1024, "max_train_steps": 1500},
+            error="oom",
+            failed_at_step=212,
+        ),
+        Run(
+            "V2",
+            "completed",
+            _at(14, 17, 30),
+            57,
+            14,
+            "Back to batch 1 at 512 px.",
+            {"network_dim": 16, "network_alpha": 8.0, "learning_rate": 0.00025},
+        ),
     ],
     2: [
         Run("V1", "completed", _at(16, 14, 10), 66, 22, "Baseline with the defaults."),
-        Run("V2", "cancelled", _at(17, 9, 0), 12, 22, "Cosine schedule test; stopped: wrong trigger word.",
-            {"lr_scheduler": "cosine", "lr_warmup_steps": 100, "trigger": "kenji lawyer"}, failed_at_step=340),
+        Run(
+            "V2",
+            "cancelled",
+            _at(17, 9, 0),
+            12,
+            22,
+            "Cosine schedule test; stopped: wrong trigger word.",
+            {"lr_scheduler": "cosine", "lr_warmup_steps": 100, "trigger": "kenji lawyer"},
+            failed_at_step=340,
+        ),
     ],
     5: [
-        Run("V1", "completed", _at(18, 11, 0), 52, 12, "Defaults, 10 images.",
-            {"max_train_steps": 1800, "num_repeats": 2}),
+        Run(
+            "V1",
+            "completed",
+            _at(18, 11, 0),
+            52,
+            12,
+            "Defaults, 10 images.",
+            {"max_train_steps": 1800, "num_repeats": 2},
+        ),
     ],
     6: [
-        Run("V1", "failed", _at(20, 8, 30), 2, 16, "First run after moving the images to the new bucket.",
-            error="download"),
+        Run(
+            "V1",
+            "failed",
+            _at(20, 8, 30),
+            2,
+            16,
+            "First run after moving the images to the new bucket.",
+            error="download",
+        ),
     ],
     10: [
         Run("V1", "completed", _at(21, 13, 0), 63, 20, "Defaults."),
-        Run("V2", "completed", _at(22, 10, 15), 71, 25, "All 25 images, 2500 steps, rank 16.",
-            {"max_train_steps": 2500, "network_dim": 16, "network_alpha": 8.0}),
+        Run(
+            "V2",
+            "completed",
+            _at(22, 10, 15),
+            71,
+            25,
+            "All 25 images, 2500 steps, rank 16.",
+            {"max_train_steps": 2500, "network_dim": 16, "network_alpha": 8.0},
+        ),
     ],
 }
 
@@ -195,8 +262,13 @@ def build_versions(actor_id: int, rng: random.Random) -> list[dict[str, Any]]:
         }
         if run.status == "completed":
             record["completedAt"] = ended
-            record["progress"] = {"phase": "uploading", "step": steps, "total": steps,
-                                  "loss": round(rng.uniform(0.06, 0.12), 4), "updatedAt": ended}
+            record["progress"] = {
+                "phase": "uploading",
+                "step": steps,
+                "total": steps,
+                "loss": round(rng.uniform(0.06, 0.12), 4),
+                "updatedAt": ended,
+            }
             record["lossHistory"] = loss_history(actor_id, run.name, steps, record["progress"]["loss"])
             dim = int(params["network_dim"])
             record["output"] = {
@@ -216,10 +288,14 @@ def build_versions(actor_id: int, rng: random.Random) -> list[dict[str, Any]]:
         else:
             record["failedAt"] = ended
             if run.failed_at_step:
-                record["progress"] = {"phase": "training", "step": run.failed_at_step, "total": steps,
-                                      "loss": round(rng.uniform(0.2, 0.4), 4), "updatedAt": ended}
-                record["lossHistory"] = loss_history(actor_id, run.name, run.failed_at_step,
-                                                     record["progress"]["loss"])
+                record["progress"] = {
+                    "phase": "training",
+                    "step": run.failed_at_step,
+                    "total": steps,
+                    "loss": round(rng.uniform(0.2, 0.4), 4),
+                    "updatedAt": ended,
+                }
+                record["lossHistory"] = loss_history(actor_id, run.name, run.failed_at_step, record["progress"]["loss"])
             if run.error:
                 record["error"] = ERRORS[run.error]
         records.append(record)
@@ -243,5 +319,9 @@ def validated_model(versions: list[dict[str, Any]], version_name: str) -> dict[s
     """The actor record's `validated_lora_model` for one of its versions (marked the next morning)."""
     version = next(v for v in versions if v["name"] == version_name)
     marked = (version["completedAt"] + timedelta(days=1)).replace(hour=9, minute=12)
-    return {"version_id": version["id"], "version_name": version["name"], "lora_url": version["loraUrl"],
-            "marked_at": marked}
+    return {
+        "version_id": version["id"],
+        "version_name": version["name"],
+        "lora_url": version["loraUrl"],
+        "marked_at": marked,
+    }

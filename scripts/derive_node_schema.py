@@ -16,11 +16,31 @@ import json
 from pathlib import Path
 
 CORE_NODES = (
-    "SaveImage", "PreviewImage", "LoadImage", "UNETLoader", "DualCLIPLoader", "CLIPLoader", "VAELoader",
-    "CheckpointLoaderSimple", "LoraLoader", "LoraLoaderModelOnly", "CLIPTextEncode", "CLIPTextEncodeFlux",
-    "FluxGuidance", "ModelSamplingFlux", "KSampler", "KSamplerAdvanced", "EmptyLatentImage",
-    "EmptySD3LatentImage", "VAEDecode", "RandomNoise", "BasicGuider", "BasicScheduler", "KSamplerSelect",
-    "SamplerCustomAdvanced", "ConditioningZeroOut",
+    "SaveImage",
+    "PreviewImage",
+    "LoadImage",
+    "UNETLoader",
+    "DualCLIPLoader",
+    "CLIPLoader",
+    "VAELoader",
+    "CheckpointLoaderSimple",
+    "LoraLoader",
+    "LoraLoaderModelOnly",
+    "CLIPTextEncode",
+    "CLIPTextEncodeFlux",
+    "FluxGuidance",
+    "ModelSamplingFlux",
+    "KSampler",
+    "KSamplerAdvanced",
+    "EmptyLatentImage",
+    "EmptySD3LatentImage",
+    "VAEDecode",
+    "RandomNoise",
+    "BasicGuider",
+    "BasicScheduler",
+    "KSamplerSelect",
+    "SamplerCustomAdvanced",
+    "ConditioningZeroOut",
 )
 KEEP = ("input", "input_order", "output", "output_name", "output_node", "python_module")
 
@@ -46,8 +66,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args()
     nodes = derive(json.loads(args.object_info.read_text(encoding="utf-8")))
-    args.out.write_text(json.dumps({"_source": "ComfyUI a125cd8 + ComfyUI-FluxTrainer 639b3e8 /object_info",
-                                    "nodes": nodes}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    args.out.write_text(
+        json.dumps(
+            {"_source": "ComfyUI a125cd8 + ComfyUI-FluxTrainer 639b3e8 /object_info", "nodes": nodes},
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"{len(nodes)} node definitions written to {args.out}")
 
 

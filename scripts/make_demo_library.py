@@ -42,11 +42,15 @@ FORCED_FORMATS = {(6, 3): "jpg", (3, 5): "jpeg"}
 WEBP_ACTORS = (0, 2, 10, 11)  # one WebP picture each among their training images
 
 EXPRESSION_WORDS = {
-    "neutral": "neutral expression", "smile": "smiling", "grin": "grinning", "laugh": "laughing",
-    "surprised": "surprised", "smirk": "smirking", "serious": "serious expression",
+    "neutral": "neutral expression",
+    "smile": "smiling",
+    "grin": "grinning",
+    "laugh": "laughing",
+    "surprised": "surprised",
+    "smirk": "smirking",
+    "serious": "serious expression",
 }
-TINTS = {"neutral": (1.0, 1.0, 1.0), "warm": (1.05, 1.0, 0.92), "cool": (0.94, 0.98, 1.06),
-         "golden": (1.08, 1.0, 0.84)}
+TINTS = {"neutral": (1.0, 1.0, 1.0), "warm": (1.05, 1.0, 0.92), "cool": (0.94, 0.98, 1.06), "golden": (1.08, 1.0, 0.84)}
 
 
 @dataclass(frozen=True)
@@ -73,28 +77,54 @@ def make_shot(rng: random.Random, member: CastMember, index: int) -> tuple[Shot,
     brightness = rng.uniform(0.94, 1.04)
     top, bottom = BACKGROUNDS[bg_name]
     shot = Shot(
-        yaw=yaw, tilt=tilt, expression=expression, unit=unit,
-        cx=round(0.5 + rng.uniform(-0.07, 0.07), 3), cy=round(cy, 3),
-        bg_top=top, bg_bottom=bottom, backdrop=rng.choice(("plain", "circles", "wall", "stripes")),
-        light=light, shadow=round(rng.uniform(0.35, 0.9), 2),
+        yaw=yaw,
+        tilt=tilt,
+        expression=expression,
+        unit=unit,
+        cx=round(0.5 + rng.uniform(-0.07, 0.07), 3),
+        cy=round(cy, 3),
+        bg_top=top,
+        bg_bottom=bottom,
+        backdrop=rng.choice(("plain", "circles", "wall", "stripes")),
+        light=light,
+        shadow=round(rng.uniform(0.35, 0.9), 2),
         tint=tuple(round(k * brightness, 3) for k in TINTS[tint_name]),  # type: ignore[arg-type]
     )
-    view = ("facing the camera" if abs(yaw) < 0.2 else
-            "three-quarter view, looking to the left" if yaw < 0 else "three-quarter view, looking to the right")
+    view = (
+        "facing the camera"
+        if abs(yaw) < 0.2
+        else "three-quarter view, looking to the left"
+        if yaw < 0
+        else "three-quarter view, looking to the right"
+    )
     if abs(tilt) > 5:
         view += ", head tilted"
     light_words = {-1: "lit from the left", 0: "soft front light", 1: "lit from the right"}[light]
     if tint_name != "neutral":
         light_words += f", {tint_name} tones"
-    caption = (f"{member.name}, a portrait of {member.subject}, {EXPRESSION_WORDS[expression]}, {view}, "
-               f"{light_words}, {bg_name} background")
+    caption = (
+        f"{member.name}, a portrait of {member.subject}, {EXPRESSION_WORDS[expression]}, {view}, "
+        f"{light_words}, {bg_name} background"
+    )
     return shot, caption
 
 
 def poster_shot(member: CastMember) -> Shot:
     top, bottom = BACKGROUNDS[member.poster_bg]
-    return Shot(yaw=0.0, tilt=0.0, expression=member.expressions[0], unit=96.0, cx=0.5, cy=0.42,
-                bg_top=top, bg_bottom=bottom, backdrop="plain", light=-1, shadow=0.5, tint=(1.0, 1.0, 1.0))
+    return Shot(
+        yaw=0.0,
+        tilt=0.0,
+        expression=member.expressions[0],
+        unit=96.0,
+        cx=0.5,
+        cy=0.42,
+        bg_top=top,
+        bg_bottom=bottom,
+        backdrop="plain",
+        light=-1,
+        shadow=0.5,
+        tint=(1.0, 1.0, 1.0),
+    )
 
 
 def file_stems(rng: random.Random, member: CastMember) -> list[str]:
@@ -198,8 +228,9 @@ def build(out: Path, plan_only: bool) -> list[str]:
     for member in CAST:
         folder = out / "actors" / f"{member.id:04d}"
         folder.mkdir(parents=True)
-        pictures.append(Picture(folder / f"poster.{member.poster_ext}", member.look, poster_shot(member),
-                                member.poster_ext))
+        pictures.append(
+            Picture(folder / f"poster.{member.poster_ext}", member.look, poster_shot(member), member.poster_ext)
+        )
         if member.images:
             data_dir = folder / "training_data"
             data_dir.mkdir()
@@ -210,11 +241,16 @@ def build(out: Path, plan_only: bool) -> list[str]:
                     (data_dir / f"{stem}.txt").write_text(caption + "\n", encoding="utf-8")
             if member.id == UNSUPPORTED_FILE_ACTOR:
                 (data_dir / UNSUPPORTED_FILE_NAME).write_bytes(
-                    tiny_pdf(f"{member.name}: costume and make-up notes, season 2"))
+                    tiny_pdf(f"{member.name}: costume and make-up notes, season 2")
+                )
         versions = build_versions(member.id, rng)
         record: dict[str, Any] = {
-            "id": member.id, "name": member.name, "description": member.description, "sex": member.sex,
-            "ethnicity": member.ethnicity, "age": member.age,
+            "id": member.id,
+            "name": member.name,
+            "description": member.description,
+            "sex": member.sex,
+            "ethnicity": member.ethnicity,
+            "age": member.age,
             "validated_lora_model": validated_model(versions, VALIDATED[1]) if member.id == VALIDATED[0] else None,
         }
         actor_records.append(record)
@@ -240,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     images = sum(1 for f in files if "/training_data/" in f and f.rsplit(".", 1)[-1] in ("png", "jpg", "jpeg", "webp"))
-    print(f"{out}: {len(CAST)} actors, {images} training images, {len(files)} files, "
-          f"{total / 1024 / 1024:.2f} MiB")
+    print(f"{out}: {len(CAST)} actors, {images} training images, {len(files)} files, {total / 1024 / 1024:.2f} MiB")
     if total > SIZE_BUDGET:
         print(f"over the {SIZE_BUDGET // 1024 // 1024} MiB budget", file=sys.stderr)
         return 1

@@ -35,8 +35,12 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="actor-trainer-shots-"))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["QT_API"] = "pyside6"
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache"),
-                     ("XDG_STATE_HOME", "state")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+    ):
         os.environ[var] = str(tmp / sub)
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
@@ -75,8 +79,7 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
     library = tmp / "library"
     shutil.copytree(ROOT / "data", library)
     settings = Settings(theme=args.theme)
-    config = dataclasses.replace(resolve_config(settings, data_dir=library), sandbox_duration_s=14.0,
-                                 poll_seconds=2.0)
+    config = dataclasses.replace(resolve_config(settings, data_dir=library), sandbox_duration_s=14.0, poll_seconds=2.0)
     services = Services(config)
     ctx = AppContext(settings, config, services)
     await services.start()
@@ -114,8 +117,9 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
         ctx.sync_now(10)
         await wait_for(lambda: ctx.sync_states.get(10) is not None and ctx.sync_states[10].is_synced, what="sync")
         window.tunnel_panel.start()
-        await wait_for(lambda: services.tunnel is not None and services.tunnel.public_url is not None,
-                       what="the tunnel")
+        await wait_for(
+            lambda: services.tunnel is not None and services.tunnel.public_url is not None, what="the tunnel"
+        )
         window.tunnel_panel._toggle.setChecked(True)  # "More details": the mode switch and what it means
         await pause(0.5)
         grab(window.tunnel_dock, "guide-tunnel.png")
@@ -136,8 +140,7 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
 
         def new_run_half_way() -> bool:
             shown = window.console.shown_version()
-            return (shown is not None and started[0] in (shown.id, shown.requestId)
-                    and _console_progress(window) >= 0.45)
+            return shown is not None and started[0] in (shown.id, shown.requestId) and _console_progress(window) >= 0.45
 
         await wait_for(new_run_half_way, limit_s=60, what="the run to be half-way")
         grab(window, "main-window-mid-run.png")

@@ -69,7 +69,8 @@ def plant_defects(root: Path) -> Path:
     with Image.open(folder / "0000_04.png") as im:
         # cropped by 4 px, scaled back to 512 and saved as a JPEG: the same picture, a smaller file
         im.convert("RGB").crop((4, 4, 508, 508)).resize((512, 512), Image.Resampling.LANCZOS).save(
-            folder / "0000_04 resaved.jpg", quality=82)
+            folder / "0000_04 resaved.jpg", quality=82
+        )
     _caption(folder, "0000_04 resaved")
     # Not pictures at all: an empty file and a PDF renamed to .png.
     (folder / "empty.png").write_bytes(b"")

@@ -23,12 +23,30 @@ def make_library(
 ) -> Path:
     """A library with `actors` (default: two), `images[actor_id]` PNGs each, and versions files."""
     root.mkdir(parents=True, exist_ok=True)
-    actors = actors if actors is not None else [
-        {"id": 0, "name": "0000_european_16_male", "sex": "male", "ethnicity": "european", "age": 16,
-         "description": "A lanky teenager in a green hoodie.", "validated_lora_model": None},
-        {"id": 1, "name": "0001_african_34_female", "sex": "female", "ethnicity": "african", "age": 34,
-         "description": "A paramedic with short curls.", "validated_lora_model": None},
-    ]
+    actors = (
+        actors
+        if actors is not None
+        else [
+            {
+                "id": 0,
+                "name": "0000_european_16_male",
+                "sex": "male",
+                "ethnicity": "european",
+                "age": 16,
+                "description": "A lanky teenager in a green hoodie.",
+                "validated_lora_model": None,
+            },
+            {
+                "id": 1,
+                "name": "0001_african_34_female",
+                "sex": "female",
+                "ethnicity": "african",
+                "age": 34,
+                "description": "A paramedic with short curls.",
+                "validated_lora_model": None,
+            },
+        ]
+    )
     (root / "actors.json").write_text(json.dumps(actors, indent=2), encoding="utf-8")
     images = images if images is not None else {a["id"]: 6 for a in actors}
     for actor_id, count in images.items():

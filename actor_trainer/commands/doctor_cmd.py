@@ -93,8 +93,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             file, code = _split(item)
             match = next((f for f in report.findings if f.file == file and f.code == code), None)
             if match is None:
-                raise DismissRefusedError(f"{report.actor_name} has no standing {code} finding about {file}.",
-                                          f"`actor-trainer doctor {actor.id}` lists the findings.")
+                raise DismissRefusedError(
+                    f"{report.actor_name} has no standing {code} finding about {file}.",
+                    f"`actor-trainer doctor {actor.id}` lists the findings.",
+                )
             dismiss(library, actor.id, match)
         actor = library.get_actor(actor.id)
         report = check_actor(library, actor, params)
@@ -106,15 +108,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if report.has_blocking else 0
 
 
-def check_before_training(library: Library, actor: Actor, params: TrainingParameters, *, force: bool,
-                          dry_run: bool) -> list[dict[str, Any]]:
+def check_before_training(
+    library: Library, actor: Actor, params: TrainingParameters, *, force: bool, dry_run: bool
+) -> list[dict[str, Any]]:
     """The doctor's verdict before `train` submits: raises DatasetBlockedError while a blocking
     finding stands (unless `force`); returns the reasons `--force` overrode (to record in the
     version). A dry run sends nothing, so it only reports."""
     report = check_actor(library, actor, params)
     if report.warnings:
-        say(f"doctor: {len(report.warnings)} warning(s) about {actor.name}'s training data "
-            f"(`actor-trainer doctor {actor.id}` explains them).")
+        say(
+            f"doctor: {len(report.warnings)} warning(s) about {actor.name}'s training data "
+            f"(`actor-trainer doctor {actor.id}` explains them)."
+        )
     if not report.has_blocking:
         return []
     if dry_run:

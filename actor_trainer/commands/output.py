@@ -23,8 +23,9 @@ _JSON_CONTROL = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 def clean(text: str) -> str:
     """`text` safe for a terminal: each control character becomes a visible escape (`\\x1b`), so a
     file name or a server's text can neither move the cursor, recolour, retitle nor reorder the screen."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", text)
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 class TerminalFilter(logging.Filter):

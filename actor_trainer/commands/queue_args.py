@@ -22,22 +22,33 @@ def add_queue_commands(queue: argparse.ArgumentParser, handler: Handler) -> None
     p = command("add", "queue actors for training (each with its remembered parameters; your flags apply to all)")
     p.add_argument("actors", metavar="ACTOR", nargs="+", help="id (0, 0000) or name; several at once")
     _add_param_flags(p)
-    p.add_argument("--auto", action="store_true", help="auto-adjust each actor's parameters from its image count "
-                   "(your flags are kept)")
-    p.add_argument("--defaults", action="store_true", help="start from the default parameters, not each actor's "
-                   "remembered ones")
+    p.add_argument(
+        "--auto",
+        action="store_true",
+        help="auto-adjust each actor's parameters from its image count (your flags are kept)",
+    )
+    p.add_argument(
+        "--defaults", action="store_true", help="start from the default parameters, not each actor's remembered ones"
+    )
     p.add_argument("--description", help="a note stored with each version")
-    p.add_argument("--force", action="store_true", help="submit even while the dataset doctor reports a blocking "
-                   "problem (recorded in the version as `forced`)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="submit even while the dataset doctor reports a blocking problem (recorded in the version as `forced`)",
+    )
 
     p = command("list", "the queue's entries, in order, with their state")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("--all", action="store_true", help="removed entries too")
 
-    p = command("run", "submit the queue's entries, at most N at once (without --wait: what may be submitted "
-                "now, then return; the sandbox always waits)")
-    p.add_argument("--max-concurrent", type=int, metavar="N", help="runs in flight at once (remembered in the "
-                   "queue; default 1)")
+    p = command(
+        "run",
+        "submit the queue's entries, at most N at once (without --wait: what may be submitted "
+        "now, then return; the sandbox always waits)",
+    )
+    p.add_argument(
+        "--max-concurrent", type=int, metavar="N", help="runs in flight at once (remembered in the queue; default 1)"
+    )
     p.add_argument("--wait", action="store_true", help="follow every entry to its end; exit 1 if any failed")
 
     command("pause", "stop submitting (runs in flight go on)")

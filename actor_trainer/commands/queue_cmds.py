@@ -34,8 +34,11 @@ def cmd_queue(args: argparse.Namespace) -> int:
         return asyncio.run(_run(ctx, args))
     if action in ("pause", "resume"):
         store.set_paused(action == "pause")
-        say("Queue paused: nothing new is submitted; runs in flight go on." if action == "pause"
-            else "Queue resumed: `actor-trainer queue run` (or the app) submits the next entries.")
+        say(
+            "Queue paused: nothing new is submitted; runs in flight go on."
+            if action == "pause"
+            else "Queue resumed: `actor-trainer queue run` (or the app) submits the next entries."
+        )
         return 0
     if action == "remove":
         actor_id = _actor_id(ctx, args.ref)
@@ -69,8 +72,9 @@ def _given(args: argparse.Namespace) -> dict[str, object]:
     return {field: getattr(args, flag) for flag, field in PARAM_FLAGS.items() if getattr(args, flag) is not None}
 
 
-def entry_parameters(ctx: CommandContext, actor: Actor, given: dict[str, object], *, auto: bool,
-                     use_remembered: bool) -> TrainingParameters:
+def entry_parameters(
+    ctx: CommandContext, actor: Actor, given: dict[str, object], *, auto: bool, use_remembered: bool
+) -> TrainingParameters:
     """The actor's remembered parameters (unless `use_remembered` is off), then the flags, then
     auto-adjust from its image count (keeping the flags)."""
     from actor_trainer.commands.doctor_cmd import PARAMETER_MEMORY_FILE
@@ -83,8 +87,10 @@ def entry_parameters(ctx: CommandContext, actor: Actor, given: dict[str, object]
         params = TrainingParameters.model_validate({**base, **given})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidParametersError(f"Invalid training parameters — {problems}.",
-                                     "Fix the values named above (see `actor-trainer queue add --help`).") from exc
+        raise InvalidParametersError(
+            f"Invalid training parameters — {problems}.",
+            "Fix the values named above (see `actor-trainer queue add --help`).",
+        ) from exc
     if auto:
         image_count = ctx.library.scan_training_data(actor.id).image_count
         proposal = auto_adjust(image_count, params, locked=frozenset(given))
@@ -105,10 +111,15 @@ def _add(ctx: CommandContext, store: QueueStore, args: argparse.Namespace) -> in
         entry = store.add(actor.id, actor.name, params, force=args.force, description=args.description)
         verdict = report.summary_text()
         if report.has_blocking:
-            verdict += (" — submitted anyway (--force)" if args.force
-                        else " — this entry will fail unless fixed (or added with --force)")
-        say(f"Queued {entry.id}: {actor.name}, {params.max_train_steps} steps, lr {params.learning_rate:g}, "
-            f"dim/alpha {params.network_dim}/{params.network_alpha:g} — doctor: {verdict}")
+            verdict += (
+                " — submitted anyway (--force)"
+                if args.force
+                else " — this entry will fail unless fixed (or added with --force)"
+            )
+        say(
+            f"Queued {entry.id}: {actor.name}, {params.max_train_steps} steps, lr {params.learning_rate:g}, "
+            f"dim/alpha {params.network_dim}/{params.network_alpha:g} — doctor: {verdict}"
+        )
     say("`actor-trainer queue run` submits them.")
     return 0
 
@@ -124,18 +135,30 @@ def _list(queue: QueueFile, *, as_json: bool, include_removed: bool) -> int:
         print_json(document)
         return 0
     head = f"Queue: {len(entries)} entr(ies), at most {queue.max_concurrent} at once" + (
-        " — PAUSED" if queue.paused else "")
+        " — PAUSED" if queue.paused else ""
+    )
     say(head)
     if entries:
-        say(table([_row(i, e) for i, e in enumerate(entries, 1)],
-                  ["#", "ENTRY", "ACTOR", "STATE", "VERSION", "ATTEMPTS", "NOTE"]))
+        say(
+            table(
+                [_row(i, e) for i, e in enumerate(entries, 1)],
+                ["#", "ENTRY", "ACTOR", "STATE", "VERSION", "ATTEMPTS", "NOTE"],
+            )
+        )
     return 0
 
 
 def _row(index: int, e: QueueEntry) -> list[str]:
     note = e.error or e.note or ""
-    return [str(index), e.id, e.actor_name or f"{e.actor_id:04d}", e.state.value, e.version_name or "",
-            str(e.attempts), note[:80]]
+    return [
+        str(index),
+        e.id,
+        e.actor_name or f"{e.actor_id:04d}",
+        e.state.value,
+        e.version_name or "",
+        str(e.attempts),
+        note[:80],
+    ]
 
 
 # --- run ----------------------------------------------------------------------------------------
@@ -148,15 +171,16 @@ async def _run(ctx: CommandContext, args: argparse.Namespace) -> int:
     if ctx.config.sandbox and not args.wait:
         say("SANDBOX: the simulated endpoint runs inside this command, so it follows every entry to the end.")
     if not wait and ctx.config.webhook_mode != "poll":
-        say("note: without --wait nothing receives the webhook; the runs are followed by polling "
-            "(the app, `actor-trainer status`, or `queue run` again).")
+        say(
+            "note: without --wait nothing receives the webhook; the runs are followed by polling "
+            "(the app, `actor-trainer status`, or `queue run` again)."
+        )
         ctx = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, webhook_mode="poll"))
     async with running_services(ctx, serve_webhooks=wait, poll=wait) as services:
         if wait and ctx.config.webhook_mode == "ngrok" and not ctx.config.sandbox:
             await services.start_tunnel()
         assert services.queue is not None
-        summary = await services.queue.run(until_idle=True, submit_only=not wait,
-                                           max_concurrent=args.max_concurrent)
+        summary = await services.queue.run(until_idle=True, submit_only=not wait, max_concurrent=args.max_concurrent)
     queue = await asyncio.to_thread(QueueStore(ctx.library.root).load)
     _list(queue, as_json=False, include_removed=False)
     if summary is not None:

@@ -44,12 +44,22 @@ async def _sync_all(service: SyncService, actors: list[Actor], *, dry_run: bool,
             say(f"error: {actor.name}: {refused.message}")
             say(f"  → {refused.hint}")
             failures += 1
-            report.append({"id": actor.id, "name": actor.name, "uploaded": [], "skipped": [], "failed": [],
-                           "refused": refused.message})
+            report.append(
+                {
+                    "id": actor.id,
+                    "name": actor.name,
+                    "uploaded": [],
+                    "skipped": [],
+                    "failed": [],
+                    "refused": refused.message,
+                }
+            )
             continue
         if scan.unsupported:
-            say(f"{actor.name}: {len(scan.unsupported)} unsupported file(s) not synced: "
-                + ", ".join(p.name for p in scan.unsupported[:5]))
+            say(
+                f"{actor.name}: {len(scan.unsupported)} unsupported file(s) not synced: "
+                + ", ".join(p.name for p in scan.unsupported[:5])
+            )
         if not scan.files:
             say(f"{actor.name}: no training images, nothing to sync")
             report.append({"id": actor.id, "name": actor.name, "uploaded": [], "skipped": [], "failed": []})
@@ -62,19 +72,31 @@ async def _sync_all(service: SyncService, actors: list[Actor], *, dry_run: bool,
         result = await service.sync(actor.id, scan=scan, dry_run=dry_run, progress=on_progress)
         bar.close()
         verb = "would upload" if dry_run else "uploaded"
-        say(f"{actor.name}: {verb} {len(result.uploaded)}, already in sync {len(result.skipped)}"
-            + (f", FAILED {len(result.failed)}" if result.failed else ""))
+        say(
+            f"{actor.name}: {verb} {len(result.uploaded)}, already in sync {len(result.skipped)}"
+            + (f", FAILED {len(result.failed)}" if result.failed else "")
+        )
         for name, message in result.failed:
             say(f"  ✗ {name}: {message}")
         failures += len(result.failed)
-        report.append({"id": actor.id, "name": actor.name, "uploaded": list(result.uploaded),
-                       "skipped": list(result.skipped), "failed": [list(f) for f in result.failed],
-                       "bytes_uploaded": result.bytes_uploaded, "dry_run": dry_run})
+        report.append(
+            {
+                "id": actor.id,
+                "name": actor.name,
+                "uploaded": list(result.uploaded),
+                "skipped": list(result.skipped),
+                "failed": [list(f) for f in result.failed],
+                "bytes_uploaded": result.bytes_uploaded,
+                "dry_run": dry_run,
+            }
+        )
     if as_json:
         print_json(report)
     if failures:
-        say(f"{failures} file(s) or folder(s) failed; fix what is named above and run the same command again "
-            "(finished files are skipped).")
+        say(
+            f"{failures} file(s) or folder(s) failed; fix what is named above and run the same command again "
+            "(finished files are skipped)."
+        )
         return 1
     return 0
 
@@ -102,8 +124,13 @@ async def _serve_sandbox(ctx, port: int, host: str) -> int:  # type: ignore[no-u
     say("SANDBOX — a simulated RunPod Serverless endpoint (LoRAs are random weights, not trained models).")
     say(f"  base URL: {base}")
     say(f"  bucket:   {_bucket_text(ctx.config.storage) or getattr(storage, 'root', None)}")
-    say("  Use it with: ACTOR_TRAINER_RUNPOD_BASE_URL=" + base.rsplit("/", 1)[0]
-        + " RUNPOD_ENDPOINT_ID=" + base.rsplit("/", 1)[1] + " RUNPOD_API_KEY=any …")
+    say(
+        "  Use it with: ACTOR_TRAINER_RUNPOD_BASE_URL="
+        + base.rsplit("/", 1)[0]
+        + " RUNPOD_ENDPOINT_ID="
+        + base.rsplit("/", 1)[1]
+        + " RUNPOD_API_KEY=any …"
+    )
     say("Press Ctrl+C to stop.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -39,8 +39,10 @@ async def _compare_all(storage: Storage, library: Library, summaries: list[Actor
         remote_images = sum(
             1 for f in status.files if f.remote_size is not None and not f.name.lower().endswith(".txt")
         )
-        return summary.actor.id, {"remote_images": remote_images,
-                                  "sync_state": sync_state_word(status, scan.image_count)}
+        return summary.actor.id, {
+            "remote_images": remote_images,
+            "sync_state": sync_state_word(status, scan.image_count),
+        }
 
     pairs = await asyncio.gather(*(one(s) for s in summaries))
     return dict(pairs)

@@ -23,8 +23,9 @@ from actor_trainer.runtime import Services
 
 
 @contextlib.asynccontextmanager
-async def running_services(ctx: CommandContext, *, serve_webhooks: bool = True, poll: bool = True,
-                           echo: bool = True) -> AsyncIterator[Services]:
+async def running_services(
+    ctx: CommandContext, *, serve_webhooks: bool = True, poll: bool = True, echo: bool = True
+) -> AsyncIterator[Services]:
     services = Services(ctx.config, library=ctx.library)
     if echo:
         services.events.subscribe(_echo_event)
@@ -39,8 +40,11 @@ def _echo_event(event: Event) -> None:
     if isinstance(event, LogEvent) and event.level is not LogLevel.DEBUG:
         say(f"[{event.at:%H:%M:%S}] {event.level.value:<8} {event.message}")
     elif isinstance(event, TunnelChanged):
-        say(f"[{event.at:%H:%M:%S}] tunnel   {event.state}" + (f" {event.public_url}" if event.public_url else "")
-            + (f" — {event.error}" if event.error else ""))
+        say(
+            f"[{event.at:%H:%M:%S}] tunnel   {event.state}"
+            + (f" {event.public_url}" if event.public_url else "")
+            + (f" — {event.error}" if event.error else "")
+        )
 
 
 def _parameters(ctx: CommandContext, args: argparse.Namespace, image_count: int) -> TrainingParameters:
@@ -49,8 +53,10 @@ def _parameters(ctx: CommandContext, args: argparse.Namespace, image_count: int)
         params = TrainingParameters.model_validate(given)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidParametersError(f"Invalid training parameters — {problems}.",
-                                     "Fix the values named above (see `actor-trainer train --help`).") from exc
+        raise InvalidParametersError(
+            f"Invalid training parameters — {problems}.",
+            "Fix the values named above (see `actor-trainer train --help`).",
+        ) from exc
     if args.auto:
         proposal = auto_adjust(image_count, params, locked=frozenset(given))
         for change in proposal.changes:
@@ -88,16 +94,19 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
     from actor_trainer.commands.doctor_cmd import check_before_training  # the dataset doctor (refuses blocks)
 
     forced = [value.to_json() for value in unusual]
-    forced += await asyncio.to_thread(check_before_training, ctx.library, actor, params, force=args.force,
-                                      dry_run=args.dry_run)
+    forced += await asyncio.to_thread(
+        check_before_training, ctx.library, actor, params, force=args.force, dry_run=args.dry_run
+    )
     if args.dry_run:
         async with running_services(ctx, poll=False, echo=False) as services:
             built, pre = await services.require_orchestrator().dry_run(actor.id, params)
             for warning in pre.warnings:
                 say(f"warning: {warning}")
             if "webhook" not in built.body and ctx.config.webhook_mode != "poll":
-                say("note: the webhook URL (the tunnel's public URL + a per-job token) is added when the run is "
-                    "submitted; no tunnel is running now.")
+                say(
+                    "note: the webhook URL (the tunnel's public URL + a per-job token) is added when the run is "
+                    "submitted; no tunnel is running now."
+                )
             elif "webhook" in built.body:
                 say("note: the webhook token in this body is a fresh example; each submission makes its own.")
             report = await asyncio.to_thread(services.estimate, params)  # on stderr: stdout is the body
@@ -105,8 +114,10 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
                 say(f"estimate: {line.strip()}")
             sync = await services.storage.compare(actor.id, pre.scan.files)
             if not sync.is_synced:
-                say(f"warning: {actor.name}'s training data is not fully synced; `actor-trainer sync {actor.id}` "
-                    "before training.")
+                say(
+                    f"warning: {actor.name}'s training data is not fully synced; `actor-trainer sync {actor.id}` "
+                    "before training."
+                )
             print_json(built.body)
         return 0
 
@@ -115,16 +126,19 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
         say("SANDBOX: the simulated endpoint runs inside this command, so it waits for the run to end.")
     if not wait and ctx.config.webhook_mode != "poll":
         # Nobody will be listening for a webhook once this process exits: submit poll-only.
-        say("note: without --wait nothing receives the webhook; the run is followed by polling "
-            "(the app, `actor-trainer status` or `reconcile`).")
+        say(
+            "note: without --wait nothing receives the webhook; the run is followed by polling "
+            "(the app, `actor-trainer status` or `reconcile`)."
+        )
         ctx = dataclasses.replace(ctx, config=dataclasses.replace(ctx.config, webhook_mode="poll"))
     async with running_services(ctx, serve_webhooks=wait, poll=wait) as services:
         if wait and ctx.config.webhook_mode == "ngrok" and not ctx.config.sandbox:
             await services.start_tunnel()
         orchestrator = services.require_orchestrator()
         watcher = _RunWatcher(services) if wait else None
-        version = await orchestrator.submit(actor.id, params, description=args.description,
-                                            allow_concurrent=args.allow_concurrent)
+        version = await orchestrator.submit(
+            actor.id, params, description=args.description, allow_concurrent=args.allow_concurrent
+        )
         say(f"{actor.name}: {version.name} submitted as job {version.id} ({version.status.label}).")
         if version.estimate is not None:  # recorded in the version at submit (core/estimate.py)
             say(f"estimate: {_estimate_line(version)}")
@@ -138,11 +152,15 @@ async def _train(ctx: CommandContext, args: argparse.Namespace) -> int:
             final = await watcher.wait(actor.id, version.key)
         except asyncio.CancelledError:
             if ctx.config.sandbox:  # the simulated worker lives in this process (docs/architecture.md)
-                say(f"Stopped; {version.name} ran in this command's sandbox and stops with it. The next "
-                    "start marks it interrupted.")
+                say(
+                    f"Stopped; {version.name} ran in this command's sandbox and stops with it. The next "
+                    "start marks it interrupted."
+                )
             else:
-                say(f"Stopped waiting; {version.name} goes on at RunPod. "
-                    f"Follow it with `actor-trainer status {version.id}`.")
+                say(
+                    f"Stopped waiting; {version.name} goes on at RunPod. "
+                    f"Follow it with `actor-trainer status {version.id}`."
+                )
             raise
         return _final_report(final)
 
@@ -176,8 +194,9 @@ class _RunWatcher:
         if isinstance(event, RunProgress) and event.progress.total:
             if self._bar is None:
                 self._bar = ProgressBar("training", event.progress.total, unit=" steps")
-            detail = f"{event.progress.phase or ''}" + (f" loss {event.progress.loss:.4f}"
-                                                        if event.progress.loss is not None else "")
+            detail = f"{event.progress.phase or ''}" + (
+                f" loss {event.progress.loss:.4f}" if event.progress.loss is not None else ""
+            )
             self._bar.update(event.progress.step or 0, event.progress.total, detail)
         elif isinstance(event, VersionChanged) and event.version.status.is_terminal:
             for key in {event.version.id, event.version.requestId}:
@@ -241,8 +260,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         progress = ""
         if v.progress and v.progress.step is not None and v.progress.total:
             progress = f" — step {v.progress.step}/{v.progress.total}"
-        say(f"{v.name} ({v.id}): {v.status.label}{progress}" + (f" — {v.error.message}" if v.error else "")
-            + (f" — LoRA {v.loraUrl}" if v.loraUrl else ""))
+        say(
+            f"{v.name} ({v.id}): {v.status.label}{progress}"
+            + (f" — {v.error.message}" if v.error else "")
+            + (f" — LoRA {v.loraUrl}" if v.loraUrl else "")
+        )
     return 0
 
 

@@ -73,27 +73,32 @@ def cmd_samples(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out).expanduser()
         pairs = [(s.url, out / f"step{s.step or 0:06d}_p{s.index:02d}.png") for s in samples]
-        pairs += [(i.url, out / "trials" / f"{t.requestId or t.id}_{i.index:02d}.png")
-                  for t in trials for i in t.images or []]
+        pairs += [
+            (i.url, out / "trials" / f"{t.requestId or t.id}_{i.index:02d}.png") for t in trials for i in t.images or []
+        ]
         files = asyncio.run(_download(ctx, pairs))
     if args.json:
-        print_json({
-            "actor": actor.id,
-            "version": version.name,
-            "id": version.id,
-            "contract_version": version.contractVersion,
-            "good_checkpoint_step": version.goodCheckpointStep,
-            "samples": [_sample_doc(s, files.get(s.url)) for s in samples],
-            "checkpoints": [c.to_json() for c in version.checkpoints or [] if step is None or c.step == step],
-            "trials": [_trial_doc(t, files) for t in trials],
-        })
+        print_json(
+            {
+                "actor": actor.id,
+                "version": version.name,
+                "id": version.id,
+                "contract_version": version.contractVersion,
+                "good_checkpoint_step": version.goodCheckpointStep,
+                "samples": [_sample_doc(s, files.get(s.url)) for s in samples],
+                "checkpoints": [c.to_json() for c in version.checkpoints or [] if step is None or c.step == step],
+                "trials": [_trial_doc(t, files) for t in trials],
+            }
+        )
         return 0
     if samples:
         rows = [[str(s.step), str(s.index), s.prompt, str(s.seed), str(files.get(s.url) or s.url)] for s in samples]
         print(table(rows, ["STEP", "#", "PROMPT", "SEED", "FILE" if files else "URL"]))
     else:
-        say(f"{version.name} has no samples{f' at step {step}' if step is not None else ''} "
-            "(the endpoint spoke worker contract v1, sampling was off, or no checkpoint has landed yet).")
+        say(
+            f"{version.name} has no samples{f' at step {step}' if step is not None else ''} "
+            "(the endpoint spoke worker contract v1, sampling was off, or no checkpoint has landed yet)."
+        )
     for c in version.checkpoints or []:
         if step is None or c.step == step:
             good = "  ✓ good" if version.isGood and version.goodCheckpointStep == c.step else ""
@@ -115,8 +120,13 @@ def cmd_try(args: argparse.Namespace) -> int:
 
 async def _try(ctx: CommandContext, args: argparse.Namespace) -> int:
     actor = await asyncio.to_thread(ctx.library.get_actor, args.actor)
-    options: dict[str, Any] = {"prompt": args.prompt, "negative": args.negative or "", "seed": args.seed,
-                               "count": args.count, "strength": args.strength}
+    options: dict[str, Any] = {
+        "prompt": args.prompt,
+        "negative": args.negative or "",
+        "seed": args.seed,
+        "count": args.count,
+        "strength": args.strength,
+    }
     async with running_services(ctx, serve_webhooks=False, poll=False, echo=not args.dry_run) as services:
         trials = services.trials
         if trials is None:
@@ -132,16 +142,19 @@ async def _try(ctx: CommandContext, args: argparse.Namespace) -> int:
         if ctx.config.sandbox and not args.wait:
             say("SANDBOX: the simulated endpoint runs inside this command, so it waits for the images.")
         if not wait:
-            say(f"Not waiting: the app follows it, or run `actor-trainer try … --wait` next time; "
-                f"`actor-trainer samples {actor.id} {args.version} --json` shows it once it is recorded.")
+            say(
+                f"Not waiting: the app follows it, or run `actor-trainer try … --wait` next time; "
+                f"`actor-trainer samples {actor.id} {args.version} --json` shows it once it is recorded."
+            )
             return 0
         ref = parse_version_ref(args.version)[0]
         trial = await trials.wait(actor.id, ref, trial.id)
     files: dict[str, Path] = {}
     if args.out and trial.images:
         out = await asyncio.to_thread(lambda: Path(args.out).expanduser())
-        files = await _download(ctx, [(i.url, out / f"{trial.requestId or trial.id}_{i.index:02d}.png")
-                                      for i in trial.images])
+        files = await _download(
+            ctx, [(i.url, out / f"{trial.requestId or trial.id}_{i.index:02d}.png") for i in trial.images]
+        )
     if args.json:
         print_json(_trial_doc(trial, files))
     else:
@@ -187,13 +200,24 @@ async def _compare(ctx: CommandContext, args: argparse.Namespace) -> int:
                 row.images.append(None)
     out = await asyncio.to_thread(lambda: Path(args.out).expanduser())
     seeds = sorted({s.seed for row in rows for s in row.samples if s is not None})
-    title = f"{actor.name} — {len(rows)} version(s), same prompts, seed {', '.join(map(str, seeds))} (simulated)" \
-        if ctx.config.sandbox else f"{actor.name} — {len(rows)} version(s), same prompts, seed " \
-        f"{', '.join(map(str, seeds))}"
+    title = (
+        f"{actor.name} — {len(rows)} version(s), same prompts, seed {', '.join(map(str, seeds))} (simulated)"
+        if ctx.config.sandbox
+        else f"{actor.name} — {len(rows)} version(s), same prompts, seed {', '.join(map(str, seeds))}"
+    )
     width, height = await asyncio.to_thread(write_contact_sheet, out, rows, columns, title=title)
     if args.json:
-        print_json({"path": str(out), "width": width, "height": height, "columns": columns,
-                    "rows": [{"title": r.title, "lines": r.lines,
-                              "images": [s.url if s else None for s in r.samples]} for r in rows]})
+        print_json(
+            {
+                "path": str(out),
+                "width": width,
+                "height": height,
+                "columns": columns,
+                "rows": [
+                    {"title": r.title, "lines": r.lines, "images": [s.url if s else None for s in r.samples]}
+                    for r in rows
+                ],
+            }
+        )
     say(f"Wrote {out}: {len(rows)} row(s) × {len(columns)} column(s), {width}×{height} px.")
     return 0

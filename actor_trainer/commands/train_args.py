@@ -29,19 +29,26 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trigger", help="trigger / class tokens (default: the actor's name)")
     p.add_argument("--repeats", type=int, help="num_repeats")
     p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--scheduler", help="lr_scheduler: constant, cosine, cosine_with_restarts, polynomial, "
-                   "constant_with_warmup")
+    p.add_argument(
+        "--scheduler", help="lr_scheduler: constant, cosine, cosine_with_restarts, polynomial, constant_with_warmup"
+    )
     p.add_argument("--warmup", type=int, help="lr_warmup_steps")
     p.add_argument("--optimizer", help="optimizer_type (e.g. adamw8bit)")
     p.add_argument("--dtype", help="gradient_dtype: fp32, fp16, bf16")
     p.add_argument("--auto", action="store_true", help="auto-adjust from the image count (your flags are kept)")
     p.add_argument("--description", help="a note stored with the version")
     p.add_argument("--dry-run", action="store_true", help="print the /run request body (JSON) and send nothing")
-    p.add_argument("--wait", action="store_true", help="serve the webhook, poll, show progress; exit 0 only "
-                   "when the version completed")
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="serve the webhook, poll, show progress; exit 0 only when the version completed",
+    )
     p.add_argument("--allow-concurrent", action="store_true", help="start even if the actor has a run in flight")
-    p.add_argument("--force", action="store_true", help="start even though a check says the run would fail, "
-                   "train on garbage (the dataset doctor's blocking findings) or cost more than usual (a value "
-                   "outside the realistic range: rank 1-128, alpha <= rank, learning rate 1e-5 to 1e-3, steps "
-                   "by image count); the reasons are recorded in the version as `forced`")
-
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start even though a check says the run would fail, "
+        "train on garbage (the dataset doctor's blocking findings) or cost more than usual (a value "
+        "outside the realistic range: rank 1-128, alpha <= rank, learning rate 1e-5 to 1e-3, steps "
+        "by image count); the reasons are recorded in the version as `forced`",
+    )

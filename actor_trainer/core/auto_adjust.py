@@ -160,8 +160,7 @@ def steps_fit(image_count: int, max_train_steps: int, batch_size: int = 1) -> St
         verdict = "too_many_images"
     else:
         verdict = "ok"
-    return StepsFit(image_count=image_count, images_seen=seen, recommended=tier.steps,
-                    tier=tier.label, verdict=verdict)
+    return StepsFit(image_count=image_count, images_seen=seen, recommended=tier.steps, tier=tier.label, verdict=verdict)
 
 
 def warmup_for(steps: int) -> int:
@@ -234,8 +233,7 @@ def auto_adjust(image_count: int, current: TrainingParameters, *, locked: frozen
         (
             "lr_warmup_steps",
             warmup_for(final_steps),
-            f"warming up over 20 % of the {final_steps} steps keeps the first updates "
-            "from wrecking the base model",
+            f"warming up over 20 % of the {final_steps} steps keeps the first updates from wrecking the base model",
         ),
         (
             "optimizer_type",

@@ -107,8 +107,9 @@ def _drawable(text: str) -> str:
     return text.replace("—", "-").replace("–", "-").replace("✓", "v").replace("…", "...")
 
 
-def render_contact_sheet(rows: Sequence[SheetRow], columns: Sequence[str], *, title: str = "",
-                         cell: int = CELL) -> Image.Image:
+def render_contact_sheet(
+    rows: Sequence[SheetRow], columns: Sequence[str], *, title: str = "", cell: int = CELL
+) -> Image.Image:
     """The sheet: a header of prompts, then one labelled row of images per version (blocking)."""
     title = _drawable(title)
     columns = [_drawable(c) for c in columns]
@@ -149,8 +150,9 @@ def render_contact_sheet(rows: Sequence[SheetRow], columns: Sequence[str], *, ti
     return sheet
 
 
-def write_contact_sheet(path: Path, rows: Sequence[SheetRow], columns: Sequence[str], *, title: str = "",
-                        cell: int = CELL) -> tuple[int, int]:
+def write_contact_sheet(
+    path: Path, rows: Sequence[SheetRow], columns: Sequence[str], *, title: str = "", cell: int = CELL
+) -> tuple[int, int]:
     """Render the sheet and write it to `path` (PNG, atomically); returns its size (blocking)."""
     image = render_contact_sheet(rows, columns, title=title, cell=cell)
     out = io.BytesIO()

@@ -104,8 +104,9 @@ class TrainingConfig(_Open):
             raise ValueError("sampling and sample_urls come together")
         if self.sampling is not None and self.sample_urls is not None:
             rows, width = len(self.sampling.sample_steps), len(self.sampling.prompts)
-            if len(self.sample_urls) != rows or any(len(r) != width or not all(u.strip() for u in r)
-                                                    for r in self.sample_urls):
+            if len(self.sample_urls) != rows or any(
+                len(r) != width or not all(u.strip() for u in r) for r in self.sample_urls
+            ):
                 raise ValueError(f"sample_urls must be {rows} lists (one per sample step) of {width} URLs")
             if max(self.sampling.sample_steps) > self.max_train_steps:
                 raise ValueError("a sample step is beyond max_train_steps")

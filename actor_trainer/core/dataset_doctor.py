@@ -81,10 +81,30 @@ from actor_trainer.core.models import Actor, TrainingParameters
 from actor_trainer.core.settings import cache_dir
 
 __all__ = [
-    "BLOCKING", "DISMISSED_FIELD", "EXTREME_ASPECT", "FIX_REMOVE", "FIX_RENAME", "FIX_RGB", "FIX_ROTATE",
-    "FORCED_FIELD", "HUGE_FILE_BYTES", "MIN_TRAINABLE_IMAGES", "TRAINER_IMAGE_SUFFIXES", "WARNING",
-    "DatasetBlockedError", "DismissRefusedError", "DoctorReport", "Finding", "ProgressCallback", "Severity",
-    "assumed_parameters", "check_actor", "default_cache", "dismiss", "forced_reasons", "record_forced",
+    "BLOCKING",
+    "DISMISSED_FIELD",
+    "EXTREME_ASPECT",
+    "FIX_REMOVE",
+    "FIX_RENAME",
+    "FIX_RGB",
+    "FIX_ROTATE",
+    "FORCED_FIELD",
+    "HUGE_FILE_BYTES",
+    "MIN_TRAINABLE_IMAGES",
+    "TRAINER_IMAGE_SUFFIXES",
+    "WARNING",
+    "DatasetBlockedError",
+    "DismissRefusedError",
+    "DoctorReport",
+    "Finding",
+    "ProgressCallback",
+    "Severity",
+    "assumed_parameters",
+    "check_actor",
+    "default_cache",
+    "dismiss",
+    "forced_reasons",
+    "record_forced",
     "undismiss",
 ]
 
@@ -179,8 +199,16 @@ def _gather_facts(
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return name, None, ImageFacts(sha256=hashlib.sha256(name.encode()).hexdigest(), size=0,
-                                          kind="unreadable", detail=exc.strerror or str(exc))
+            return (
+                name,
+                None,
+                ImageFacts(
+                    sha256=hashlib.sha256(name.encode()).hexdigest(),
+                    size=0,
+                    kind="unreadable",
+                    detail=exc.strerror or str(exc),
+                ),
+            )
         sha = hashlib.sha256(data).hexdigest()
         seen = folder_facts.by_content(sha)
         return name, st, seen if seen is not None else inspect_image(data)
@@ -208,7 +236,6 @@ def _gather_facts(
     return result
 
 
-
 def _rules(
     actor: Actor, params: TrainingParameters, scan: TrainingDataScan, facts: dict[str, ImageFacts]
 ) -> list[Finding]:
@@ -230,72 +257,132 @@ def _image_findings(name: str, f: ImageFacts, params: TrainingParameters) -> lis
 
     ext = Path(name).suffix
     if f.kind == "empty":
-        return [finding("empty_file", BLOCKING,
-                        f"{name} is an empty file (0 bytes): there is no picture in it, and the trainer stops "
-                        "when it tries to open it. Copy the picture again, or remove the file.", FIX_REMOVE)]
+        return [
+            finding(
+                "empty_file",
+                BLOCKING,
+                f"{name} is an empty file (0 bytes): there is no picture in it, and the trainer stops "
+                "when it tries to open it. Copy the picture again, or remove the file.",
+                FIX_REMOVE,
+            )
+        ]
     if f.kind == "not_image":
-        return [finding("not_an_image", BLOCKING,
-                        f"{name} is not a picture: it is {f.detail}, named {ext}. The trainer cannot open it "
-                        "and the run would fail. Remove it, or export the real picture.", FIX_REMOVE)]
+        return [
+            finding(
+                "not_an_image",
+                BLOCKING,
+                f"{name} is not a picture: it is {f.detail}, named {ext}. The trainer cannot open it "
+                "and the run would fail. Remove it, or export the real picture.",
+                FIX_REMOVE,
+            )
+        ]
     if f.kind == "unreadable":
-        return [finding("unreadable", BLOCKING,
-                        f"{name} is damaged and cannot be opened ({f.detail}); perhaps a copy that was cut "
-                        "short. The run would fail on it. Copy it again from the original.", FIX_REMOVE)]
+        return [
+            finding(
+                "unreadable",
+                BLOCKING,
+                f"{name} is damaged and cannot be opened ({f.detail}); perhaps a copy that was cut "
+                "short. The run would fail on it. Copy it again from the original.",
+                FIX_REMOVE,
+            )
+        ]
 
     out: list[Finding] = []
     if not trainer_finds(name):
         fixed = Path(name).stem + ext.lower()
-        out.append(finding("extension_case", WARNING,
-                           f"{name}: the trainer only finds extensions written all in lower case or all in "
-                           f"upper case ({ext.lower()} or {ext.upper()}), so it skips this picture unless the "
-                           "worker renames it first (the reference worker does; another may not). "
-                           f"Rename it to {fixed}.", FIX_RENAME))
+        out.append(
+            finding(
+                "extension_case",
+                WARNING,
+                f"{name}: the trainer only finds extensions written all in lower case or all in "
+                f"upper case ({ext.lower()} or {ext.upper()}), so it skips this picture unless the "
+                "worker renames it first (the reference worker does; another may not). "
+                f"Rename it to {fixed}.",
+                FIX_RENAME,
+            )
+        )
     width, height = (f.height, f.width) if f.orientation in (5, 6, 7, 8) else (f.width, f.height)
     res = params.resolution
     if width * height < res * res:
         factor = res / (width * height) ** 0.5
         short = min(width, height)
-        how = (f"about {factor:.1f}× too small" if factor >= 1.15
-               else f"about {round((factor - 1) * 100)} % too small")
-        out.append(finding("too_small", WARNING,
-                           f"{name} is {width}×{height} px, smaller than the {res}×{res} px training size "
-                           f"({how}; its short side is {res - short} px short). The trainer enlarges it, "
-                           "so it trains blurry. Use a larger original if you have one."))
+        how = f"about {factor:.1f}× too small" if factor >= 1.15 else f"about {round((factor - 1) * 100)} % too small"
+        out.append(
+            finding(
+                "too_small",
+                WARNING,
+                f"{name} is {width}×{height} px, smaller than the {res}×{res} px training size "
+                f"({how}; its short side is {res - short} px short). The trainer enlarges it, "
+                "so it trains blurry. Use a larger original if you have one.",
+            )
+        )
     ratio = max(width, height) / max(1, min(width, height))
     if ratio > EXTREME_ASPECT:
         shape = "wide" if width > height else "tall"
-        out.append(finding("extreme_aspect", WARNING,
-                           f"{name} is very {shape} ({width}×{height} px, {ratio:.1f} : 1). In a frame this "
-                           "shape the face is small and most of the picture is background. Crop it closer "
-                           "to the person (square or 3:4)."))
+        out.append(
+            finding(
+                "extreme_aspect",
+                WARNING,
+                f"{name} is very {shape} ({width}×{height} px, {ratio:.1f} : 1). In a frame this "
+                "shape the face is small and most of the picture is background. Crop it closer "
+                "to the person (square or 3:4).",
+            )
+        )
     if f.orientation != 1:
-        out.append(finding("exif_rotation", WARNING,
-                           f"{name} is stored {_orientation_words(f.orientation)}, with a note asking viewers "
-                           "to turn it. Viewers do, the trainer does not: it would learn the picture "
-                           "that way. Apply the rotation to the pixels.", FIX_ROTATE))
+        out.append(
+            finding(
+                "exif_rotation",
+                WARNING,
+                f"{name} is stored {_orientation_words(f.orientation)}, with a note asking viewers "
+                "to turn it. Viewers do, the trainer does not: it would learn the picture "
+                "that way. Apply the rotation to the pixels.",
+                FIX_ROTATE,
+            )
+        )
     if f.transparent:
-        out.append(finding("alpha_channel", WARNING,
-                           f"{name} has transparent areas. The trainer drops transparency, and whatever "
-                           "colour is hidden there (often black) becomes part of the picture. Convert it to "
-                           "a picture without transparency.", FIX_RGB))
+        out.append(
+            finding(
+                "alpha_channel",
+                WARNING,
+                f"{name} has transparent areas. The trainer drops transparency, and whatever "
+                "colour is hidden there (often black) becomes part of the picture. Convert it to "
+                "a picture without transparency.",
+                FIX_RGB,
+            )
+        )
     if f.mode == "CMYK":
-        out.append(finding("cmyk", WARNING,
-                           f"{name} stores its colours for print (CMYK). The trainer converts them for the "
-                           "screen without a colour profile, so skin tones come out wrong. Convert it to RGB.",
-                           FIX_RGB))
+        out.append(
+            finding(
+                "cmyk",
+                WARNING,
+                f"{name} stores its colours for print (CMYK). The trainer converts them for the "
+                "screen without a colour profile, so skin tones come out wrong. Convert it to RGB.",
+                FIX_RGB,
+            )
+        )
     if f.bits > 8:
         if f.mode in ("RGB", "RGBA", "P"):
             effect = "the trainer reads 8 bits, so half of this file is uploaded for nothing"
         else:
             effect = "the trainer's conversion to colour turns a 16-bit grey picture almost white"
-        out.append(finding("high_bit_depth", WARNING,
-                           f"{name} has 16 bits per colour; {effect}. Save it as an ordinary 8-bit picture.",
-                           FIX_RGB))
+        out.append(
+            finding(
+                "high_bit_depth",
+                WARNING,
+                f"{name} has 16 bits per colour; {effect}. Save it as an ordinary 8-bit picture.",
+                FIX_RGB,
+            )
+        )
     if f.size > HUGE_FILE_BYTES:
-        out.append(finding("huge_file", WARNING,
-                           f"{name} is {f.size / 1_048_576:.0f} MB. Large files slow every sync and the "
-                           f"worker's download, and training at {res} px gains nothing from them. Save a "
-                           "smaller copy (a few MB is plenty)."))
+        out.append(
+            finding(
+                "huge_file",
+                WARNING,
+                f"{name} is {f.size / 1_048_576:.0f} MB. Large files slow every sync and the "
+                f"worker's download, and training at {res} px gains nothing from them. Save a "
+                "smaller copy (a few MB is plenty).",
+            )
+        )
     return out
 
 
@@ -309,4 +396,3 @@ def _orientation_words(orientation: int) -> str:
         7: "turned on its side and mirrored",
         8: "turned on its side (it needs a quarter turn anticlockwise)",
     }.get(orientation, "turned")
-

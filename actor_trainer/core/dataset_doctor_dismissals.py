@@ -40,15 +40,16 @@ def dismiss(library: Library, actor_id: int, finding: Finding) -> Actor:
     """Remember that the user accepts this warning about this file (as it is now)."""
     if not finding.dismissable or finding.file is None:
         raise DismissRefusedError(
-            f"{finding.code} cannot be dismissed: " + ("it blocks training." if finding.blocking
-                                                      else "it is about the whole set, not one file."),
+            f"{finding.code} cannot be dismissed: "
+            + ("it blocks training." if finding.blocking else "it is about the whole set, not one file."),
             "Fix it instead; a blocking problem can only be overridden for one run (--force).",
         )
     entry = {"file": finding.file, "code": finding.code, "sha256": finding.sha256, "at": utc_now().isoformat()}
 
     def change(actor: Actor) -> None:
-        current = [e for e in _raw_dismissals(actor)
-                   if not (e.get("file") == finding.file and e.get("code") == finding.code)]
+        current = [
+            e for e in _raw_dismissals(actor) if not (e.get("file") == finding.file and e.get("code") == finding.code)
+        ]
         setattr(actor, DISMISSED_FIELD, [*current, entry])
 
     saved, _ = library.update_actor(actor_id, change)
@@ -86,8 +87,7 @@ class DatasetBlockedError(TrainingValidationError):
     def __init__(self, report: DoctorReport) -> None:
         lines = "; ".join(f"{f.file or 'the set'}: {f.code}" for f in report.blocking)
         super().__init__(
-            f"{report.actor_name}'s training data has {len(report.blocking)} problem(s) that block training "
-            f"({lines}).",
+            f"{report.actor_name}'s training data has {len(report.blocking)} problem(s) that block training ({lines}).",
             f"See `actor-trainer doctor {report.actor_id}` for what each one means and how to fix it; "
             "--force starts anyway (recorded in the version).",
         )
@@ -100,10 +100,7 @@ FORCED_FIELD = "forced"
 
 def forced_reasons(report: DoctorReport) -> list[dict[str, Any]]:
     """What `--force` overrode, as recorded in the version."""
-    return [
-        {"check": "dataset_doctor", "code": f.code, "file": f.file, "message": f.message}
-        for f in report.blocking
-    ]
+    return [{"check": "dataset_doctor", "code": f.code, "file": f.file, "message": f.message} for f in report.blocking]
 
 
 def record_forced(library: Library, actor_id: int, version_ref: str, reasons: list[dict[str, Any]]) -> None:

@@ -109,8 +109,14 @@ def inspect_image(data: bytes) -> ImageFacts:
             return ImageFacts(sha256=sha, size=size, kind="unreadable", detail=f"far too many pixels ({exc})")
         except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
             return ImageFacts(
-                sha256=sha, size=size, kind="unreadable", format=image.format or "",
-                width=image.width, height=image.height, mode=image.mode, detail=str(exc) or type(exc).__name__,
+                sha256=sha,
+                size=size,
+                kind="unreadable",
+                format=image.format or "",
+                width=image.width,
+                height=image.height,
+                mode=image.mode,
+                detail=str(exc) or type(exc).__name__,
             )
         finally:
             image.close()
@@ -145,9 +151,18 @@ def _decode(image: Image.Image, data: bytes, sha: str) -> ImageFacts:
     for step in _TRANSPOSE.get(orientation, ()):
         rgb = rgb.transpose(step)
     return ImageFacts(
-        sha256=sha, size=len(data), kind="image", format=fmt, width=width, height=height, mode=mode,
-        bits=bits, transparent=transparent, orientation=orientation,
-        dhash=dhash(rgb), thumb=colour_thumb(rgb).hex(),
+        sha256=sha,
+        size=len(data),
+        kind="image",
+        format=fmt,
+        width=width,
+        height=height,
+        mode=mode,
+        bits=bits,
+        transparent=transparent,
+        orientation=orientation,
+        dhash=dhash(rgb),
+        thumb=colour_thumb(rgb).hex(),
     )
 
 

@@ -83,8 +83,9 @@ def _remove(library: Library, actor_id: int, path: Path) -> FixResult:
     caption = path.with_suffix(CAPTION_SUFFIX)
     if path.suffix.lower() != CAPTION_SUFFIX and caption.is_file():
         kept.append(_keep(library, actor_id, caption, move=True))
-    return FixResult(path.name, FIX_REMOVE, f"{path.name} was taken out of training; it is kept in "
-                     f"{ORIGINALS_FOLDER}/.", tuple(kept))
+    return FixResult(
+        path.name, FIX_REMOVE, f"{path.name} was taken out of training; it is kept in {ORIGINALS_FOLDER}/.", tuple(kept)
+    )
 
 
 def _rename(path: Path) -> FixResult:
@@ -92,8 +93,10 @@ def _rename(path: Path) -> FixResult:
     if target == path:
         return FixResult(path.name, FIX_RENAME, f"{path.name} already has a lower-case extension.", ())
     if any(p.name == target.name for p in path.parent.iterdir()):
-        raise FixError(f"{target.name} already exists, so {path.name} cannot be renamed to it.",
-                       "Rename or remove one of the two by hand.")
+        raise FixError(
+            f"{target.name} already exists, so {path.name} cannot be renamed to it.",
+            "Rename or remove one of the two by hand.",
+        )
     path.rename(target)
     return FixResult(path.name, FIX_RENAME, f"{path.name} was renamed to {target.name}.", ())
 
@@ -132,8 +135,7 @@ def _rewrite(library: Library, actor_id: int, path: Path, fix: str) -> FixResult
         image.save(out, "PNG", **options)
     kept = _keep(library, actor_id, path, move=False)
     atomic_write_bytes(path, out.getvalue())
-    return FixResult(path.name, fix, f"{path.name} was {done}; the original is kept in {ORIGINALS_FOLDER}/.",
-                     (kept,))
+    return FixResult(path.name, fix, f"{path.name} was {done}; the original is kept in {ORIGINALS_FOLDER}/.", (kept,))
 
 
 def _to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:

@@ -58,8 +58,13 @@ class Finding:
         return self.severity == WARNING and self.file is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "code": self.code, "severity": self.severity, "message": self.message,
-                "fix": self.fix}
+        return {
+            "file": self.file,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": self.fix,
+        }
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,6 @@ class DoctorReport:
             "verdict": self.verdict,
             "text": self.summary_text(),
         }
-
 
 
 def trainer_finds(name: str) -> bool:

@@ -38,8 +38,7 @@ class CorruptFileError(LibraryError):
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(
             f"{path}: {problem}",
-            "The file was left untouched. Restore it from a backup or fix it by hand, "
-            "then try again.",
+            "The file was left untouched. Restore it from a backup or fix it by hand, then try again.",
         )
         self.path = path
         self.problem = problem

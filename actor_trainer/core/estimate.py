@@ -56,7 +56,7 @@ class Estimate:
         return self.execution_s + self.delay_s
 
     def summary(self) -> str:
-        """"≈ 38 min on the endpoint, ≈ $1.90"."""
+        """ "≈ 38 min on the endpoint, ≈ $1.90"."""
         text = f"≈ {format_duration(self.seconds)} on the endpoint"
         if self.cost is not None:
             text += f", ≈ {format_cost(self.cost)}" if self.cost >= 0.01 else ", under $0.01"
@@ -79,7 +79,7 @@ class Accuracy:
     within: float  # the largest relative error of those runs (0.12 = ±12 %)
 
     def text(self) -> str:
-        """"last 10 runs: within ±12 %"."""
+        """ "last 10 runs: within ±12 %"."""
         runs = "the last run" if self.runs == 1 else f"last {self.runs} runs"
         return f"{runs}: within ±{math.ceil(self.within * 100 - 1e-9):d} %"
 
@@ -204,9 +204,10 @@ def estimate_run(
 
     # Learnt from runs that sampled, the seconds per step already hold the sampling: not twice.
     if samples and params.sample_settings.every > 0 and not learnt_sampling:
-        speed = (gpu_class.seconds_per_step if gpu_class else GPU_CLASSES[next(iter(GPU_CLASSES))].seconds_per_step)
-        extra = sampling_seconds(params.sample_settings, steps, SECONDS_PER_SAMPLE_STEP_AT_512 * speed
-                                 / SECONDS_PER_STEP_AT_512)
+        speed = gpu_class.seconds_per_step if gpu_class else GPU_CLASSES[next(iter(GPU_CLASSES))].seconds_per_step
+        extra = sampling_seconds(
+            params.sample_settings, steps, SECONDS_PER_SAMPLE_STEP_AT_512 * speed / SECONDS_PER_STEP_AT_512
+        )
         execution += extra
         basis += f"; sampling {format_duration(extra)}"
 
@@ -275,14 +276,17 @@ def estimate_for(
 ) -> EstimateReport:
     """Read this endpoint's history and estimate `params` (blocking)."""
     history = load_history(library, endpoint)
-    estimate = estimate_run(params, history, gpu=gpu, gpus=gpus, sandbox=endpoint.lower() == "sandbox",
-                            samples=samples)
+    estimate = estimate_run(params, history, gpu=gpu, gpus=gpus, sandbox=endpoint.lower() == "sandbox", samples=samples)
     return EstimateReport(estimate=estimate, accuracy=accuracy(history))
 
 
 def estimate_with_config(library: Library, config: Config, params: TrainingParameters) -> EstimateReport:
     """The estimate for the configured endpoint, GPU class and prices (blocking)."""
     return estimate_for(
-        library, config.endpoint_label, params, gpu=config.gpu_class, gpus=gpu_table(config.gpu_prices),
+        library,
+        config.endpoint_label,
+        params,
+        gpu=config.gpu_class,
+        gpus=gpu_table(config.gpu_prices),
         samples=ContractMemory(override=config.worker_contract).speaks_v2(config.endpoint_label),
     )

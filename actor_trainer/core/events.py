@@ -114,6 +114,5 @@ class EventBus:
             except Exception:  # a broken listener must not break the service that emitted
                 log.exception("event subscriber %r failed on %s", fn, type(event).__name__)
 
-    def log(self, level: LogLevel, message: str, *, actor_id: int | None = None,
-            version_id: str | None = None) -> None:
+    def log(self, level: LogLevel, message: str, *, actor_id: int | None = None, version_id: str | None = None) -> None:
         self.emit(LogEvent(level=level, message=message, actor_id=actor_id, version_id=version_id))

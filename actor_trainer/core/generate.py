@@ -81,8 +81,10 @@ def build_generate_request(
     names the job; `image_urls` holds one URL per image (trial.count). Raises RequestBuildError."""
     urls = [str(u) for u in image_urls]
     if len(urls) != trial.count:
-        raise RequestBuildError(f"{len(urls)} image URLs were decided for {trial.count} images.",
-                                "Decide one URL per image (core/sample_keys.py).")
+        raise RequestBuildError(
+            f"{len(urls)} image URLs were decided for {trial.count} images.",
+            "Decide one URL per image (core/sample_keys.py).",
+        )
     if not lora_url.strip():
         raise RequestBuildError("This version has no LoRA to try.", "Try a completed version, or a kept checkpoint.")
     if any(len(u) > MAX_URL_CHARS for u in [lora_url, *urls]):
@@ -124,7 +126,9 @@ def build_generate_request(
         GenerateRunRequest.model_validate(body)
     except ValidationError as exc:
         first = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
-        raise RequestBuildError(f"The Try request does not match the worker contract: {first}",
-                                "Check the Try's prompt, count and size.") from exc
-    return BuiltGenerateRequest(body=body, request_id=request_id, image_urls=tuple(urls), lora_name=lora_name,
-                                webhook_token=token)
+        raise RequestBuildError(
+            f"The Try request does not match the worker contract: {first}", "Check the Try's prompt, count and size."
+        ) from exc
+    return BuiltGenerateRequest(
+        body=body, request_id=request_id, image_urls=tuple(urls), lora_name=lora_name, webhook_token=token
+    )

@@ -113,8 +113,15 @@ class GoodMarks:
             model = ValidatedLoraModel(
                 version_id=target.id, version_name=target.name, lora_url=lora_url, marked_at=utc_now(), **extra
             )
-            return self._run_intent({"op": "mark", "actor_id": actor_id, "version_id": target.id,
-                                     "model": model.to_json(), "checkpoint_step": checkpoint_step})
+            return self._run_intent(
+                {
+                    "op": "mark",
+                    "actor_id": actor_id,
+                    "version_id": target.id,
+                    "model": model.to_json(),
+                    "checkpoint_step": checkpoint_step,
+                }
+            )
 
     def unmark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
         """Take the good mark off `version_ref`: `isGood` becomes false on it, and the actor's
@@ -214,8 +221,10 @@ class GoodMarks:
                 return []
             path.unlink(missing_ok=True)
         what = "marked good" if intent.get("op") == "mark" else "unmarked"
-        note = (f"Finished an interrupted change: {version.name} of {actor.name} {what} in both "
-                f"{self.versions_file(actor.id).name} and {self.actors_file.name}.")
+        note = (
+            f"Finished an interrupted change: {version.name} of {actor.name} {what} in both "
+            f"{self.versions_file(actor.id).name} and {self.actors_file.name}."
+        )
         log.warning("%s", note)
         self.repaired.append(note)
         return [note]

@@ -83,8 +83,11 @@ class ImageCache:
         """Remove the least recently used files until the folder holds at most `max_bytes`
         (`keep`, the file just written, stays). Returns how many were removed (blocking)."""
         try:
-            entries = [(e.stat().st_mtime, e.stat().st_size, Path(e.path)) for e in os.scandir(self.folder)
-                       if e.is_file() and not e.name.startswith(".")]
+            entries = [
+                (e.stat().st_mtime, e.stat().st_size, Path(e.path))
+                for e in os.scandir(self.folder)
+                if e.is_file() and not e.name.startswith(".")
+            ]
         except FileNotFoundError:
             return 0
         total = sum(size for _, size, _ in entries)

@@ -141,8 +141,7 @@ class Library(GoodMarks):
                 self._file_lock.acquire()
             except Timeout:
                 raise LibraryError(
-                    f"Another program has held the library's lock ({lock_path}) for "
-                    f"{self._file_lock.timeout:g} s.",
+                    f"Another program has held the library's lock ({lock_path}) for {self._file_lock.timeout:g} s.",
                     "Wait for the other window or command to finish, then try again.",
                 ) from None
             except OSError as exc:
@@ -259,8 +258,7 @@ class Library(GoodMarks):
                     return actor, version
         if skipped:
             broken = "; ".join(e.message for e in skipped)
-            raise LibraryError(f"No readable versions file has {ref!r}. Could not read: {broken}",
-                               skipped[0].hint)
+            raise LibraryError(f"No readable versions file has {ref!r}. Could not read: {broken}", skipped[0].hint)
         raise VersionNotFoundError(ref)
 
     def in_flight_versions(self) -> list[tuple[Actor, TrainingVersion]]:
@@ -373,7 +371,6 @@ class Library(GoodMarks):
                         self._write_versions(actor_id, versions_file)
                     return checked, result
             raise VersionNotFoundError(version_ref, actor_id)
-
 
     def update_actor(self, actor_id: int, change: Callable[[Actor], T]) -> tuple[Actor, T]:
         """Read-modify-write one actor record under the lock (like `update_version`): `change`

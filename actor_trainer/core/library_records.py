@@ -64,13 +64,14 @@ def _is_inside(real_path: str, real_root: str) -> bool:
 def outside_message(scan: TrainingDataScan) -> tuple[str, str]:
     """What to say when training data links out of the library: (message, hint)."""
     if scan.outside == (scan.folder,):
-        message = (f"{scan.folder} is a link to a folder outside the library: its files are never "
-                   "uploaded.")
+        message = f"{scan.folder} is a link to a folder outside the library: its files are never uploaded."
         hint = "Replace the link with a real folder and copy the pictures into it."
     else:
         names = ", ".join(p.name for p in scan.outside[:5]) + (" …" if len(scan.outside) > 5 else "")
-        message = (f"{len(scan.outside)} file(s) in {scan.folder} are links to files outside the library "
-                   f"({names}): they are never uploaded.")
+        message = (
+            f"{len(scan.outside)} file(s) in {scan.folder} are links to files outside the library "
+            f"({names}): they are never uploaded."
+        )
         hint = "Copy those files into the training_data folder instead of linking them, or remove the links."
     return message, hint
 
@@ -170,8 +171,9 @@ def scan_folder(library_root: Path, folder: Path, actor_id: int) -> TrainingData
     root = os.path.realpath(library_root)
     if os.path.lexists(folder) and not _is_inside(os.path.realpath(folder), root):
         # training_data (or the actor's folder) is a link out of the library: read nothing in it
-        return TrainingDataScan(actor_id=actor_id, folder=folder, images=(), captions=(), unsupported=(),
-                                outside=(folder,))
+        return TrainingDataScan(
+            actor_id=actor_id, folder=folder, images=(), captions=(), unsupported=(), outside=(folder,)
+        )
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except FileNotFoundError:

@@ -25,6 +25,7 @@ class ModelRegistry:
         """Mark `version_ref` (job id, request id or name) good — its final LoRA, or with
         `checkpoint_step` that kept checkpoint's (issue 12); refused for a version that is not
         completed or has no such LoRA (MarkGoodRefusedError, nothing written)."""
+
         def marks(versions: list[TrainingVersion]) -> dict[str, tuple[bool, int | None]]:
             return {v.key: (v.isGood, v.goodCheckpointStep) for v in versions}
 
@@ -36,8 +37,12 @@ class ModelRegistry:
                 self.events.emit(VersionChanged(actor_id=actor_id, version=v))
         self.events.emit(ActorChanged(actor_id=actor_id))
         what = f"{version.name}'s checkpoint at step {checkpoint_step}" if checkpoint_step is not None else version.name
-        self.events.log(LogLevel.SUCCESS, f"{what} is now the validated model of {actor.name}.",
-                        actor_id=actor_id, version_id=version.id)
+        self.events.log(
+            LogLevel.SUCCESS,
+            f"{what} is now the validated model of {actor.name}.",
+            actor_id=actor_id,
+            version_id=version.id,
+        )
         return actor, version
 
     async def unmark_good(self, actor_id: int, version_ref: str) -> tuple[Actor, TrainingVersion]:
@@ -51,6 +56,10 @@ class ModelRegistry:
             self.events.emit(VersionChanged(actor_id=actor_id, version=v))
         self.events.emit(ActorChanged(actor_id=actor_id))
         if moved:
-            self.events.log(LogLevel.INFO, f"{version.name} is no longer the validated model of {actor.name}.",
-                            actor_id=actor_id, version_id=version.id)
+            self.events.log(
+                LogLevel.INFO,
+                f"{version.name} is no longer the validated model of {actor.name}.",
+                actor_id=actor_id,
+                version_id=version.id,
+            )
         return actor, version

@@ -103,7 +103,7 @@ class Actor(Record):
 
     @property
     def meta_line(self) -> str:
-        """"age • sex • ethnicity", as the original web app's actor button showed it."""
+        """ "age • sex • ethnicity", as the original web app's actor button showed it."""
         parts = [str(self.age) if self.age is not None else None, self.sex, self.ethnicity]
         return " • ".join(p for p in parts if p)
 

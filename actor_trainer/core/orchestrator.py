@@ -179,8 +179,9 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
             )
         except (RequestBuildError, WorkflowValidationError) as exc:
             raise InvalidParametersError(exc.message, exc.hint) from exc
-        return Preflight(actor=actor, params=params, scan=scan, sync=sync, webhook_base_url=base,
-                         warnings=tuple(warnings))
+        return Preflight(
+            actor=actor, params=params, scan=scan, sync=sync, webhook_base_url=base, warnings=tuple(warnings)
+        )
 
     async def dry_run(self, actor_ref: str | int, params: TrainingParameters) -> tuple[BuiltRequest, Preflight]:
         """The exact body `/run` would get for the next version; nothing is written or sent."""
@@ -203,8 +204,9 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
         )
         return built, pre
 
-    def _v2_arguments(self, actor: Actor, version_name: str, params: TrainingParameters,
-                      file_count: int) -> dict[str, Any]:
+    def _v2_arguments(
+        self, actor: Actor, version_name: str, params: TrainingParameters, file_count: int
+    ) -> dict[str, Any]:
         """build_run_request's contract v2 arguments: the version spoken to this endpoint and where
         each sample and kept checkpoint goes (keys decided by the app, core/sample_keys.py). In
         presigned mode each is a presigned PUT that lives as long as the job's ttl, so a worker
@@ -281,8 +283,11 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
 
         def make(name: str) -> TrainingVersion:
             v2_ok = speaks is not None and speaks >= 2
-            v2 = self._v2_arguments(actor, name, params, len(pre.scan.files)) if v2_ok else (
-                {"contract_version": speaks} if speaks is not None else {})
+            v2 = (
+                self._v2_arguments(actor, name, params, len(pre.scan.files))
+                if v2_ok
+                else ({"contract_version": speaks} if speaks is not None else {})
+            )
             built = build_run_request(
                 actor=actor,
                 params=params,
@@ -335,8 +340,9 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
         except RunPodError as exc:
             await self.recorder.record_error(actor.id, request_id, exc, fail=True)
             raise
-        self._log(LogLevel.RESPONSE, f"RunPod accepted the job: id {answer.id}, {answer.status.value}",
-                  actor.id, answer.id)
+        self._log(
+            LogLevel.RESPONSE, f"RunPod accepted the job: id {answer.id}, {answer.status.value}", actor.id, answer.id
+        )
         saved = await self.apply_status(actor.id, request_id, answer, source="/run")
         if self.on_submitted is not None:
             self.on_submitted(actor.id, request_id)
@@ -357,9 +363,13 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
         if version.status.is_terminal and version.status is not VersionStatus.EXPIRED:
             return version
         if version.endpoint and version.endpoint != self.endpoint_label:
-            self._log(LogLevel.WARNING,
-                      f"{version.name} was sent to {version.endpoint}, not {self.endpoint_label}; "
-                      "switch the endpoint in Settings to follow it.", actor_id, version.id)
+            self._log(
+                LogLevel.WARNING,
+                f"{version.name} was sent to {version.endpoint}, not {self.endpoint_label}; "
+                "switch the endpoint in Settings to follow it.",
+                actor_id,
+                version.id,
+            )
             return version
         route = await self._route(actor_id, version)
         if isinstance(route, TrainingVersion):
@@ -375,13 +385,18 @@ class TrainingOrchestrator(WebhookConfirmation, CancelRetry, SandboxRouting):
                 status = await client.status(job_id)
         except RunPodNotFoundError:
             if age < self.not_registered_grace_s and version.status is VersionStatus.QUEUED:
-                self._log(LogLevel.INFO, f"{version.name}: RunPod has not registered job {job_id} yet.",
-                          actor_id, job_id)
+                self._log(
+                    LogLevel.INFO, f"{version.name}: RunPod has not registered job {job_id} yet.", actor_id, job_id
+                )
                 return version
             return await self.recorder.recover_from_bucket(actor_id, version)
         except RunPodError as exc:
             # A failed check is only a failed check: nothing about the run changes.
-            self._log(LogLevel.WARNING, f"{version.name}: status check failed — {exc.message} "
-                      "Will try again at the next poll.", actor_id, job_id)
+            self._log(
+                LogLevel.WARNING,
+                f"{version.name}: status check failed — {exc.message} Will try again at the next poll.",
+                actor_id,
+                job_id,
+            )
             return version
         return await self.apply_status(actor_id, version.id, status, source="status check")

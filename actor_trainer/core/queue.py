@@ -158,8 +158,11 @@ def format_duration(seconds: float) -> str:
 def batch_summary(queue: QueueFile, until: datetime | None = None) -> QueueSummary:
     """The entries that ended since the batch began (all finished entries when it is unknown)."""
     since = queue.batch_started_at
-    ended = [e for e in queue.entries if e.state.finished
-             and (since is None or (e.finished_at is not None and e.finished_at >= since))]
+    ended = [
+        e
+        for e in queue.entries
+        if e.state.finished and (since is None or (e.finished_at is not None and e.finished_at >= since))
+    ]
     end = until or max((e.finished_at for e in ended if e.finished_at is not None), default=utc_now())
     start = since or min((e.started_at for e in ended if e.started_at is not None), default=end)
     return QueueSummary(
@@ -229,10 +232,23 @@ class QueueStore:
 
     # --- what the user does -----------------------------------------------------------------------
 
-    def add(self, actor_id: int, actor_name: str, params: TrainingParameters, *, force: bool = False,
-            description: str | None = None) -> QueueEntry:
-        entry = QueueEntry(id=secrets.token_hex(4), actor_id=actor_id, actor_name=actor_name, parameters=params,
-                           force=force, description=(description or "").strip() or None)
+    def add(
+        self,
+        actor_id: int,
+        actor_name: str,
+        params: TrainingParameters,
+        *,
+        force: bool = False,
+        description: str | None = None,
+    ) -> QueueEntry:
+        entry = QueueEntry(
+            id=secrets.token_hex(4),
+            actor_id=actor_id,
+            actor_name=actor_name,
+            parameters=params,
+            force=force,
+            description=(description or "").strip() or None,
+        )
 
         def apply(queue: QueueFile) -> QueueEntry:
             while queue.find(entry.id) is not None:  # 32 random bits: a clash is rare, never silent
@@ -261,8 +277,10 @@ class QueueStore:
             busy = [e for e in targets if e.state.in_flight]
             if busy and len(busy) == len(targets):
                 names = ", ".join(f"{e.actor_name} ({e.version_name or e.state.value})" for e in busy)
-                raise QueueError(f"{names}: the run is in flight, so the entry stays until it ends.",
-                                 "Cancel the run (`actor-trainer cancel JOB_ID`, or Cancel in the app) first.")
+                raise QueueError(
+                    f"{names}: the run is in flight, so the entry stays until it ends.",
+                    "Cancel the run (`actor-trainer cancel JOB_ID`, or Cancel in the app) first.",
+                )
             removed = [e for e in targets if not e.state.in_flight]
             for e in removed:
                 e.state = EntryState.REMOVED
@@ -319,8 +337,9 @@ class QueueStore:
         """Failed entries (one, or all) wait again; their next run is a new attempt."""
 
         def apply(queue: QueueFile) -> list[QueueEntry]:
-            targets = [e for e in queue.entries if e.state is EntryState.FAILED
-                       and (entry_id is None or e.id == entry_id)]
+            targets = [
+                e for e in queue.entries if e.state is EntryState.FAILED and (entry_id is None or e.id == entry_id)
+            ]
             for e in targets:
                 e.state = EntryState.WAITING
                 e.error = None

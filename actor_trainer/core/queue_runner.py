@@ -56,22 +56,34 @@ Watch = Callable[[int, str], None]
 
 class QueueBusyError(QueueError):
     def __init__(self) -> None:
-        super().__init__("Another runner is already working through this library's queue (the app, or "
-                         "`actor-trainer queue run` in another terminal).",
-                         "Let it finish, or stop it; the queue file can still be edited meanwhile.")
+        super().__init__(
+            "Another runner is already working through this library's queue (the app, or "
+            "`actor-trainer queue run` in another terminal).",
+            "Let it finish, or stop it; the queue file can still be edited meanwhile.",
+        )
 
 
 def is_interrupted(version: TrainingVersion) -> bool:
     """A sandbox run whose simulated worker died with its process (never a real endpoint's run)."""
     details = version.error.details if version.error is not None else None
-    return (version.status is VersionStatus.FAILED and isinstance(details, dict)
-            and details.get("kind") == INTERRUPTED_KIND)
+    return (
+        version.status is VersionStatus.FAILED and isinstance(details, dict) and details.get("kind") == INTERRUPTED_KIND
+    )
 
 
 class QueueRunner:
-    def __init__(self, *, store: QueueStore, library: Library, sync: SyncService, runs: RunControl,
-                 events: EventBus, watch: Watch | None = None, follow_interval_s: float = 2.0,
-                 doctor: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        store: QueueStore,
+        library: Library,
+        sync: SyncService,
+        runs: RunControl,
+        events: EventBus,
+        watch: Watch | None = None,
+        follow_interval_s: float = 2.0,
+        doctor: bool = True,
+    ) -> None:
         self.store = store
         self.library = library
         self.sync = sync
@@ -108,8 +120,9 @@ class QueueRunner:
             with contextlib.suppress(asyncio.CancelledError, ActorTrainerError):
                 await task
 
-    async def run(self, *, until_idle: bool = True, submit_only: bool = False,
-                  max_concurrent: int | None = None) -> QueueSummary | None:
+    async def run(
+        self, *, until_idle: bool = True, submit_only: bool = False, max_concurrent: int | None = None
+    ) -> QueueSummary | None:
         """Work through the queue. `until_idle`: return (with the batch's summary) once nothing waits
         and nothing is in flight. `submit_only`: return after submitting what may be submitted now."""
         refuse_linked_lock(self.store.root / RUNNER_LOCK)
@@ -152,8 +165,9 @@ class QueueRunner:
             self._lock.release()
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, VersionChanged) and (event.version.status.is_terminal
-                                                  or event.version.status is VersionStatus.IN_PROGRESS):
+        if isinstance(event, VersionChanged) and (
+            event.version.status.is_terminal or event.version.status is VersionStatus.IN_PROGRESS
+        ):
             self._wake.set()
 
     # --- writing the queue ----------------------------------------------------------------------
@@ -169,8 +183,7 @@ class QueueRunner:
         self.events.emit(QueueChanged())
 
     async def _fail(self, entry: QueueEntry, message: str) -> None:
-        await self._update(entry.id, state=EntryState.FAILED, error=message, finished_at=utc_now(),
-                           submitting_at=None)
+        await self._update(entry.id, state=EntryState.FAILED, error=message, finished_at=utc_now(), submitting_at=None)
         self.events.log(LogLevel.ERROR, f"Queue: {entry.actor_name} failed — {message}", actor_id=entry.actor_id)
 
     # --- resuming -------------------------------------------------------------------------------
@@ -183,10 +196,15 @@ class QueueRunner:
             elif entry.state.in_flight and entry.version_ref is None:
                 found = await self._version_by_marker(entry)
                 if found is None:  # the version was never written, so /run was never called
-                    self.events.log(LogLevel.INFO, f"Queue: {entry.actor_name} was being submitted when the "
-                                    "runner stopped; nothing was sent, it waits again.", actor_id=entry.actor_id)
-                    await self._update(entry.id, state=EntryState.WAITING, submitting_at=None,
-                                       attempts=max(0, entry.attempts - 1))
+                    self.events.log(
+                        LogLevel.INFO,
+                        f"Queue: {entry.actor_name} was being submitted when the "
+                        "runner stopped; nothing was sent, it waits again.",
+                        actor_id=entry.actor_id,
+                    )
+                    await self._update(
+                        entry.id, state=EntryState.WAITING, submitting_at=None, attempts=max(0, entry.attempts - 1)
+                    )
                 else:
                     await self._adopt(entry, found)
                     await self._check(entry.actor_id, found.key)
@@ -198,8 +216,9 @@ class QueueRunner:
         try:
             await self.runs.check(actor_id, ref, explain_queue=False)
         except ActorTrainerError as exc:
-            self.events.log(LogLevel.WARNING, f"Queue: could not check a run in flight: {exc.message}",
-                            actor_id=actor_id)
+            self.events.log(
+                LogLevel.WARNING, f"Queue: could not check a run in flight: {exc.message}", actor_id=actor_id
+            )
         if self.watch is not None:
             self.watch(actor_id, ref)
 
@@ -209,13 +228,23 @@ class QueueRunner:
         except ActorTrainerError:
             return None
         marker = entry.marker
-        return next((v for v in versions if v.description is not None
-                     and (v.description == marker or v.description.startswith(marker + ":"))), None)
+        return next(
+            (
+                v
+                for v in versions
+                if v.description is not None and (v.description == marker or v.description.startswith(marker + ":"))
+            ),
+            None,
+        )
 
     async def _adopt(self, entry: QueueEntry, version: TrainingVersion) -> None:
-        await self._update(entry.id, version_ref=version.key, version_name=version.name, submitting_at=None,
-                           versions=[*entry.versions, version.key] if version.key not in entry.versions
-                           else entry.versions)
+        await self._update(
+            entry.id,
+            version_ref=version.key,
+            version_name=version.name,
+            submitting_at=None,
+            versions=[*entry.versions, version.key] if version.key not in entry.versions else entry.versions,
+        )
 
     # --- one pass: follow, then submit, then sync ahead -----------------------------------------
 
@@ -250,8 +279,9 @@ class QueueRunner:
         try:
             version = await asyncio.to_thread(self.library.get_version, entry.actor_id, entry.version_ref)
         except VersionNotFoundError:
-            await self._fail(entry, f"its version ({entry.version_name or entry.version_ref}) is no longer in "
-                                    "the library.")
+            await self._fail(
+                entry, f"its version ({entry.version_name or entry.version_ref}) is no longer in the library."
+            )
             return
         if not version.status.is_terminal:
             state = EntryState.RUNNING if version.status is VersionStatus.IN_PROGRESS else EntryState.SUBMITTED
@@ -260,11 +290,17 @@ class QueueRunner:
             return
         if version.status is VersionStatus.COMPLETED:
             await self._update(entry.id, state=EntryState.DONE, finished_at=utc_now(), error=None)
-            self.events.log(LogLevel.SUCCESS, f"Queue: {entry.actor_name} {version.name} completed.",
-                            actor_id=entry.actor_id, version_id=version.id)
+            self.events.log(
+                LogLevel.SUCCESS,
+                f"Queue: {entry.actor_name} {version.name} completed.",
+                actor_id=entry.actor_id,
+                version_id=version.id,
+            )
         elif is_interrupted(version):
-            note = (f"{version.name} was interrupted (its sandbox stopped with the runner); submitted again "
-                    f"as a new version (attempt {entry.attempts + 1}).")
+            note = (
+                f"{version.name} was interrupted (its sandbox stopped with the runner); submitted again "
+                f"as a new version (attempt {entry.attempts + 1})."
+            )
             self.events.log(LogLevel.WARNING, f"Queue: {entry.actor_name}: {note}", actor_id=entry.actor_id)
             await self._update(entry.id, state=EntryState.WAITING, version_ref=None, note=note)
         else:
@@ -310,13 +346,15 @@ class QueueRunner:
         if current is None or current.state is not EntryState.SYNCING:
             return  # removed (or paused and cleared) while its data synced: nothing is sent
         attempt = entry.attempts + 1
-        await self._update(entry.id, state=EntryState.SUBMITTED, synced=True, attempts=attempt,
-                           submitting_at=utc_now(), error=None)
+        await self._update(
+            entry.id, state=EntryState.SUBMITTED, synced=True, attempts=attempt, submitting_at=utc_now(), error=None
+        )
         entry = entry.model_copy(update={"attempts": attempt})
         description = entry.marker + (f": {entry.description}" if entry.description else "")
         try:
-            version = await self.runs.submit(entry.actor_id, entry.parameters, description=description,
-                                             allow_concurrent=False)
+            version = await self.runs.submit(
+                entry.actor_id, entry.parameters, description=description, allow_concurrent=False
+            )
         except Exception as exc:
             found = await self._version_by_marker(entry)
             if found is not None:  # the version exists (e.g. /run's answer was lost): follow it
@@ -328,8 +366,12 @@ class QueueRunner:
                 log.exception("queue submit of %s failed", entry.actor_name)
             return
         await self._adopt(entry, version)
-        self.events.log(LogLevel.INFO, f"Queue: {entry.actor_name} submitted as {version.name} "
-                        f"(attempt {attempt}).", actor_id=entry.actor_id, version_id=version.id)
+        self.events.log(
+            LogLevel.INFO,
+            f"Queue: {entry.actor_name} submitted as {version.name} (attempt {attempt}).",
+            actor_id=entry.actor_id,
+            version_id=version.id,
+        )
         if forced:
             from actor_trainer.core.dataset_doctor import record_forced
 

@@ -83,36 +83,72 @@ def unusual_values(params: TrainingParameters, image_count: int | None = None) -
     rank, alpha, lr = params.network_dim, params.network_alpha, params.learning_rate
     run_time = _duration(gpu_seconds(params))
     if not RANK_RANGE[0] <= rank <= RANK_RANGE[1]:
-        out.append(UnusualValue("network_dim", rank, (
-            f"Rank {rank} is above the {RANK_RANGE[0]}–{RANK_RANGE[1]} used for a person's likeness: the LoRA "
-            f"file grows with the rank, to about {_size(lora_size_bytes(rank, params.save_dtype))} "
-            f"({_size(lora_size_bytes(16, params.save_dtype))} at rank 16), and the extra capacity memorises "
-            "backgrounds rather than the face.")))
+        out.append(
+            UnusualValue(
+                "network_dim",
+                rank,
+                (
+                    f"Rank {rank} is above the {RANK_RANGE[0]}–{RANK_RANGE[1]} used for a person's likeness: the LoRA "
+                    f"file grows with the rank, to about {_size(lora_size_bytes(rank, params.save_dtype))} "
+                    f"({_size(lora_size_bytes(16, params.save_dtype))} at rank 16), and the extra capacity memorises "
+                    "backgrounds rather than the face."
+                ),
+            )
+        )
     if alpha > rank:
         factor = alpha / rank
-        out.append(UnusualValue("network_alpha", alpha, (
-            f"Alpha {alpha:g} is above the rank ({rank}): updates are scaled by alpha/rank = {factor:g}×, so the "
-            f"learning rate acts {factor:g}× stronger than typed and the run usually burns in — {run_time} of GPU "
-            "time for a LoRA that is likely unusable. Keep alpha at or below the rank.")))
+        out.append(
+            UnusualValue(
+                "network_alpha",
+                alpha,
+                (
+                    f"Alpha {alpha:g} is above the rank ({rank}): updates are scaled by alpha/rank = "
+                    f"{factor:g}×, so the learning rate acts {factor:g}× stronger than typed and the run "
+                    f"usually burns in — {run_time} of GPU time for a LoRA that is likely unusable. "
+                    "Keep alpha at or below the rank."
+                ),
+            )
+        )
     if lr < LEARNING_RATE_RANGE[0]:
-        out.append(UnusualValue("learning_rate", lr, (
-            f"Learning rate {lr:g} is below {LEARNING_RATE_RANGE[0]:g}: so slow that {params.max_train_steps} "
-            f"steps learn almost nothing — {run_time} of GPU time for a LoRA that barely differs from the "
-            "base model.")))
+        out.append(
+            UnusualValue(
+                "learning_rate",
+                lr,
+                (
+                    f"Learning rate {lr:g} is below {LEARNING_RATE_RANGE[0]:g}: so slow that {params.max_train_steps} "
+                    f"steps learn almost nothing — {run_time} of GPU time for a LoRA that barely differs from the "
+                    "base model."
+                ),
+            )
+        )
     elif lr > LEARNING_RATE_RANGE[1]:
-        out.append(UnusualValue("learning_rate", lr, (
-            f"Learning rate {lr:g} is above {LEARNING_RATE_RANGE[1]:g}: a Flux LoRA trained this fast burns in "
-            f"(noise, saturated colours) within a few hundred steps — {run_time} of GPU time likely wasted.")))
+        out.append(
+            UnusualValue(
+                "learning_rate",
+                lr,
+                (
+                    f"Learning rate {lr:g} is above {LEARNING_RATE_RANGE[1]:g}: a Flux LoRA trained this fast burns in "
+                    f"(noise, saturated colours) within a few hundred steps — {run_time} of GPU time likely wasted."
+                ),
+            )
+        )
     if image_count is not None and image_count > 0:
         fit = steps_fit(image_count, params.max_train_steps, params.batch_size)
         if fit.verdict == "too_few_images":  # more steps than the set can use
             limit = int(fit.recommended * STEPS_TOLERANCE)
             per_image = fit.images_seen / image_count
-            out.append(UnusualValue("max_train_steps", params.max_train_steps, (
-                f"{params.max_train_steps} steps are many for {image_count} image(s) (auto-adjust proposes "
-                f"{fit.recommended} for {fit.tier}; up to {limit} is usual): each image is seen about "
-                f"{per_image:.0f} times and the LoRA starts copying the pictures. The steps take "
-                f"{run_time} of GPU time, billed.")))
+            out.append(
+                UnusualValue(
+                    "max_train_steps",
+                    params.max_train_steps,
+                    (
+                        f"{params.max_train_steps} steps are many for {image_count} image(s) (auto-adjust proposes "
+                        f"{fit.recommended} for {fit.tier}; up to {limit} is usual): each image is seen about "
+                        f"{per_image:.0f} times and the LoRA starts copying the pictures. The steps take "
+                        f"{run_time} of GPU time, billed."
+                    ),
+                )
+            )
     return out
 
 

@@ -208,16 +208,24 @@ def build_run_request(
         )
     if request_id is not None and not request_id.strip():
         raise RequestBuildError("The request id is empty.", "Leave it out to have one made.")
-    too_long = next((u for u in urls if len(u) > MAX_URL_CHARS
-                     or len(u.rsplit("/", 1)[-1].split("?", 1)[0].encode()) > MAX_FILE_NAME_BYTES), None)
+    too_long = next(
+        (
+            u
+            for u in urls
+            if len(u) > MAX_URL_CHARS or len(u.rsplit("/", 1)[-1].split("?", 1)[0].encode()) > MAX_FILE_NAME_BYTES
+        ),
+        None,
+    )
     if too_long is not None:
         raise RequestBuildError(
             f"A training file's name or URL is too long ({too_long[:80]!r}…).",
             f"Rename the file (at most {MAX_FILE_NAME_BYTES} bytes) and sync again.",
         )
     if len(user_id) > MAX_USER_ID_CHARS or _CONTROL_CHARS.search(user_id):
-        raise RequestBuildError(f"The user id is longer than {MAX_USER_ID_CHARS} characters or holds control "
-                                "characters.", "Set a short user id in Settings.")
+        raise RequestBuildError(
+            f"The user id is longer than {MAX_USER_ID_CHARS} characters or holds control characters.",
+            "Set a short user id in Settings.",
+        )
 
     model_name = model_name_for(actor, version_name)
     trigger = params.trigger_for(actor)
@@ -228,8 +236,10 @@ def build_run_request(
             "Give a shorter trigger (--trigger, or the Trigger field), or rename the actor.",
         )
     if contract_version not in (CONTRACT_VERSION, CONTRACT_V2):
-        raise RequestBuildError(f"Worker contract version {contract_version} is not one this app speaks.",
-                                "Set the worker contract to auto, 1 or 2 in Settings.")
+        raise RequestBuildError(
+            f"Worker contract version {contract_version} is not one this app speaks.",
+            "Set the worker contract to auto, 1 or 2 in Settings.",
+        )
     sample_steps, checkpoint_steps = sample_plan(params, contract_version)
     sampling = params.sample_settings if sample_steps else None
     prompts = sample_prompt_list(sampling, trigger) if sampling is not None else []
@@ -237,8 +247,10 @@ def build_run_request(
     checkpoint_urls: dict[int, str] = {}
     if sampling is not None:
         if sample_url is None or (checkpoint_steps and checkpoint_url is None):
-            raise RequestBuildError("No URLs were decided for the run's samples or checkpoints.",
-                                    "Check the storage settings (bucket and prefix).")
+            raise RequestBuildError(
+                "No URLs were decided for the run's samples or checkpoints.",
+                "Check the storage settings (bucket and prefix).",
+            )
         sample_urls = [[sample_url(step, index) for index in range(len(prompts))] for step in sample_steps]
         checkpoint_urls = {step: checkpoint_url(step) for step in checkpoint_steps} if checkpoint_url else {}
     workflow = build_workflow(
@@ -302,9 +314,15 @@ def build_run_request(
             "Check the parameters and settings named above.",
         ) from exc
     return BuiltRequest(
-        body=body, request_id=request_id, model_name=model_name, output_url=output_url, webhook_token=token,
-        contract_version=contract_version, sample_steps=tuple(sample_steps),
-        sample_urls=tuple(tuple(row) for row in sample_urls), checkpoint_urls=checkpoint_urls,
+        body=body,
+        request_id=request_id,
+        model_name=model_name,
+        output_url=output_url,
+        webhook_token=token,
+        contract_version=contract_version,
+        sample_steps=tuple(sample_steps),
+        sample_urls=tuple(tuple(row) for row in sample_urls),
+        checkpoint_urls=checkpoint_urls,
     )
 
 

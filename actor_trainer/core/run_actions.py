@@ -36,13 +36,13 @@ class CancelRetry:
 
     if TYPE_CHECKING:  # provided by TrainingOrchestrator (and SandboxRouting)
 
-        async def apply_status(self, actor_id: int, ref: str, status: JobStatus, *, source: str) -> TrainingVersion:
-            ...
+        async def apply_status(self, actor_id: int, ref: str, status: JobStatus, *, source: str) -> TrainingVersion: ...
 
         async def check(self, actor_id: int, ref: str) -> TrainingVersion: ...
 
-        async def submit(self, actor_ref: str | int, params: TrainingParameters, *,
-                         description: str | None = None) -> TrainingVersion: ...
+        async def submit(
+            self, actor_ref: str | int, params: TrainingParameters, *, description: str | None = None
+        ) -> TrainingVersion: ...
 
         async def _route(self, actor_id: int, version: TrainingVersion) -> _Route | TrainingVersion: ...
 
@@ -62,8 +62,7 @@ class CancelRetry:
         self._log(LogLevel.REQUEST, f"POST /cancel/{version.job_id}", actor_id, version.id)
         async with route.use() as client:
             answer = await client.cancel(version.job_id)
-        self._log(LogLevel.RESPONSE, f"RunPod answered {answer.status.value} for {version.name}.",
-                  actor_id, version.id)
+        self._log(LogLevel.RESPONSE, f"RunPod answered {answer.status.value} for {version.name}.", actor_id, version.id)
         saved = await self.apply_status(actor_id, version.id, answer, source="cancel")
         if not saved.status.is_terminal:
             saved = await self.check(actor_id, version.id)
@@ -85,9 +84,15 @@ class CancelRetry:
             try:
                 answer = await self.client.retry(version.job_id)
             except RunPodError as exc:
-                self._log(LogLevel.INFO, f"RunPod cannot retry {version.name} ({exc.message}); "
-                          "starting a new version with the same parameters.", actor_id, version.id)
+                self._log(
+                    LogLevel.INFO,
+                    f"RunPod cannot retry {version.name} ({exc.message}); "
+                    "starting a new version with the same parameters.",
+                    actor_id,
+                    version.id,
+                )
             else:
+
                 def reopen(v: TrainingVersion) -> None:
                     v.reopen_for_retry()
                     v.runpodStatus = answer.status.value

@@ -38,8 +38,10 @@ def is_sandbox_run(version: TrainingVersion, app_in_sandbox: bool) -> bool:
 
 def cancel_question(version: TrainingVersion, *, app_in_sandbox: bool) -> Question:
     """What the user is asked before a run is cancelled, wherever the cancel starts."""
-    text = (f"Cancel {version.name}? RunPod stops the job (/cancel); the GPU time used so far is billed, "
-            "and the run cannot be resumed.")
+    text = (
+        f"Cancel {version.name}? RunPod stops the job (/cancel); the GPU time used so far is billed, "
+        "and the run cannot be resumed."
+    )
     if is_sandbox_run(version, app_in_sandbox):
         text += "\n\n(Sandbox: the run is simulated, nothing is billed.)"
     return Question(title=f"Cancel {version.name}?", text=text, confirm="Cancel run", keep="Keep running")
@@ -70,16 +72,21 @@ class RunControl:
         p = version.progress
         step = f", step {p.step}/{p.total}" if p is not None and p.step is not None and p.total else ""
         said = f" (RunPod: {version.runpodStatus})" if version.runpodStatus else ""
-        self.events.log(LogLevel.INFO, f"Checked {version.name}: {version.status.label}{step}{said}.",
-                        actor_id=actor_id, version_id=version.id)
+        self.events.log(
+            LogLevel.INFO,
+            f"Checked {version.name}: {version.status.label}{step}{said}.",
+            actor_id=actor_id,
+            version_id=version.id,
+        )
         if explain_queue and version.status in (VersionStatus.QUEUED, VersionStatus.PENDING):
             self.events.log(LogLevel.REQUEST, "GET /health", actor_id=actor_id)
             try:
                 health = await self.client.health()
             except Exception as exc:
                 message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-                self.events.log(LogLevel.WARNING, f"The endpoint's health could not be read: {message}",
-                                actor_id=actor_id)
+                self.events.log(
+                    LogLevel.WARNING, f"The endpoint's health could not be read: {message}", actor_id=actor_id
+                )
             else:
                 self.events.log(LogLevel.RESPONSE, health.summary(), actor_id=actor_id)
         return version
@@ -87,15 +94,17 @@ class RunControl:
     async def cancel(self, actor_id: int, ref: str) -> TrainingVersion:
         version = await self.orchestrator.cancel(actor_id, ref)
         level = LogLevel.WARNING if version.status is VersionStatus.CANCELLED else LogLevel.INFO
-        self.events.log(level, f"Cancel: {version.name} is now {version.status.label}.",
-                        actor_id=actor_id, version_id=version.id)
+        self.events.log(
+            level, f"Cancel: {version.name} is now {version.status.label}.", actor_id=actor_id, version_id=version.id
+        )
         return version
 
     async def retry(self, actor_id: int, ref: str) -> TrainingVersion:
         return await self.orchestrator.retry(actor_id, ref)
 
-    async def can_start(self, actor_id: int, params: TrainingParameters, *, allow_concurrent: bool,
-                        cached_sync: SyncStatus | None) -> TrainingVersion | None:
+    async def can_start(
+        self, actor_id: int, params: TrainingParameters, *, allow_concurrent: bool, cached_sync: SyncStatus | None
+    ) -> TrainingVersion | None:
         """The Start gate: raises what stands in the way of a run (ActorTrainerError), or returns
         the run in flight that a new one would start beside (None when there is none).
 
@@ -108,13 +117,16 @@ class RunControl:
             if not allow_concurrent or exc.version is None:
                 raise
             beside = exc.version
-            pre = await self.orchestrator.preflight(actor_id, params, allow_concurrent=True,
-                                                    require_sync=cached_sync is None)
+            pre = await self.orchestrator.preflight(
+                actor_id, params, allow_concurrent=True, require_sync=cached_sync is None
+            )
         if cached_sync is not None and not cached_sync.is_synced:
             raise DataNotSyncedError(pre.actor, cached_sync)
         return beside
 
-    async def submit(self, actor_id: int, params: TrainingParameters, *, description: str | None,
-                     allow_concurrent: bool) -> TrainingVersion:
-        return await self.orchestrator.submit(actor_id, params, description=description,
-                                              allow_concurrent=allow_concurrent)
+    async def submit(
+        self, actor_id: int, params: TrainingParameters, *, description: str | None, allow_concurrent: bool
+    ) -> TrainingVersion:
+        return await self.orchestrator.submit(
+            actor_id, params, description=description, allow_concurrent=allow_concurrent
+        )

@@ -31,8 +31,10 @@ class OwnerState(StrEnum):
 
 def interrupted_message(owner: RunOwner | None) -> str:
     who = f" (process {owner.pid})" if owner is not None else ""
-    return (f"Interrupted: the sandbox stopped with the app{who}. The simulated worker ran inside it; "
-            "train again to make a new version.")
+    return (
+        f"Interrupted: the sandbox stopped with the app{who}. The simulated worker ran inside it; "
+        "train again to make a new version."
+    )
 
 
 def pid_exists(pid: int) -> bool | None:

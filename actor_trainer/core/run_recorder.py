@@ -133,9 +133,13 @@ class RunRecorder:
 
         saved, _ = await asyncio.to_thread(self.library.update_version, actor_id, ref, change)
         if outcome.mismatch is not None:
-            self.log(LogLevel.WARNING,
-                     f"{source}: status for job {status.id} does not belong to {saved.name} "
-                     f"(job {outcome.mismatch}); ignored.", actor_id, saved.id)
+            self.log(
+                LogLevel.WARNING,
+                f"{source}: status for job {status.id} does not belong to {saved.name} "
+                f"(job {outcome.mismatch}); ignored.",
+                actor_id,
+                saved.id,
+            )
             return saved
         if outcome.moved or outcome.progress or drawn:
             self.changed(actor_id, saved)
@@ -165,8 +169,9 @@ class RunRecorder:
         """Store `exc` on the version; with `fail`, the version also becomes FAILED (if it still can)."""
 
         def change(v: TrainingVersion) -> None:
-            v.error = VersionError(message=redact(exc.message),
-                                   details={"hint": redact(exc.hint), "kind": type(exc).__name__})
+            v.error = VersionError(
+                message=redact(exc.message), details={"hint": redact(exc.hint), "kind": type(exc).__name__}
+            )
             if fail and can_transition(v.status, VersionStatus.FAILED):
                 v.move_to(VersionStatus.FAILED)
 
@@ -184,8 +189,9 @@ class RunRecorder:
             try:
                 found = await self.storage.exists_url(url)
             except ActorTrainerError as exc:
-                self.log(LogLevel.WARNING, f"{version.name}: could not look in the bucket — {exc}",
-                         actor_id, version.id)
+                self.log(
+                    LogLevel.WARNING, f"{version.name}: could not look in the bucket — {exc}", actor_id, version.id
+                )
                 return version
 
         before = version.status

@@ -23,8 +23,9 @@ from actor_trainer.core.storage.base import Storage
 class LogFn(Protocol):
     """The orchestrator's log (`RunRecorder.log`), as its mixins call it."""
 
-    def __call__(self, level: LogLevel, message: str, actor_id: int | None = None,
-                 version_id: str | None = None) -> None: ...
+    def __call__(
+        self, level: LogLevel, message: str, actor_id: int | None = None, version_id: str | None = None
+    ) -> None: ...
 
 
 class SandboxRouting:
@@ -53,9 +54,13 @@ class SandboxRouting:
         if state is OwnerState.ALIVE and owner is not None:
             return _Route(None, owner.url)
         if state is OwnerState.UNKNOWN:
-            self._log(LogLevel.INFO, f"{version.name} runs in the sandbox of process "
-                      f"{owner.pid if owner else '?'}, which did not answer; it is left as it is.",
-                      actor_id, version.id)
+            self._log(
+                LogLevel.INFO,
+                f"{version.name} runs in the sandbox of process "
+                f"{owner.pid if owner else '?'}, which did not answer; it is left as it is.",
+                actor_id,
+                version.id,
+            )
             return version
         if version.outputUrl:  # the worker may have finished before its process went: the LoRA says so
             with contextlib.suppress(ActorTrainerError):
@@ -69,8 +74,10 @@ class SandboxRouting:
         def change(v: TrainingVersion) -> bool:
             if v.status.is_terminal:
                 return False
-            v.error = VersionError(message=interrupted_message(owner),
-                                   details={"kind": INTERRUPTED_KIND, "pid": owner.pid if owner else None})
+            v.error = VersionError(
+                message=interrupted_message(owner),
+                details={"kind": INTERRUPTED_KIND, "pid": owner.pid if owner else None},
+            )
             v.runpodStatus = None  # the endpoint that ran it is gone; its last answer no longer holds
             v.move_to(VersionStatus.FAILED)
             return True

@@ -141,9 +141,7 @@ class RunPodClient:
 
     async def cancel(self, job_id: str) -> JobStatus:
         """`POST /cancel/{id}`; the answer says what RunPod did (normally CANCELLED)."""
-        return self._job_status(
-            await self._call("POST", f"cancel/{_seg(job_id)}", "cancel", job_id), "cancel"
-        )
+        return self._job_status(await self._call("POST", f"cancel/{_seg(job_id)}", "cancel", job_id), "cancel")
 
     async def retry(self, job_id: str) -> JobStatus:
         """`POST /retry/{id}`: requeue a FAILED or TIMED_OUT job under the same id, before it expires."""

@@ -302,14 +302,14 @@ class Config:
         return f"{where}; library {self.data_dir}; webhook mode {self.webhook_mode}"
 
 
-def resolve_config(
-    settings: Settings, secrets: Secrets | None = None, *, data_dir: Path | None = None
-) -> Config:
+def resolve_config(settings: Settings, secrets: Secrets | None = None, *, data_dir: Path | None = None) -> Config:
     env = os.environ
     secrets = secrets or Secrets()
 
-    chosen_dir = data_dir or _env_path("ACTOR_TRAINER_DATA_DIR") or (
-        Path(settings.data_dir).expanduser() if settings.data_dir else None
+    chosen_dir = (
+        data_dir
+        or _env_path("ACTOR_TRAINER_DATA_DIR")
+        or (Path(settings.data_dir).expanduser() if settings.data_dir else None)
     )
     library = chosen_dir or data_home() / "library"
 
@@ -390,9 +390,9 @@ def resolve_config(
         gpu_class=env.get("ACTOR_TRAINER_GPU_CLASS") or settings.gpu_class,
         gpu_prices=dict(settings.gpu_prices),
         gpu_prices_as_of=settings.gpu_prices_as_of or GPU_PRICES_AS_OF,
-        sandbox_timing="scaled" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "scaled" else (
-            "fixed" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "fixed" else settings.sandbox_timing
-        ),
+        sandbox_timing="scaled"
+        if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "scaled"
+        else ("fixed" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "fixed" else settings.sandbox_timing),
         worker_contract=_worker_contract(env.get("ACTOR_TRAINER_WORKER_CONTRACT"), settings.worker_contract),
     )
 

@@ -98,8 +98,10 @@ class StatusPoller:
         """Check every non-terminal version of this endpoint now (start-up, resume, `reconcile`)."""
         in_flight = await asyncio.to_thread(self.library.in_flight_versions)
         for problem in self.library.unreadable.values():  # one broken file blocks only its actor
-            self.events.log(LogLevel.WARNING, f"{problem} — runs in that file are not followed until it is "
-                            "fixed; the other actors are not affected.")
+            self.events.log(
+                LogLevel.WARNING,
+                f"{problem} — runs in that file are not followed until it is fixed; the other actors are not affected.",
+            )
         mine = [(a.id, v) for a, v in in_flight if v.endpoint in (None, self.orchestrator.endpoint_label)]
         if mine:
             self.events.log(LogLevel.INFO, f"Reconciling {len(mine)} run(s) in flight ({reason}).")
@@ -138,8 +140,12 @@ class StatusPoller:
     def _announce_ended(self, actor_id: int, version: TrainingVersion) -> None:
         if (actor_id, version.key) in self._over:
             return  # already announced here (e.g. a webhook applied it before /run answered)
-        self.events.log(LogLevel.INFO, f"{version.name} ended elsewhere: {version.status.label}.",
-                        actor_id=actor_id, version_id=version.id)
+        self.events.log(
+            LogLevel.INFO,
+            f"{version.name} ended elsewhere: {version.status.label}.",
+            actor_id=actor_id,
+            version_id=version.id,
+        )
         self.events.emit(VersionChanged(actor_id=actor_id, version=version))  # drops it from _live/_seen
 
     async def _announce_ended_elsewhere(self, ended: set[tuple[int, str]]) -> None:
@@ -160,8 +166,7 @@ class StatusPoller:
         last_full = time.monotonic()
         while True:
             in_flight = await asyncio.to_thread(self.library.in_flight_versions)
-            mine = {(a.id, v.key) for a, v in in_flight
-                    if v.endpoint in (None, self.orchestrator.endpoint_label)}
+            mine = {(a.id, v.key) for a, v in in_flight if v.endpoint in (None, self.orchestrator.endpoint_label)}
             ended = (self._live | self._seen) - mine
             self._live &= mine  # runs that ended or left this endpoint are no longer followed
             self._seen = set(mine)

@@ -56,14 +56,20 @@ class SyncService:
         try:
             removed = await self.storage.clean_orphans()
         except Exception as exc:
-            self.events.log(LogLevel.WARNING, "Could not clean up after interrupted uploads: "
-                            f"{getattr(exc, 'message', None) or exc}")
+            self.events.log(
+                LogLevel.WARNING,
+                f"Could not clean up after interrupted uploads: {getattr(exc, 'message', None) or exc}",
+            )
             return
         for line in removed:
             log.info("%s", line)
         if removed:
-            self.events.log(LogLevel.INFO, f"Cleaned up after interrupted uploads: {len(removed)} — "
-                            + "; ".join(removed[:3]) + (" …" if len(removed) > 3 else ""))
+            self.events.log(
+                LogLevel.INFO,
+                f"Cleaned up after interrupted uploads: {len(removed)} — "
+                + "; ".join(removed[:3])
+                + (" …" if len(removed) > 3 else ""),
+            )
 
     async def sync(
         self,
@@ -84,28 +90,41 @@ class SyncService:
         if not dry_run:
             await self._clean_orphans_once()
         verb = "Checking" if dry_run else "Syncing"
-        self.events.log(LogLevel.INFO, f"{verb} {scan.image_count} training image(s) "
-                        f"({_size(scan.total_bytes)}) with the bucket…", actor_id=actor_id)
+        self.events.log(
+            LogLevel.INFO,
+            f"{verb} {scan.image_count} training image(s) ({_size(scan.total_bytes)}) with the bucket…",
+            actor_id=actor_id,
+        )
 
         def on_progress(p: SyncProgress) -> None:
-            self.events.emit(SyncProgressEvent(
-                actor_id=actor_id, files_done=p.files_done, files_total=p.files_total,
-                bytes_done=p.bytes_done, bytes_total=p.bytes_total, current=p.current))
+            self.events.emit(
+                SyncProgressEvent(
+                    actor_id=actor_id,
+                    files_done=p.files_done,
+                    files_total=p.files_total,
+                    bytes_done=p.bytes_done,
+                    bytes_total=p.bytes_total,
+                    current=p.current,
+                )
+            )
             if progress is not None:
                 progress(p)
 
         started = time.monotonic()
         try:
-            result = await self.storage.sync(actor_id, scan.files, dry_run=dry_run,
-                                             progress=None if dry_run else on_progress)
+            result = await self.storage.sync(
+                actor_id, scan.files, dry_run=dry_run, progress=None if dry_run else on_progress
+            )
         except Exception as exc:
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             self.events.log(LogLevel.ERROR, f"Sync failed: {message}", actor_id=actor_id)
             raise
         elapsed = time.monotonic() - started
         verb = "would upload" if dry_run else "uploaded"
-        line = (f"Sync: {verb} {len(result.uploaded)} file(s) ({_size(result.bytes_uploaded)}), "
-                f"{len(result.skipped)} already there, in {elapsed:.1f} s")
+        line = (
+            f"Sync: {verb} {len(result.uploaded)} file(s) ({_size(result.bytes_uploaded)}), "
+            f"{len(result.skipped)} already there, in {elapsed:.1f} s"
+        )
         if result.failed:
             line += f"; {len(result.failed)} FAILED"
         self.events.log(LogLevel.WARNING if result.failed else LogLevel.SUCCESS, line, actor_id=actor_id)

@@ -1,4 +1,4 @@
-""""Try this version": generation jobs with a version's LoRA, kept with the version as its trials.
+""" "Try this version": generation jobs with a version's LoRA, kept with the version as its trials.
 
 Contract v2 (docs/worker-contract.md): a job with `input.task: "generate"` on the same endpoint as
 training. A trial is written to the version's `trials` list *before* `/run` (status pending, its id
@@ -121,12 +121,12 @@ def apply_trial_status(t: Trial, status: JobStatus) -> bool:
             t.images = images
         else:
             new = VersionStatus.FAILED
-            t.error = VersionError(message="The generate job completed without images.",
-                                   details={"output": status.output})
+            t.error = VersionError(
+                message="The generate job completed without images.", details={"output": status.output}
+            )
     elif new in (VersionStatus.FAILED, VersionStatus.TIMED_OUT):
         error = status.job_error()
-        t.error = VersionError(message=redact(error.message),
-                               details={"kind": "job", "status": status.status.value})
+        t.error = VersionError(message=redact(error.message), details={"kind": "job", "status": status.status.value})
     t.status = new
     return t.model_dump() != before
 
@@ -201,18 +201,32 @@ class TrialService:
         settings = version.parameters.sample_settings
         request_id = uuid.uuid4().hex
         trial = Trial(
-            id=request_id, requestId=request_id, prompt=text, negative=negative, seed=random_seed() if seed is None
-            else seed, count=count, strength=strength, width=width or settings.width,
-            height=height or settings.height, checkpoint_step=step,
+            id=request_id,
+            requestId=request_id,
+            prompt=text,
+            negative=negative,
+            seed=random_seed() if seed is None else seed,
+            count=count,
+            strength=strength,
+            width=width or settings.width,
+            height=height or settings.height,
+            checkpoint_step=step,
         )
         model_name = model_name_for(actor, version.name)
-        image_urls = [self.storage.url_for_key(trial_image_key(self.storage.prefix, actor.id, model_name,  # type: ignore[attr-defined]
-                                                               request_id, i)) for i in range(count)]
+        url_for_key: Callable[[str], str] = self.storage.url_for_key  # type: ignore[attr-defined]
+        prefix: str = getattr(self.storage, "prefix", "")
+        image_urls = [url_for_key(trial_image_key(prefix, actor.id, model_name, request_id, i)) for i in range(count)]
         worker_lora = await self.storage.worker_url(lora_url)
         # Polled, not webhooked: a Try is short, and the poller of runs need not know it.
-        built = build_generate_request(trial=trial, lora_url=worker_lora, image_urls=image_urls,
-                                       webhook_base_url=None, model_name=model_name, steps=settings.steps,
-                                       guidance=settings.guidance)
+        built = build_generate_request(
+            trial=trial,
+            lora_url=worker_lora,
+            image_urls=image_urls,
+            webhook_base_url=None,
+            model_name=model_name,
+            steps=settings.steps,
+            guidance=settings.guidance,
+        )
         return PreparedTrial(actor=actor, version=version, trial=trial, body=built.body)
 
     async def submit(self, actor_id: int, version_ref: str, *, follow: bool = True, **options: Any) -> Trial:
@@ -226,15 +240,20 @@ class TrialService:
 
         saved, _ = await asyncio.to_thread(self.library.update_version, actor.id, version.key, add)
         self._changed(actor.id, saved)
-        self._log(LogLevel.REQUEST, f"POST /run (try {version.name}: {trial.count} image(s), seed {trial.seed})",
-                  actor.id, saved.id)
+        self._log(
+            LogLevel.REQUEST,
+            f"POST /run (try {version.name}: {trial.count} image(s), seed {trial.seed})",
+            actor.id,
+            saved.id,
+        )
         try:
             status = await self.client.run(prepared.body)
         except ActorTrainerError as exc:
             await self._fail(actor.id, version.key, trial.id, exc.message)
             raise
-        self._log(LogLevel.RESPONSE, f"Try of {version.name}: job {status.id} {status.status.value}", actor.id,
-                  saved.id)
+        self._log(
+            LogLevel.RESPONSE, f"Try of {version.name}: job {status.id} {status.status.value}", actor.id, saved.id
+        )
         result = await self.apply(actor.id, version.key, trial.id, status)
         if follow and not result.status.is_terminal:
             self.watch(actor.id, version.key, result.id)
@@ -266,12 +285,20 @@ class TrialService:
         if moved:
             self._changed(actor_id, saved)
             if trial.status is VersionStatus.COMPLETED:
-                self._log(LogLevel.SUCCESS, f"Try of {saved.name} done: {len(trial.images or [])} image(s), "
-                          f"seed {trial.seed}.", actor_id, saved.id)
+                self._log(
+                    LogLevel.SUCCESS,
+                    f"Try of {saved.name} done: {len(trial.images or [])} image(s), seed {trial.seed}.",
+                    actor_id,
+                    saved.id,
+                )
             elif trial.status.is_terminal:
                 why = f": {trial.error.message}" if trial.error else ""
-                self._log(LogLevel.ERROR if trial.status is not VersionStatus.CANCELLED else LogLevel.WARNING,
-                          f"Try of {saved.name} {trial.status.label}{why}", actor_id, saved.id)
+                self._log(
+                    LogLevel.ERROR if trial.status is not VersionStatus.CANCELLED else LogLevel.WARNING,
+                    f"Try of {saved.name} {trial.status.label}{why}",
+                    actor_id,
+                    saved.id,
+                )
         return trial
 
     async def check(self, actor_id: int, version_ref: str, trial_id: str) -> Trial:

@@ -79,9 +79,17 @@ class TunnelService:
     by path); two services sharing a path share one agent, so `stop()` on one stops both.
     """
 
-    def __init__(self, events: EventBus, *, auth_token: str | None, ngrok_path: Path | None = None,
-                 config_path: Path, region: str | None = None, label: str = "ngrok",
-                 install_timeout_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        events: EventBus,
+        *,
+        auth_token: str | None,
+        ngrok_path: Path | None = None,
+        config_path: Path,
+        region: str | None = None,
+        label: str = "ngrok",
+        install_timeout_s: float = 20.0,
+    ) -> None:
         self.events = events
         self.label = label
         self.state = TunnelState.STOPPED
@@ -125,8 +133,7 @@ class TunnelService:
             opening: asyncio.Future[tuple[str, NgrokProcess]] | None = None
             try:
                 config = await self._make_config()
-                opening = asyncio.ensure_future(
-                    asyncio.to_thread(self._open_blocking, config, f"http://{host}:{port}"))
+                opening = asyncio.ensure_future(asyncio.to_thread(self._open_blocking, config, f"http://{host}:{port}"))
                 url, proc = await asyncio.shield(opening)
             except BaseException as exc:
                 if opening is not None and not opening.done():
@@ -198,9 +205,13 @@ class TunnelService:
 
     def _set_state(self, state: TunnelState) -> None:
         self.state = state
-        self.events.emit(TunnelChanged(
-            state=str(state), public_url=self.public_url,
-            error=str(self.last_error) if state is TunnelState.ERROR and self.last_error else None))
+        self.events.emit(
+            TunnelChanged(
+                state=str(state),
+                public_url=self.public_url,
+                error=str(self.last_error) if state is TunnelState.ERROR and self.last_error else None,
+            )
+        )
 
     def _fail(self, error: TunnelError) -> None:
         self.last_error = error
@@ -214,11 +225,15 @@ class TunnelService:
         config = PyngrokConfig(
             # No auth_token here: pyngrok would put it on the agent's command line. It goes through
             # the agent's environment instead (`_open_blocking`).
-            ngrok_path=str(path), config_path=str(self._config_path), auth_token=None,
+            ngrok_path=str(path),
+            config_path=str(self._config_path),
+            auth_token=None,
             region=self._region,
             # Must stay True: with no reader, the agent's stdout pipe fills after a few hundred
             # requests and the agent blocks on its next log line (measured with the stand-in).
-            monitor_thread=True, log_event_callback=None)
+            monitor_thread=True,
+            log_event_callback=None,
+        )
         self._config = config
         self._install_filter(self._secret())
         return config
@@ -232,7 +247,8 @@ class TunnelService:
                 f"{self.label}: the ngrok agent at {path} is version {shown}; this app needs {needed} or newer "
                 "(its local API must offer /api/endpoints).",
                 f"Update it: run `{path} update` in a terminal (or download the current agent from "
-                "https://ngrok.com/download and set its path in Settings → Tunnel), then start the tunnel again.")
+                "https://ngrok.com/download and set its path in Settings → Tunnel), then start the tunnel again.",
+            )
 
     async def _agent_path(self) -> Path:
         """The agent binary to run. An explicit path must exist; otherwise look on PATH and in
@@ -240,8 +256,7 @@ class TunnelService:
         if self._ngrok_path is not None:
             if runnable(self._ngrok_path):
                 return self._ngrok_path
-            raise AgentUnavailableError(f"{self.label}: there is no runnable agent at {self._ngrok_path}.",
-                                        AGENT_HINT)
+            raise AgentUnavailableError(f"{self.label}: there is no runnable agent at {self._ngrok_path}.", AGENT_HINT)
         default = Path(installer.get_default_ngrok_dir()) / installer.get_ngrok_bin()
         for candidate in (os.environ.get("PYNGROK_NGROK_PATH"), shutil.which("ngrok"), str(default)):
             if candidate and runnable(Path(candidate)):
@@ -249,13 +264,15 @@ class TunnelService:
         self.events.log(LogLevel.INFO, f"{self.label}: agent not found, trying to download it to {default}")
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(installer.install_ngrok, str(default), ngrok_version="3",
-                                  timeout=self._install_timeout_s),
-                timeout=self._install_timeout_s + 5)
+                asyncio.to_thread(
+                    installer.install_ngrok, str(default), ngrok_version="3", timeout=self._install_timeout_s
+                ),
+                timeout=self._install_timeout_s + 5,
+            )
         except TimeoutError:
             raise AgentUnavailableError(
-                f"{self.label}: the ngrok agent is not installed here and downloading it timed out.",
-                AGENT_HINT) from None
+                f"{self.label}: the ngrok agent is not installed here and downloading it timed out.", AGENT_HINT
+            ) from None
         except Exception as exc:
             raise tunnel_error_from(PyngrokNgrokInstallError(str(exc)), label=self.label) from None
         return default
@@ -282,7 +299,10 @@ class TunnelService:
             started_pid, started_token = _started_with.get(config.ngrok_path, (None, None))
             running = proc.pyngrok_config
             if started_pid == proc.proc.pid and (started_token, running.region, running.config_path) != (
-                    wanted, config.region, config.config_path):
+                wanted,
+                config.region,
+                config.config_path,
+            ):
                 ngrok.kill(config)  # an agent from other settings holds this path: start ours instead
                 proc = ngrok.get_ngrok_process(config)
             _started_with[config.ngrok_path] = (proc.proc.pid, wanted)
@@ -298,15 +318,17 @@ class TunnelService:
                 continue
             uri = endpoint.get("uri") or f"/api/endpoints/{quote(str(endpoint.get('name')), safe='')}"
             ngrok.api_request(f"{api}{uri}", method="DELETE", timeout=config.request_timeout)
-        name = str(keep.get("name")) if keep is not None else (
-            ngrok.connect(addr=upstream, name=TUNNEL_NAME, pyngrok_config=config).name or TUNNEL_NAME)
+        name = (
+            str(keep.get("name"))
+            if keep is not None
+            else (ngrok.connect(addr=upstream, name=TUNNEL_NAME, pyngrok_config=config).name or TUNNEL_NAME)
+        )
         # Read the URL back from the agent rather than trusting what we were told earlier.
         for endpoint in self._list_blocking(api, config):
             url = public_url_of(endpoint)
             if endpoint.get("name") == name and same_upstream(upstream_of(endpoint), upstream) and url:
                 return url, proc
-        raise TunnelError(f"{self.label}: the agent does not list the tunnel it just opened.",
-                          "Restart the tunnel.")
+        raise TunnelError(f"{self.label}: the agent does not list the tunnel it just opened.", "Restart the tunnel.")
 
     @staticmethod
     def _list_blocking(api: str | None, config: PyngrokConfig) -> list[dict[str, Any]]:
@@ -351,14 +373,18 @@ class TunnelService:
                             continue
                         reason = await self._diagnose(probe_public_url=False)
                         if reason is not None:
-                            self._fail(TunnelDroppedError(
-                                f"{self.label}: the tunnel stopped working because {reason}.",
-                                "Webhooks cannot arrive until it runs again (polling still tracks jobs). "
-                                "Restart the tunnel from the tunnel panel."))
+                            self._fail(
+                                TunnelDroppedError(
+                                    f"{self.label}: the tunnel stopped working because {reason}.",
+                                    "Webhooks cannot arrive until it runs again (polling still tracks jobs). "
+                                    "Restart the tunnel from the tunnel panel.",
+                                )
+                            )
                 except Exception as exc:  # the watch must outlive any single failed check
                     log.exception("tunnel watch check failed")
-                    self.events.log(LogLevel.WARNING, f"{self.label}: tunnel check failed: "
-                                    f"{redact(str(exc), self._secret())}")
+                    self.events.log(
+                        LogLevel.WARNING, f"{self.label}: tunnel check failed: {redact(str(exc), self._secret())}"
+                    )
         except asyncio.CancelledError:
             log.debug("tunnel watch cancelled")
             raise
@@ -370,6 +396,14 @@ class TunnelService:
 
 
 __all__ = [
-    "TUNNEL_NAME", "AgentUnavailableError", "NoAuthTokenError", "SessionLimitError", "TunnelDroppedError",
-    "TunnelError", "TunnelService", "TunnelState", "redact", "tunnel_error_from",
+    "TUNNEL_NAME",
+    "AgentUnavailableError",
+    "NoAuthTokenError",
+    "SessionLimitError",
+    "TunnelDroppedError",
+    "TunnelError",
+    "TunnelService",
+    "TunnelState",
+    "redact",
+    "tunnel_error_from",
 ]

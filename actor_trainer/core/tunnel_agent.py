@@ -67,8 +67,9 @@ def agent_version(path: Path, timeout_s: float = 15.0) -> tuple[int, ...] | None
     if key in _checked_versions:
         return _checked_versions[key]
     try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=timeout_s,
-                             stdin=subprocess.DEVNULL).stdout
+        out = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     found = _VERSION.search(out or "")

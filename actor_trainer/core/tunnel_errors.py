@@ -81,7 +81,8 @@ def tunnel_error_from(exc: BaseException, *, secret: str | None = None, label: s
     lowered = detail.lower()
     if isinstance(exc, PyngrokNgrokInstallError):
         return AgentUnavailableError(
-            f"{label}: the ngrok agent is not installed here and could not be downloaded ({detail}).", AGENT_HINT)
+            f"{label}: the ngrok agent is not installed here and could not be downloaded ({detail}).", AGENT_HINT
+        )
     if isinstance(exc, (FileNotFoundError, PermissionError)):
         return AgentUnavailableError(f"{label}: the agent could not be run ({detail}).", AGENT_HINT)
     if code in {"ERR_NGROK_108", "ERR_NGROK_348"} or "simultaneous ngrok agent session" in lowered:
@@ -89,31 +90,38 @@ def tunnel_error_from(exc: BaseException, *, secret: str | None = None, label: s
             f"{label}: your ngrok account's agent sessions are all in use ({code or 'ERR_NGROK_108'}): another "
             "copy of this app, or an ngrok agent left running, on this computer or another one.",
             f"Close the other copy of the app or stop that agent ({AGENTS_URL} lists the running ones and can "
-            "stop them), then start the tunnel again. The free plan allows one agent at a time.")
+            "stop them), then start the tunnel again. The free plan allows one agent at a time.",
+        )
     if code == "ERR_NGROK_334" or "is already online" in lowered:
         return EndpointOnlineError(
             f"{label}: the public address is already online elsewhere (ERR_NGROK_334): another copy of this "
             "app, or a stale ngrok agent, serves your account's domain (the free plan has one, shared by "
             "all your agents).",
             f"Close the other copy of the app or stop that agent ({AGENTS_URL}), then start the tunnel "
-            "again. Only one agent at a time can serve the domain.")
+            "again. Only one agent at a time can serve the domain.",
+        )
     if code == "ERR_NGROK_324":
         return SessionLimitError(
             f"{label}: this ngrok session already runs as many endpoints as your plan allows (ERR_NGROK_324).",
-            "Stop the agent's other endpoints (or the other program using this agent), then start the tunnel "
-            "again.")
+            "Stop the agent's other endpoints (or the other program using this agent), then start the tunnel again.",
+        )
     if code == "ERR_NGROK_4018" or "requires a verified account and authtoken" in lowered:
         return NoAuthTokenError(f"{label}: an auth token is required to start a tunnel (ERR_NGROK_4018).", TOKEN_HINT)
     if code in {"ERR_NGROK_105", "ERR_NGROK_106", "ERR_NGROK_107"} or "authtoken" in lowered:
         return NoAuthTokenError(
-            f"{label}: the auth token was rejected ({code or 'authentication failed'}).", TOKEN_HINT)
+            f"{label}: the auth token was rejected ({code or 'authentication failed'}).", TOKEN_HINT
+        )
     if "ngrok binary was not found" in lowered:
         return AgentUnavailableError(f"{label}: the agent binary was not found.", AGENT_HINT)
     if isinstance(exc, PyngrokNgrokURLError) or isinstance(exc, ConnectionError):
-        return TunnelError(f"{label}: the agent's local API did not answer ({detail}).",
-                           "Restart the tunnel; if it keeps failing, stop any other ngrok agent.")
-    return TunnelError(f"{label}: the tunnel failed ({detail or type(exc).__name__}).",
-                       "Restart the tunnel. If it keeps failing, check the log for the agent's own message.")
+        return TunnelError(
+            f"{label}: the agent's local API did not answer ({detail}).",
+            "Restart the tunnel; if it keeps failing, stop any other ngrok agent.",
+        )
+    return TunnelError(
+        f"{label}: the tunnel failed ({detail or type(exc).__name__}).",
+        "Restart the tunnel. If it keeps failing, check the log for the agent's own message.",
+    )
 
 
 class RedactFilter(logging.Filter):

@@ -26,8 +26,9 @@ def _presign_put_blocking(storage: Any, urls: Sequence[str], expires_s: int) -> 
     signed = []
     for url in urls:
         bucket, key = parse_s3_url(url)
-        signed.append(str(client.generate_presigned_url(
-            "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s)))
+        signed.append(
+            str(client.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s))
+        )
     return signed
 
 

@@ -159,7 +159,7 @@ class Checkpoint(Record):
 
 
 class Trial(Record):
-    """"Try this version": one generation job with the version's LoRA (contract v2, task "generate")."""
+    """ "Try this version": one generation job with the version's LoRA (contract v2, task "generate")."""
 
     id: str = Field(min_length=1)  # the app-made request id, then the RunPod job id
     requestId: str | None = None

@@ -71,8 +71,12 @@ def _apply_progress(v: TrainingVersion, status: JobStatus) -> bool:
         old_step = v.progress.step if v.progress else None
         if progress.step is None or old_step is None or progress.step > old_step:
             v.progress = Progress(
-                phase=progress.phase, step=progress.step, total=progress.total,
-                loss=progress.loss, message=progress.message, updatedAt=utc_now(),
+                phase=progress.phase,
+                step=progress.step,
+                total=progress.total,
+                loss=progress.loss,
+                message=progress.message,
+                updatedAt=utc_now(),
             )
             return True
     elif isinstance(progress, str):  # a third-party worker's plain text: shown, never an error
@@ -93,15 +97,17 @@ def _apply_completed(v: TrainingVersion, status: JobStatus) -> None:
         )
         v.move_to(VersionStatus.FAILED)
     elif result is None:
-        v.error = VersionError(message="RunPod reported COMPLETED with an output this app cannot read.",
-                               details={"output": status.output})
+        v.error = VersionError(
+            message="RunPod reported COMPLETED with an output this app cannot read.", details={"output": status.output}
+        )
         v.move_to(VersionStatus.FAILED)
     elif result.says_failed():
         v.error = VersionError(message=result.failure_message(), details=status.output)
         v.move_to(VersionStatus.FAILED)
     elif not result.lora_url():
-        v.error = VersionError(message="RunPod reported COMPLETED but the output has no LoRA URL.",
-                               details=status.output)
+        v.error = VersionError(
+            message="RunPod reported COMPLETED but the output has no LoRA URL.", details=status.output
+        )
         v.move_to(VersionStatus.FAILED)
     else:
         v.loraUrl = result.lora_url()

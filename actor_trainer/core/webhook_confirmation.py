@@ -40,8 +40,7 @@ class WebhookConfirmation:
 
     if TYPE_CHECKING:  # provided by TrainingOrchestrator
 
-        async def apply_status(self, actor_id: int, ref: str, status: JobStatus, *, source: str) -> TrainingVersion:
-            ...
+        async def apply_status(self, actor_id: int, ref: str, status: JobStatus, *, source: str) -> TrainingVersion: ...
 
     async def handle_webhook(self, token: str, payload: JobStatus) -> None:
         """A delivery whose token we know: believe nothing until `/status` says the same.
@@ -59,8 +58,13 @@ class WebhookConfirmation:
             self._log(LogLevel.WARNING, "Webhook for a version that no longer exists; ignored.", ref.actor_id)
             return
         if version.job_id is not None and version.job_id != payload.id:
-            self._log(LogLevel.WARNING, f"Webhook claims job {payload.id}, but its token belongs to "
-                      f"{version.name} (job {version.job_id}); ignored.", ref.actor_id, version.id)
+            self._log(
+                LogLevel.WARNING,
+                f"Webhook claims job {payload.id}, but its token belongs to "
+                f"{version.name} (job {version.job_id}); ignored.",
+                ref.actor_id,
+                version.id,
+            )
             return
         if version.status.is_terminal and version.status is not VersionStatus.EXPIRED:
             return  # settled: no answer could move it (states only move forward)
@@ -70,8 +74,13 @@ class WebhookConfirmation:
         if confirmed is None:
             return
         if confirmed.status is not payload.status:
-            self._log(LogLevel.WARNING, f"Webhook said {payload.status.value} but RunPod says "
-                      f"{confirmed.status.value}; the webhook was not applied.", ref.actor_id, payload.id)
+            self._log(
+                LogLevel.WARNING,
+                f"Webhook said {payload.status.value} but RunPod says "
+                f"{confirmed.status.value}; the webhook was not applied.",
+                ref.actor_id,
+                payload.id,
+            )
             return
         await self.apply_status(ref.actor_id, version.requestId or version.id, confirmed, source="webhook")
 
@@ -94,14 +103,22 @@ class WebhookConfirmation:
                 return None
         future: asyncio.Future[JobStatus | None] = asyncio.get_running_loop().create_future()
         self._confirming[job_id] = future
-        self._log(LogLevel.INFO, f"Webhook: job {job_id} says {payload.status.value}; confirming with RunPod.",
-                  actor_id, job_id)
+        self._log(
+            LogLevel.INFO,
+            f"Webhook: job {job_id} says {payload.status.value}; confirming with RunPod.",
+            actor_id,
+            job_id,
+        )
         confirmed: JobStatus | None = None
         try:
             confirmed = await self.client.status(job_id)
         except RunPodError as exc:
-            self._log(LogLevel.WARNING, f"Could not confirm the webhook ({exc.message}); "
-                      "the next status check will catch up.", actor_id, job_id)
+            self._log(
+                LogLevel.WARNING,
+                f"Could not confirm the webhook ({exc.message}); the next status check will catch up.",
+                actor_id,
+                job_id,
+            )
         finally:
             if self._confirming.get(job_id) is future:
                 del self._confirming[job_id]

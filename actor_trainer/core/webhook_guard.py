@@ -41,8 +41,14 @@ class RejectLog:
     """Log lines about refused requests and connections, at most `lines_per_window` per `window_s`;
     what is held back is counted and reported in one line when the next window opens (or at `flush`)."""
 
-    def __init__(self, events: EventBus | None, *, lines_per_window: int = 10, window_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        events: EventBus | None,
+        *,
+        lines_per_window: int = 10,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.events = events
         self.lines_per_window = lines_per_window
         self.window_s = window_s
@@ -70,8 +76,10 @@ class RejectLog:
             return
         counted = ", ".join(f"{n} × {kind}" for kind, n in sorted(self._held.items()))
         self._held.clear()
-        self._write(f"Webhook server: more refused than shown ({counted}); the log holds back "
-                    f"after {self.lines_per_window} lines a minute.")
+        self._write(
+            f"Webhook server: more refused than shown ({counted}); the log holds back "
+            f"after {self.lines_per_window} lines a minute."
+        )
 
     def _write(self, message: str) -> None:
         self.lines_written += 1
@@ -106,8 +114,14 @@ class ServerLogLimiter(logging.Filter):
 class ConnectionGuard:
     """The protocol factory given to `loop.create_server` in place of aiohttp's `web.Server`."""
 
-    def __init__(self, make_handler: Callable[[], asyncio.Protocol], rejects: RejectLog, *,
-                 max_connections: int = MAX_CONNECTIONS, header_timeout_s: float = HEADER_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        make_handler: Callable[[], asyncio.Protocol],
+        rejects: RejectLog,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+    ) -> None:
         self._make_handler = make_handler
         self.rejects = rejects
         self.max_connections = max_connections
@@ -129,11 +143,15 @@ class ConnectionGuard:
         if len(self._open) >= self.max_connections:
             idle = next((c for c in self._open if not c.head_seen), None)
             if idle is None:
-                self.rejects.note(f"Webhook server: {self.max_connections} connections busy; a new one "
-                                  "was closed.", "connection over the cap")
+                self.rejects.note(
+                    f"Webhook server: {self.max_connections} connections busy; a new one was closed.",
+                    "connection over the cap",
+                )
                 return False
-            self.rejects.note(f"Webhook server: {self.max_connections} connections open; the oldest idle "
-                              "one was closed.", "idle connection evicted")
+            self.rejects.note(
+                f"Webhook server: {self.max_connections} connections open; the oldest idle one was closed.",
+                "idle connection evicted",
+            )
             idle.drop()
         self._open[conn] = None
         self.peak = max(self.peak, len(self._open))
@@ -174,7 +192,7 @@ class _Guarded(asyncio.Protocol):
                 self.head_seen = True
                 self._cancel_timer()
             else:
-                self._tail = seen[-(len(_HEAD_END) - 1):]
+                self._tail = seen[-(len(_HEAD_END) - 1) :]
         self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -206,8 +224,11 @@ class _Guarded(asyncio.Protocol):
     def _expire(self) -> None:
         self._timer = None
         if not self.head_seen:
-            self.guard.rejects.note(f"Webhook server: a connection sent no request within "
-                                    f"{self.guard.header_timeout_s:g} s and was closed.", "idle connection closed")
+            self.guard.rejects.note(
+                f"Webhook server: a connection sent no request within "
+                f"{self.guard.header_timeout_s:g} s and was closed.",
+                "idle connection closed",
+            )
             self.drop()
 
     def _cancel_timer(self) -> None:
@@ -219,8 +240,9 @@ class _Guarded(asyncio.Protocol):
 class GuardedSite(web.TCPSite):
     """`web.TCPSite` listening with a `ConnectionGuard` in front of the runner's handler factory."""
 
-    def __init__(self, runner: web.BaseRunner, host: str | None, port: int, *, guard: ConnectionGuard,
-                 backlog: int = 128) -> None:
+    def __init__(
+        self, runner: web.BaseRunner, host: str | None, port: int, *, guard: ConnectionGuard, backlog: int = 128
+    ) -> None:
         super().__init__(runner, host, port, backlog=backlog)
         self.guard = guard
 

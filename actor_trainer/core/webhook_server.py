@@ -168,11 +168,20 @@ class WebhookServer:
     tasks finish for `stop_grace_s` and cancels the rest: it returns within about 4 s.
     """
 
-    def __init__(self, *, is_known_token: Callable[[str], bool],
-                 on_delivery: Callable[[str, JobStatus], Awaitable[None]], events: EventBus,
-                 host: str = "127.0.0.1", port: int = 0, max_body_bytes: int = MAX_BODY_BYTES,
-                 stop_grace_s: float = 1.5, max_connections: int = MAX_CONNECTIONS,
-                 header_timeout_s: float = HEADER_TIMEOUT_S, reject_lines_per_minute: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        is_known_token: Callable[[str], bool],
+        on_delivery: Callable[[str, JobStatus], Awaitable[None]],
+        events: EventBus,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        stop_grace_s: float = 1.5,
+        max_connections: int = MAX_CONNECTIONS,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+        reject_lines_per_minute: int = 10,
+    ) -> None:
         self._is_known_token = is_known_token
         self._on_delivery = on_delivery
         self.events = events
@@ -204,8 +213,9 @@ class WebhookServer:
         # connection idle between requests; the guard bounds the first request's head and the count.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.5, keepalive_timeout=self.header_timeout_s)
         await runner.setup()
-        self.guard = guard_for(runner, self.rejects, max_connections=self.max_connections,
-                               header_timeout_s=self.header_timeout_s)
+        self.guard = guard_for(
+            runner, self.rejects, max_connections=self.max_connections, header_timeout_s=self.header_timeout_s
+        )
         try:
             await GuardedSite(runner, self.host, self.port, guard=self.guard).start()
         except OSError as exc:
@@ -217,8 +227,11 @@ class WebhookServer:
         self._runner = runner
         logging.getLogger("aiohttp.server").addFilter(self._log_limiter)  # malformed requests, bounded
         self.port = int(runner.addresses[0][1])
-        shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else (
-            "[::1]" if self.host == "::" else (f"[{self.host}]" if ":" in self.host else self.host))
+        shown = (
+            "127.0.0.1"
+            if self.host in ("", "0.0.0.0")
+            else ("[::1]" if self.host == "::" else (f"[{self.host}]" if ":" in self.host else self.host))
+        )
         self.local_url = f"http://{shown}:{self.port}"
         self.events.log(LogLevel.INFO, f"Webhook server listening on {self.local_url}")
 
@@ -264,8 +277,7 @@ class WebhookServer:
         if future is None or future.done():
             return web.json_response({"received": False, "error": "unknown probe"}, status=404)
         future.set_result(asyncio.get_running_loop().time())
-        return web.json_response({"received": True, "probe": request.match_info["nonce"],
-                                  "service": SERVICE_NAME})
+        return web.json_response({"received": True, "probe": request.match_info["nonce"], "service": SERVICE_NAME})
 
     async def _handle_delivery(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
@@ -288,7 +300,8 @@ class WebhookServer:
         self.last_delivery_at = utc_now()
         self._record(token, accepted=True, job_id=status.id, detail=str(status.status))
         task = asyncio.get_running_loop().create_task(
-            self._apply(token, status), name=f"webhook-delivery-{status.id[:40]}")
+            self._apply(token, status), name=f"webhook-delivery-{status.id[:40]}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return web.json_response({"received": True})
@@ -359,14 +372,15 @@ async def test_delivery(public_base_url: str, server: WebhookServer, timeout_s: 
     started = time.perf_counter()
     try:
         async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
-            answer = await client.post(f"{base}{PROBE_PATH}/{nonce}", json={"probe": nonce},
-                                       headers={"ngrok-skip-browser-warning": "1"})
+            answer = await client.post(
+                f"{base}{PROBE_PATH}/{nonce}", json={"probe": nonce}, headers={"ngrok-skip-browser-warning": "1"}
+            )
     except httpx.TimeoutException:
-        raise WebhookUnreachableError(
-            f"{base} did not answer within {timeout_s:g} s.", _UNREACHABLE_HINT) from None
+        raise WebhookUnreachableError(f"{base} did not answer within {timeout_s:g} s.", _UNREACHABLE_HINT) from None
     except httpx.HTTPError as exc:
         raise WebhookUnreachableError(
-            f"{base} could not be reached ({type(exc).__name__}: {exc}).", _UNREACHABLE_HINT) from None
+            f"{base} could not be reached ({type(exc).__name__}: {exc}).", _UNREACHABLE_HINT
+        ) from None
     finally:
         reached = arrived.done() and not arrived.cancelled()
         server.forget_probe(nonce)
@@ -375,17 +389,19 @@ async def test_delivery(public_base_url: str, server: WebhookServer, timeout_s: 
         return elapsed
     ngrok_code = answer.headers.get("ngrok-error-code")
     if ngrok_code:
-        message = (f"The tunnel at {base} answered, but could not reach this app's webhook server "
-                   f"({ngrok_code}, HTTP {answer.status_code}).")
+        message = (
+            f"The tunnel at {base} answered, but could not reach this app's webhook server "
+            f"({ngrok_code}, HTTP {answer.status_code})."
+        )
     elif reached:
         message = f"The probe reached this app, but the answer came back as HTTP {answer.status_code}."
     else:
-        message = (f"{base} answered HTTP {answer.status_code}, but the request never reached this app's "
-                   "webhook server.")
+        message = f"{base} answered HTTP {answer.status_code}, but the request never reached this app's webhook server."
     raise WebhookWrongServerError(
         message,
         f"The public URL must forward to {server.local_url}: with ngrok, restart the tunnel; in "
-        "“public URL” mode, fix the forwarding or the URL in Settings.")
+        "“public URL” mode, fix the forwarding or the URL in Settings.",
+    )
 
 
 test_delivery.__test__ = False  # type: ignore[attr-defined]  # not a pytest test despite its name

@@ -153,8 +153,10 @@ def _sampling_problems(prompts: list[str], points: list[int]) -> list[str]:
         if "|" in prompt or " --" in prompt:
             problems.append(f"sample prompt {prompt[:60]!r} holds '|' or ' --' (FluxTrainer would split it)")
     if len(points) > MAX_SAMPLE_POINTS:
-        problems.append(f"sampling every {points[0]} steps makes {len(points)} sample checkpoints; "
-                        f"at most {MAX_SAMPLE_POINTS} (sample less often)")
+        problems.append(
+            f"sampling every {points[0]} steps makes {len(points)} sample checkpoints; "
+            f"at most {MAX_SAMPLE_POINTS} (sample less often)"
+        )
     return problems
 
 
@@ -307,10 +309,18 @@ def _set_sampled_loops(
         workflow[node_id] = {"class_type": class_type, "_meta": {"title": title}, "inputs": inputs}
         return node_id
 
-    settings = add("FluxTrainValidationSettings", "Sample settings", {
-        "steps": sampling.steps, "width": sampling.width, "height": sampling.height,
-        "guidance_scale": float(sampling.guidance), "seed": sampling.seed, **VALIDATION_SHIFT,
-    })
+    settings = add(
+        "FluxTrainValidationSettings",
+        "Sample settings",
+        {
+            "steps": sampling.steps,
+            "width": sampling.width,
+            "height": sampling.height,
+            "guidance_scale": float(sampling.guidance),
+            "seed": sampling.seed,
+            **VALIDATION_SHIFT,
+        },
+    )
     previous, done, first = INIT_NODE, 0, True
     for point in points:
         for steps in split_steps(point - done):
@@ -318,16 +328,26 @@ def _set_sampled_loops(
                 workflow[LOOP_NODE]["inputs"].update(network_trainer=[previous, 0], steps=steps)
                 previous, first = LOOP_NODE, False
             else:
-                previous = add("FluxTrainLoop", f"Train to step {point}", {"network_trainer": [previous, 0],
-                                                                          "steps": steps})
+                previous = add(
+                    "FluxTrainLoop", f"Train to step {point}", {"network_trainer": [previous, 0], "steps": steps}
+                )
         done = point
         if sampling.keep_checkpoints and point != total_steps:
-            previous = add("FluxTrainSave", f"Save checkpoint {point}", {
-                "network_trainer": [previous, 0], "save_state": False, "copy_to_comfy_lora_folder": False})
-        previous = add("FluxTrainValidate", f"Sample at step {point}", {
-            "network_trainer": [previous, 0], "validation_settings": [settings, 0]})
-        add("SaveImage", f"Save samples of step {point}", {
-            "images": [previous, 1], "filename_prefix": sample_filename_prefix(model_name, point)})
+            previous = add(
+                "FluxTrainSave",
+                f"Save checkpoint {point}",
+                {"network_trainer": [previous, 0], "save_state": False, "copy_to_comfy_lora_folder": False},
+            )
+        previous = add(
+            "FluxTrainValidate",
+            f"Sample at step {point}",
+            {"network_trainer": [previous, 0], "validation_settings": [settings, 0]},
+        )
+        add(
+            "SaveImage",
+            f"Save samples of step {point}",
+            {"images": [previous, 1], "filename_prefix": sample_filename_prefix(model_name, point)},
+        )
     workflow[SAVE_NODE]["inputs"]["network_trainer"] = [previous, 0]
     workflow[LOSS_PLOT_NODE]["inputs"]["network_trainer"] = [previous, 0]
 
@@ -386,17 +406,24 @@ def describe_workflow(workflow: dict[str, Any]) -> WorkflowSummary:
     )
     validated = {node_id for node_id in chain if workflow[node_id]["class_type"] == "FluxTrainValidate"}
     saves = sorted(
-        ((node_id, step) for node_id, node in workflow.items()
-         if node["class_type"] == "SaveImage" and _is_link(node["inputs"].get("images"))
-         and node["inputs"]["images"][0] in validated
-         and (step := step_of_sample_prefix(str(node["inputs"]["filename_prefix"]))) is not None),
+        (
+            (node_id, step)
+            for node_id, node in workflow.items()
+            if node["class_type"] == "SaveImage"
+            and _is_link(node["inputs"].get("images"))
+            and node["inputs"]["images"][0] in validated
+            and (step := step_of_sample_prefix(str(node["inputs"]["filename_prefix"]))) is not None
+        ),
         key=lambda pair: pair[1],
     )
     steps_before = _steps_before(workflow, chain)
-    checkpoints = tuple(sorted(
-        steps_before[node_id] for node_id in chain[1:-1]
-        if workflow[node_id]["class_type"] == "FluxTrainSave" and node_id != chain[1]
-    ))
+    checkpoints = tuple(
+        sorted(
+            steps_before[node_id]
+            for node_id in chain[1:-1]
+            if workflow[node_id]["class_type"] == "FluxTrainSave" and node_id != chain[1]
+        )
+    )
     prompts = tuple(p.strip() for p in str(init.get("sample_prompts", "")).split("|") if p.strip()) if saves else ()
     return WorkflowSummary(
         dataset_path=str(dataset.get("dataset_path", "")),

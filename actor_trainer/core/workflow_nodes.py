@@ -226,14 +226,19 @@ NODE_SPECS: dict[str, NodeSpec] = {
     # --- the generation graph ("Try this version", resources/workflows/flux_lora_generate.json) ---
     # Model and LoRA file names are checked against the worker's disk by ComfyUI; here: non-empty.
     "UNETLoader": NodeSpec(
-        inputs={"unet_name": _str(non_empty=True),
-                "weight_dtype": _combo("default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2")},
+        inputs={
+            "unet_name": _str(non_empty=True),
+            "weight_dtype": _combo("default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2"),
+        },
         outputs=("MODEL",),
     ),
     "DualCLIPLoader": NodeSpec(
-        inputs={"clip_name1": _str(non_empty=True), "clip_name2": _str(non_empty=True),
-                "type": _combo("sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_image"),
-                "device": _combo("default", "cpu", required=False)},
+        inputs={
+            "clip_name1": _str(non_empty=True),
+            "clip_name2": _str(non_empty=True),
+            "type": _combo("sdxl", "sd3", "flux", "hunyuan_video", "hidream", "hunyuan_image"),
+            "device": _combo("default", "cpu", required=False),
+        },
         outputs=("CLIP",),
     ),
     "VAELoader": NodeSpec(inputs={"vae_name": _str(non_empty=True)}, outputs=("VAE",)),

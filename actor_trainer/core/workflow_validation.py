@@ -195,8 +195,10 @@ def _graph_problems(workflow: dict[str, Any]) -> Iterator[str]:
         return
     validates = [node_id for node_id in chain if workflow[node_id]["class_type"] == "FluxTrainValidate"]
     if validates and not str(first["inputs"].get("sample_prompts", "")).strip(" |"):
-        yield (f"{_where(chain[-1], 'InitFluxLoRATraining')}: input 'sample_prompts' is empty but "
-               f"FluxTrainValidate ({', '.join(validates[::-1])}) samples it")
+        yield (
+            f"{_where(chain[-1], 'InitFluxLoRATraining')}: input 'sample_prompts' is empty but "
+            f"FluxTrainValidate ({', '.join(validates[::-1])}) samples it"
+        )
     total = sum(int(workflow[node_id]["inputs"]["steps"]) for node_id in loops)
     max_steps = first["inputs"]["max_train_steps"]
     if total != max_steps:

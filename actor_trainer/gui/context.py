@@ -62,8 +62,7 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
     #: a short message for the status bar
     statusMessage = Signal(str)
 
-    def __init__(self, settings: Settings, config: Config, services: Services,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, settings: Settings, config: Config, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.config = config
@@ -108,7 +107,7 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
 
     @property
     def services_state(self) -> str:
-        """"new" (never started: a test's light context), "starting", "ready" or "failed"."""
+        """ "new" (never started: a test's light context), "starting", "ready" or "failed"."""
         return self.services.state
 
     async def start_services(self) -> None:
@@ -118,8 +117,11 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
         try:
             await self.services.start()
         except Exception as exc:
-            message, hint = ((exc.message, exc.hint) if isinstance(exc, ActorTrainerError) else
-                             (f"{type(exc).__name__}: {exc}", tr("This is a bug; the log file has the details.")))
+            message, hint = (
+                (exc.message, exc.hint)
+                if isinstance(exc, ActorTrainerError)
+                else (f"{type(exc).__name__}: {exc}", tr("This is a bug; the log file has the details."))
+            )
             self.servicesFailed.emit(message, hint)
             raise
         status = self.services.tunnel_status()  # the views showed no webhook server until now
@@ -158,8 +160,12 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
 
     def reload_library(self) -> asyncio.Task[list[ActorSummary]] | None:
         """Re-read actors and their folders off the loop; the model and selection follow."""
-        return self.tasks.start("library-reload", asyncio.to_thread(self.library.summaries),
-                                on_done=self._apply_summaries, on_error=self._library_error)
+        return self.tasks.start(
+            "library-reload",
+            asyncio.to_thread(self.library.summaries),
+            on_done=self._apply_summaries,
+            on_error=self._library_error,
+        )
 
     async def load_library(self) -> None:
         """The first read, awaited by start-up (errors propagate to it)."""
@@ -200,38 +206,91 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
     def is_run_busy(self, what: str, ref: str) -> bool:
         return self.tasks.is_running(self.run_task_name(what, ref))
 
-    def check_can_start(self, actor_id: int, params: TrainingParameters, *, allow_concurrent: bool,
-                        on_done: Callable[[TrainingVersion | None], None],
-                        on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+    def check_can_start(
+        self,
+        actor_id: int,
+        params: TrainingParameters,
+        *,
+        allow_concurrent: bool,
+        on_done: Callable[[TrainingVersion | None], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
         """The Start gate (see RunControl.can_start), with this actor's cached sync state."""
         # While the services start, the check waits for them (the panel says "Starting services…").
-        self.tasks.start("preflight", self._when_ready(lambda: self.services.require_runs().can_start(
-            actor_id, params, allow_concurrent=allow_concurrent, cached_sync=self.sync_states.get(actor_id))),
-                         on_done=on_done, on_error=on_error, replace=True, owner=owner)
+        self.tasks.start(
+            "preflight",
+            self._when_ready(
+                lambda: self.services.require_runs().can_start(
+                    actor_id, params, allow_concurrent=allow_concurrent, cached_sync=self.sync_states.get(actor_id)
+                )
+            ),
+            on_done=on_done,
+            on_error=on_error,
+            replace=True,
+            owner=owner,
+        )
 
-    def submit_run(self, actor_id: int, params: TrainingParameters, *, description: str | None,
-                   allow_concurrent: bool, on_done: Callable[[TrainingVersion], None],
-                   on_error: Callable[[BaseException], None], owner: QObject | None = None) -> bool:
+    def submit_run(
+        self,
+        actor_id: int,
+        params: TrainingParameters,
+        *,
+        description: str | None,
+        allow_concurrent: bool,
+        on_done: Callable[[TrainingVersion], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> bool:
         """Submit one run; False when a submission is already under way (no second job)."""
         if self.tasks.is_running("submit"):
             return False
-        self.tasks.start("submit", self._when_ready(lambda: self.services.require_runs().submit(
-            actor_id, params, description=description, allow_concurrent=allow_concurrent)),
-                         on_done=on_done, on_error=on_error, replace=False, owner=owner)
+        self.tasks.start(
+            "submit",
+            self._when_ready(
+                lambda: self.services.require_runs().submit(
+                    actor_id, params, description=description, allow_concurrent=allow_concurrent
+                )
+            ),
+            on_done=on_done,
+            on_error=on_error,
+            replace=False,
+            owner=owner,
+        )
         return True
 
-    def scan_training_data(self, actor_id: int, *, on_done: Callable[[TrainingDataScan], None],
-                           on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+    def scan_training_data(
+        self,
+        actor_id: int,
+        *,
+        on_done: Callable[[TrainingDataScan], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
         """Read the actor's training folder (off the loop)."""
-        self.tasks.start("training-data-scan", self.services.sync.scan(actor_id), on_done=on_done,
-                         on_error=on_error, owner=owner)
+        self.tasks.start(
+            "training-data-scan", self.services.sync.scan(actor_id), on_done=on_done, on_error=on_error, owner=owner
+        )
 
-    def download_lora(self, name: str, url: str, dest: Path, progress: Callable[[int, int], None], *,
-                      on_done: Callable[[LoraInfo], None], on_error: Callable[[BaseException], None],
-                      owner: QObject | None = None) -> asyncio.Task[LoraInfo] | None:
+    def download_lora(
+        self,
+        name: str,
+        url: str,
+        dest: Path,
+        progress: Callable[[int, int], None],
+        *,
+        on_done: Callable[[LoraInfo], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> asyncio.Task[LoraInfo] | None:
         """Download a LoRA to `dest` (atomically) and read its header; the task can be cancelled."""
-        return self.tasks.start(name, fetch_lora(self.services.storage, url, dest, progress),
-                                on_done=on_done, on_error=on_error, owner=owner)
+        return self.tasks.start(
+            name,
+            fetch_lora(self.services.storage, url, dest, progress),
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
 
     def sandbox_owner_token(self) -> str | None:
         """The token this app's in-process sandbox stamps on its runs (None outside the sandbox)."""
@@ -248,28 +307,70 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
     def cancel_question(self, version: TrainingVersion) -> Question:
         return cancel_question(version, app_in_sandbox=self.is_sandbox)
 
-    def check_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
-                  owner: QObject | None = None) -> None:
+    def check_run(
+        self,
+        actor_id: int,
+        ref: str,
+        *,
+        on_done: Callable[[TrainingVersion], None] | None = None,
+        owner: QObject | None = None,
+    ) -> None:
         """Ask RunPod about a run now (and the endpoint's /health for a queued one)."""
-        self._run_action("check", actor_id, ref,
-                         self._when_ready(lambda: self.services.require_runs().check(actor_id, ref)),
-                         tr("Check status failed"), on_done, owner)
+        self._run_action(
+            "check",
+            actor_id,
+            ref,
+            self._when_ready(lambda: self.services.require_runs().check(actor_id, ref)),
+            tr("Check status failed"),
+            on_done,
+            owner,
+        )
 
-    def cancel_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
-                   owner: QObject | None = None) -> None:
+    def cancel_run(
+        self,
+        actor_id: int,
+        ref: str,
+        *,
+        on_done: Callable[[TrainingVersion], None] | None = None,
+        owner: QObject | None = None,
+    ) -> None:
         """Cancel a run on RunPod. Ask first with `cancel_question`."""
-        self._run_action("cancel", actor_id, ref,
-                         self._when_ready(lambda: self.services.require_runs().cancel(actor_id, ref)),
-                         tr("Cancel failed"), on_done, owner)
+        self._run_action(
+            "cancel",
+            actor_id,
+            ref,
+            self._when_ready(lambda: self.services.require_runs().cancel(actor_id, ref)),
+            tr("Cancel failed"),
+            on_done,
+            owner,
+        )
 
-    def retry_run(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
-                  owner: QObject | None = None) -> None:
-        self._run_action("retry", actor_id, ref,
-                         self._when_ready(lambda: self.services.require_runs().retry(actor_id, ref)),
-                         tr("Retry failed"), on_done, owner)
+    def retry_run(
+        self,
+        actor_id: int,
+        ref: str,
+        *,
+        on_done: Callable[[TrainingVersion], None] | None = None,
+        owner: QObject | None = None,
+    ) -> None:
+        self._run_action(
+            "retry",
+            actor_id,
+            ref,
+            self._when_ready(lambda: self.services.require_runs().retry(actor_id, ref)),
+            tr("Retry failed"),
+            on_done,
+            owner,
+        )
 
-    def mark_good(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
-                  owner: QObject | None = None) -> None:
+    def mark_good(
+        self,
+        actor_id: int,
+        ref: str,
+        *,
+        on_done: Callable[[TrainingVersion], None] | None = None,
+        owner: QObject | None = None,
+    ) -> None:
         """Record the version as the actor's validated model; every view hears it as events."""
 
         async def run() -> TrainingVersion:
@@ -287,8 +388,16 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
 
         self.tasks.start(self.run_task_name("mark-good", ref), run(), on_done=done, on_error=failed, owner=owner)
 
-    def _run_action(self, what: str, actor_id: int, ref: str, coro: Coroutine[Any, Any, TrainingVersion],
-                    title: str, on_done: Callable[[TrainingVersion], None] | None, owner: QObject | None) -> None:
+    def _run_action(
+        self,
+        what: str,
+        actor_id: int,
+        ref: str,
+        coro: Coroutine[Any, Any, TrainingVersion],
+        title: str,
+        on_done: Callable[[TrainingVersion], None] | None,
+        owner: QObject | None,
+    ) -> None:
         def failed(exc: BaseException) -> None:
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             hint = getattr(exc, "hint", "")
@@ -300,7 +409,6 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
             coro.close()  # the same cancel/retry is already on its way: asking twice changes nothing
             return
         self.tasks.start(name, coro, on_done=on_done or (lambda _v: None), on_error=failed, owner=owner)
-
 
     # --- errors ---------------------------------------------------------------------------------
 
@@ -333,8 +441,14 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
 
     # --- unmark good (issue 10, item 11) --------------------------------------------------------
 
-    def unmark_good(self, actor_id: int, ref: str, *, on_done: Callable[[TrainingVersion], None] | None = None,
-                    owner: QObject | None = None) -> None:
+    def unmark_good(
+        self,
+        actor_id: int,
+        ref: str,
+        *,
+        on_done: Callable[[TrainingVersion], None] | None = None,
+        owner: QObject | None = None,
+    ) -> None:
         """Take the good mark off the version: the actor then has no validated model."""
 
         async def run() -> TrainingVersion:
@@ -346,18 +460,28 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
             if on_done is not None:
                 on_done(version)
 
-        self.tasks.start(self.run_task_name("unmark-good", ref), run(), on_done=done,
-                         on_error=lambda exc: self.report_error(exc, tr("Unmark failed")), owner=owner)
+        self.tasks.start(
+            self.run_task_name("unmark-good", ref),
+            run(),
+            on_done=done,
+            on_error=lambda exc: self.report_error(exc, tr("Unmark failed")),
+            owner=owner,
+        )
 
     # --- webhook mode, applied at once (issue 10, item 9) ----------------------------------------
 
     #: the webhook mode was switched while running (the new mode); self.config follows it
     webhookModeChanged = Signal(str)
 
-    def apply_webhook_mode(self, mode: str, public_url: str | None = None, *,
-                           on_done: Callable[[], None] | None = None,
-                           on_error: Callable[[BaseException], None] | None = None,
-                           owner: QObject | None = None) -> None:
+    def apply_webhook_mode(
+        self,
+        mode: str,
+        public_url: str | None = None,
+        *,
+        on_done: Callable[[], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        owner: QObject | None = None,
+    ) -> None:
         """Switch the running services to `mode` now (webhook server and tunnel started or stopped)."""
 
         def done(_: None) -> None:
@@ -372,9 +496,13 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
             else:
                 self.report_error(exc, tr("The webhook mode could not be applied"))
 
-        self.tasks.start("apply-webhook-mode",
-                         self._when_ready(lambda: self.services.apply_webhook_mode(mode, public_url)),
-                         on_done=done, on_error=failed, owner=owner)
+        self.tasks.start(
+            "apply-webhook-mode",
+            self._when_ready(lambda: self.services.apply_webhook_mode(mode, public_url)),
+            on_done=done,
+            on_error=failed,
+            owner=owner,
+        )
 
     # --- shutdown -------------------------------------------------------------------------------
 
@@ -387,19 +515,26 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
 
     # --- the run estimate (issue 13, item 2) -----------------------------------------------------
 
-    def estimate(self, actor_id: int, params: TrainingParameters, on_done: Callable[[EstimateReport], None], *,
-                 owner: QObject | None = None) -> None:
+    def estimate(
+        self,
+        actor_id: int,
+        params: TrainingParameters,
+        on_done: Callable[[EstimateReport], None],
+        *,
+        owner: QObject | None = None,
+    ) -> None:
         """What a run of `params` for the actor will take and cost on this endpoint (core/estimate.py):
         the library's history is read off the event loop; `on_done` gets the report. A failure is
         logged, never shown: an estimate is a help, not a gate."""
-        self.tasks.start(f"estimate-{actor_id}", asyncio.to_thread(self.services.estimate, params),
-                         on_done=on_done, on_error=lambda exc: log.warning("No estimate for actor %s: %s",
-                                                                           actor_id, exc),
-                         replace=True, owner=owner)
-
-
+        self.tasks.start(
+            f"estimate-{actor_id}",
+            asyncio.to_thread(self.services.estimate, params),
+            on_done=on_done,
+            on_error=lambda exc: log.warning("No estimate for actor %s: %s", actor_id, exc),
+            replace=True,
+            owner=owner,
+        )
 
 
 def _disk_cache() -> ThumbnailCache:
     return ThumbnailCache(Path(cache_dir()) / "thumbnails", size=256)
-

@@ -70,12 +70,15 @@ class SyncActions:
             self.syncRunning.emit(actor_id, False)
             if result.failed:
                 names = ", ".join(n for n, _ in result.failed[:3])
-                self.errorRaised.emit(tr("Some files were not uploaded"),
-                                      f"{len(result.failed)} file(s) failed: {names}. {result.failed[0][1]}",
-                                      tr("Press Sync now again: finished files are skipped."))
+                self.errorRaised.emit(
+                    tr("Some files were not uploaded"),
+                    f"{len(result.failed)} file(s) failed: {names}. {result.failed[0][1]}",
+                    tr("Press Sync now again: finished files are skipped."),
+                )
             else:
-                self.statusMessage.emit(tr("Synced: {n} uploaded, {m} already there").format(
-                    n=len(result.uploaded), m=len(result.skipped)))
+                self.statusMessage.emit(
+                    tr("Synced: {n} uploaded, {m} already there").format(n=len(result.uploaded), m=len(result.skipped))
+                )
             self.refresh_sync(actor_id)
 
         def failed(exc: BaseException) -> None:

@@ -54,50 +54,100 @@ class TunnelActions:
         """A tunnel "start", "stop" or "test-delivery" is under way."""
         return self.tasks.is_running(f"tunnel-{what}")
 
-    def start_tunnel(self, *, on_error: Callable[[BaseException], None] | None = None,
-                     owner: QObject | None = None) -> None:
+    def start_tunnel(
+        self, *, on_error: Callable[[BaseException], None] | None = None, owner: QObject | None = None
+    ) -> None:
         """Start the tunnel, watched (a tunnel that dies later turns ERROR instead of silently)."""
         if self.is_tunnel_busy("start"):
             return
         status = self.tunnel_status()
         if status.has_server:
-            self.events.log(LogLevel.INFO, tr("{label}: starting a tunnel to localhost:{port}").format(
-                label=status.label, port=status.server_port))
-        self.tasks.start("tunnel-start", self._when_ready(lambda: self.services.start_tunnel(watch=True)),
-                         on_error=on_error, owner=owner)
+            self.events.log(
+                LogLevel.INFO,
+                tr("{label}: starting a tunnel to localhost:{port}").format(
+                    label=status.label, port=status.server_port
+                ),
+            )
+        self.tasks.start(
+            "tunnel-start",
+            self._when_ready(lambda: self.services.start_tunnel(watch=True)),
+            on_error=on_error,
+            owner=owner,
+        )
 
-    def stop_tunnel(self, *, on_error: Callable[[BaseException], None] | None = None,
-                    owner: QObject | None = None) -> None:
+    def stop_tunnel(
+        self, *, on_error: Callable[[BaseException], None] | None = None, owner: QObject | None = None
+    ) -> None:
         self.tasks.start("tunnel-stop", self.services.stop_tunnel(), on_error=on_error, owner=owner)
 
-    def test_delivery(self, *, on_done: Callable[[DeliveryResult], None],
-                      on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+    def test_delivery(
+        self,
+        *,
+        on_done: Callable[[DeliveryResult], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
         """POST a probe through the running mode's public URL to this app's webhook server."""
-        self.tasks.start("tunnel-test-delivery", self._when_ready(self.services.test_delivery), on_done=on_done,
-                         on_error=on_error, owner=owner)
+        self.tasks.start(
+            "tunnel-test-delivery",
+            self._when_ready(self.services.test_delivery),
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
 
-    def check_delivery(self, public_url: str | None, *, on_done: Callable[[DeliveryResult], None],
-                       on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+    def check_delivery(
+        self,
+        public_url: str | None,
+        *,
+        on_done: Callable[[DeliveryResult], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
         """Settings' test: deliver through `public_url`, or the tunnel (started first if it is not running)."""
-        self.tasks.start("check-delivery", self._when_ready(
-            lambda: self.services.test_delivery(public_url, start_tunnel=True)),
-                         on_done=on_done, on_error=on_error, owner=owner)
+        self.tasks.start(
+            "check-delivery",
+            self._when_ready(lambda: self.services.test_delivery(public_url, start_tunnel=True)),
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
 
-    def check_endpoint(self, endpoint_id: str | None, *, api_root: str, api_key: str | None,
-                       on_done: Callable[[EndpointHealth], None], on_error: Callable[[BaseException], None],
-                       owner: QObject | None = None) -> None:
+    def check_endpoint(
+        self,
+        endpoint_id: str | None,
+        *,
+        api_root: str,
+        api_key: str | None,
+        on_done: Callable[[EndpointHealth], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
         """RunPod's /health of `endpoint_id` at `api_root` (None: the running endpoint)."""
+
         async def check() -> EndpointHealth:
             return await self.services.check_endpoint(endpoint_id, api_root=api_root, api_key=api_key)
 
         # The running endpoint needs the client (after the start); another endpoint is asked at once.
-        self.tasks.start("check-endpoint", check() if endpoint_id else self._when_ready(check),
-                         on_done=on_done, on_error=on_error, owner=owner)
+        self.tasks.start(
+            "check-endpoint",
+            check() if endpoint_id else self._when_ready(check),
+            on_done=on_done,
+            on_error=on_error,
+            owner=owner,
+        )
 
-    def check_storage(self, storage: StorageConfig | None, *, on_done: Callable[[str], None],
-                      on_error: Callable[[BaseException], None], owner: QObject | None = None) -> None:
+    def check_storage(
+        self,
+        storage: StorageConfig | None,
+        *,
+        on_done: Callable[[str], None],
+        on_error: Callable[[BaseException], None],
+        owner: QObject | None = None,
+    ) -> None:
         """List the bucket `storage` describes (None: the running one)."""
-        self.tasks.start("check-storage", self.services.check_storage(storage), on_done=on_done,
-                         on_error=on_error, owner=owner)
+        self.tasks.start(
+            "check-storage", self.services.check_storage(storage), on_done=on_done, on_error=on_error, owner=owner
+        )
 
     # --- end of tunnel and checks ---------------------------------------------------------------

@@ -43,12 +43,25 @@ def demo_lora_bytes(version: TrainingVersion) -> bytes:
     finished = version.completedAt.timestamp() if version.completedAt is not None else started
     metadata = simulated_metadata(
         output_name=(version.loraUrl or "").rsplit("/", 1)[-1].removesuffix(".safetensors") or version.name,
-        learning_rate=p.learning_rate, max_train_steps=p.max_train_steps, image_count=max(1, version.imageCount),
-        num_repeats=p.num_repeats, batch_size=p.batch_size, optimizer=p.optimizer_type or "adamw8bit",
-        lr_scheduler=p.lr_scheduler or "constant", seed=seed, started_at=started, finished_at=finished,
+        learning_rate=p.learning_rate,
+        max_train_steps=p.max_train_steps,
+        image_count=max(1, version.imageCount),
+        num_repeats=p.num_repeats,
+        batch_size=p.batch_size,
+        optimizer=p.optimizer_type or "adamw8bit",
+        lr_scheduler=p.lr_scheduler or "constant",
+        seed=seed,
+        started_at=started,
+        finished_at=finished,
     )
-    return make_lora_bytes(network_dim=p.network_dim, network_alpha=p.network_alpha, metadata=metadata, seed=seed,
-                           blocks=1, save_dtype=p.save_dtype)
+    return make_lora_bytes(
+        network_dim=p.network_dim,
+        network_alpha=p.network_alpha,
+        metadata=metadata,
+        seed=seed,
+        blocks=1,
+        save_dtype=p.save_dtype,
+    )
 
 
 def seed_demo_bucket(library: Library, storage: Storage) -> DemoSeed:
@@ -68,14 +81,15 @@ def seed_demo_bucket(library: Library, storage: Storage) -> DemoSeed:
                 continue
             for name in demo:
                 url = getattr(version, name)
-                local_urls[url] = storage.url_for_key(url[len(DEMO_BUCKET_URL):])
+                local_urls[url] = storage.url_for_key(url[len(DEMO_BUCKET_URL) :])
             if version.status is VersionStatus.COMPLETED and is_demo_url(version.loraUrl):
                 assert version.loraUrl is not None
-                path = storage.path_for_key(version.loraUrl[len(DEMO_BUCKET_URL):])
+                path = storage.path_for_key(version.loraUrl[len(DEMO_BUCKET_URL) :])
                 if not path.is_file():
                     # the storage's own atomic write (file, then its MD5 sidecar)
-                    storage._write_blocking(storage.url_for_key(version.loraUrl[len(DEMO_BUCKET_URL):]),
-                                            demo_lora_bytes(version), {})
+                    storage._write_blocking(
+                        storage.url_for_key(version.loraUrl[len(DEMO_BUCKET_URL) :]), demo_lora_bytes(version), {}
+                    )
                     written += 1
 
             def point_at_bucket(v: TrainingVersion, names: list[str] = demo) -> None:

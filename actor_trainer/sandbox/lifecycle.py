@@ -53,9 +53,7 @@ class JobLifecycle:
 
     # --- commands (called by the HTTP layer) ---
 
-    def submit(
-        self, job_input: dict[str, Any], webhook: str | None, timeout_s: float, ttl_s: float
-    ) -> SandboxJob:
+    def submit(self, job_input: dict[str, Any], webhook: str | None, timeout_s: float, ttl_s: float) -> SandboxJob:
         now = self.now()
         job = SandboxJob(
             id=f"{uuid.uuid4()}-e1",
@@ -244,9 +242,7 @@ class JobLifecycle:
         log.info("sandbox: job %s deleted, its ttl of %.1f s ran out", job.id, job.ttl_s)
         self.delete(job)
 
-    def _finish(
-        self, job: SandboxJob, state: JobState, *, output: Any = None, error: str | None = None
-    ) -> None:
+    def _finish(self, job: SandboxJob, state: JobState, *, output: Any = None, error: str | None = None) -> None:
         if job.status.is_terminal or job.deleted:
             return
         job.status = state

@@ -153,8 +153,7 @@ async def run_agent(configs: list[Path], authtoken: str | None, region: str | No
             log_line("eror", "terminating with error", obj="app", err=err)
             log_line("crit", "command failed", err=err)
             return 1
-        log_line("info", "tunnel session started", obj="tunnels.session", region=agent.region,
-                 simulated="true")
+        log_line("info", "tunnel session started", obj="tunnels.session", region=agent.region, simulated="true")
         log_line("info", "client session established", obj="csess", id=secrets.token_hex(8))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -223,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             print("ERROR:  the sandbox agent only supports `ngrok start --none`", file=sys.stderr)
             return 1
         return asyncio.run(run_agent(list(args.config), args.authtoken, args.region))
-    print("ERROR:  unknown command (the sandbox agent supports version, config add-authtoken, start --none)",
-          file=sys.stderr)
+    print(
+        "ERROR:  unknown command (the sandbox agent supports version, config add-authtoken, start --none)",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -241,8 +242,11 @@ def write_agent_launcher(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     package_root = Path(__file__).resolve().parents[2]
     # A frozen build (PyInstaller) has no `-m`: its own executable runs the agent instead.
-    run_agent = (f"{shlex.quote(sys.executable)} {FROZEN_AGENT_FLAG}" if getattr(sys, "frozen", False)
-                 else f"{shlex.quote(sys.executable)} -m actor_trainer.sandbox.ngrok_agent")
+    run_agent = (
+        f"{shlex.quote(sys.executable)} {FROZEN_AGENT_FLAG}"
+        if getattr(sys, "frozen", False)
+        else f"{shlex.quote(sys.executable)} -m actor_trainer.sandbox.ngrok_agent"
+    )
     if os.name == "nt":  # untested: Windows runs a .cmd through cmd.exe
         path = directory / "ngrok.cmd"
         path.write_text(

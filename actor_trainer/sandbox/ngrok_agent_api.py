@@ -20,10 +20,19 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "content-length",
-})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 # Real ngrok does not cap request bodies; the stand-in only guards its own memory.
 _FORWARD_MAX_BODY = 256 * 1024 * 1024
 
@@ -66,8 +75,13 @@ class Endpoint:
 
     def as_v3(self, region: str) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "uri": f"/api/endpoints/{quote(self.name, safe='')}",
-            "url": self.public_url, "public_url": self.public_url, "proto": "http", "region": region,
+            "id": self.id,
+            "name": self.name,
+            "uri": f"/api/endpoints/{quote(self.name, safe='')}",
+            "url": self.public_url,
+            "public_url": self.public_url,
+            "proto": "http",
+            "region": region,
             "upstream": {"url": self.upstream, "protocol": "http1"},
             "metrics": {"conns": {"count": self.requests}, "http": {"count": self.requests}},
             "simulated": True,
@@ -75,8 +89,12 @@ class Endpoint:
 
     def as_v2(self, region: str) -> dict[str, Any]:
         return {
-            "ID": self.id, "name": self.name, "uri": f"/api/tunnels/{quote(self.name, safe='')}",
-            "public_url": self.public_url, "proto": "http", "region": region,
+            "ID": self.id,
+            "name": self.name,
+            "uri": f"/api/tunnels/{quote(self.name, safe='')}",
+            "public_url": self.public_url,
+            "proto": "http",
+            "region": region,
             "config": {"addr": self.upstream, "inspect": False},
             "metrics": {"conns": {"count": self.requests}, "http": {"count": self.requests}},
             "simulated": True,
@@ -132,6 +150,7 @@ class Agent:
             key = "tunnels" if v2 else "endpoints"
             items = [self._view(ep, v2) for ep in self.endpoints.values()]
             return web.json_response({key: items, "uri": f"/api/{key}"})
+
         return handler
 
     def _make_get(self, v2: bool) -> Any:
@@ -140,6 +159,7 @@ class Agent:
             if endpoint is None:
                 return _api_error(404, "endpoint not found", f"no endpoint named {request.match_info['name']!r}")
             return web.json_response(self._view(endpoint, v2))
+
         return handler
 
     def _make_create(self, v2: bool) -> Any:
@@ -155,22 +175,26 @@ class Agent:
                 # What ngrok answers when another agent already serves the account's (dev) domain.
                 return _api_error(502, "failed to start tunnel", _ERR_334)
             if name in self.endpoints:
-                return _api_error(400, "invalid tunnel configuration",
-                                  f"A tunnel with the name '{name}' already exists.")
+                return _api_error(
+                    400, "invalid tunnel configuration", f"A tunnel with the name '{name}' already exists."
+                )
             upstream = data.get("upstream", {}).get("url") if isinstance(data.get("upstream"), dict) else None
             upstream = upstream or data.get("addr")
             proto = str(data.get("proto") or "http")
             if not upstream:
                 return _api_error(400, "invalid tunnel configuration", "no upstream url given")
             if proto not in ("http", "https") or str(upstream).startswith(("tcp://", "tls://")):
-                return _api_error(400, "invalid tunnel configuration",
-                                  "the sandbox agent simulates http endpoints only")
+                return _api_error(
+                    400, "invalid tunnel configuration", "the sandbox agent simulates http endpoints only"
+                )
             endpoint = Endpoint(name=name, upstream=_normalize_upstream(str(upstream)))
             await self._open_forwarder(endpoint)
             self.endpoints[name] = endpoint
-            log_line("info", "started tunnel", obj="tunnels", name=name, addr=endpoint.upstream,
-                     url=endpoint.public_url)
+            log_line(
+                "info", "started tunnel", obj="tunnels", name=name, addr=endpoint.upstream, url=endpoint.public_url
+            )
             return web.json_response(self._view(endpoint, v2), status=201)
+
         return handler
 
     async def _delete(self, request: web.Request) -> web.Response:
@@ -211,8 +235,14 @@ class Agent:
     async def _forward(self, endpoint: Endpoint, request: web.Request) -> web.StreamResponse:
         endpoint.requests += 1
         peer = request.remote or "unknown"
-        log_line("info", "join connections", obj="join", id=secrets.token_hex(4),
-                 l=endpoint.upstream.split("://", 1)[-1], r=peer)
+        log_line(
+            "info",
+            "join connections",
+            obj="join",
+            id=secrets.token_hex(4),
+            l=endpoint.upstream.split("://", 1)[-1],
+            r=peer,
+        )
         body = await request.read()
         headers: CIMultiDict[str] = CIMultiDict(
             (k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP
@@ -223,14 +253,16 @@ class Agent:
         target = URL(endpoint.upstream.rstrip("/") + request.raw_path, encoded=True)
         session = await self._client()
         try:
-            async with session.request(request.method, target, headers=headers, data=body or None,
-                                       allow_redirects=False) as upstream_response:
+            async with session.request(
+                request.method, target, headers=headers, data=body or None, allow_redirects=False
+            ) as upstream_response:
                 payload = await upstream_response.read()
                 out: CIMultiDict[str] = CIMultiDict(
                     (k, v) for k, v in upstream_response.headers.items() if k.lower() not in _HOP_BY_HOP
                 )
-                return web.Response(status=upstream_response.status, reason=upstream_response.reason,
-                                    body=payload, headers=out)
+                return web.Response(
+                    status=upstream_response.status, reason=upstream_response.reason, body=payload, headers=out
+                )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log_line("warn", "failed to dial upstream", obj="join", addr=endpoint.upstream, err=str(exc))
             text = (

@@ -70,8 +70,9 @@ def _frame(source: Image.Image, prompt: str, rng: random.Random, size: int) -> I
             draw.ellipse((x - r, y - r, x + r, y + r), fill=_colour(f"{prompt}:{i}", 0.8))
         canvas = canvas.filter(ImageFilter.GaussianBlur(size / 24))
         fitted = ImageOps.contain(source, (size * 2 // 3, size * 2 // 3))
-        canvas.paste(fitted, ((size - fitted.width) // 2 + rng.randrange(-size // 10, size // 10 + 1),
-                              size - fitted.height))
+        canvas.paste(
+            fitted, ((size - fitted.width) // 2 + rng.randrange(-size // 10, size // 10 + 1), size - fitted.height)
+        )
         return canvas
     # portrait / three-quarter: a square crop near the top (where a face usually is)
     side = min(w, h) * (0.6 if framing == "portrait" else 0.8)
@@ -85,9 +86,11 @@ def _frame(source: Image.Image, prompt: str, rng: random.Random, size: int) -> I
 def _colour(text: str, light: float) -> tuple[int, int, int]:
     rng = random.Random(_digest("colour", text))
     base = [rng.randrange(256) for _ in range(3)]
-    return (int(base[0] * light + 255 * (1 - light) * 0.3),
-            int(base[1] * light + 255 * (1 - light) * 0.3),
-            int(base[2] * light + 255 * (1 - light) * 0.3))
+    return (
+        int(base[0] * light + 255 * (1 - light) * 0.3),
+        int(base[1] * light + 255 * (1 - light) * 0.3),
+        int(base[2] * light + 255 * (1 - light) * 0.3),
+    )
 
 
 def _unsettle(image: Image.Image, rawness: float, rng: random.Random) -> Image.Image:

@@ -85,8 +85,10 @@ class Sampler:
             steps = list(range(every, total + 1, every)) if every > 0 else []
         urls_given = _plain(data.get("sample_urls")) or []
         if prompts and steps:
-            if not isinstance(urls_given, list) or len(urls_given) < len(steps) or any(
-                not isinstance(row, list) or len(row) < len(prompts) for row in urls_given[: len(steps)]
+            if (
+                not isinstance(urls_given, list)
+                or len(urls_given) < len(steps)
+                or any(not isinstance(row, list) or len(row) < len(prompts) for row in urls_given[: len(steps)])
             ):
                 raise WorkerFailure(
                     "ValueError",
@@ -134,8 +136,9 @@ class Sampler:
             made: list[dict[str, Any]] = []
             for index, prompt in enumerate(self.prompts):
                 data = await asyncio.to_thread(
-                    functools.partial(render_sample, self.sources, prompt=prompt, seed=self.seed, step=step,
-                                      total=total, index=index)
+                    functools.partial(
+                        render_sample, self.sources, prompt=prompt, seed=self.seed, step=step, total=total, index=index
+                    )
                 )
                 await _write(storage, row[index], data, "sample")
                 made.append({"url": row[index], "prompt": prompt, "seed": self.seed, "step": step, "index": index})
@@ -165,8 +168,9 @@ async def _write(storage: Storage, url: str, data: bytes, what: str) -> None:
         raise
     except Exception as exc:
         reason = exc.message if isinstance(exc, StorageError) else str(exc) or type(exc).__name__
-        raise WorkerFailure(type(exc).__name__, f"Could not upload the {what} to {url}: {reason}",
-                            traceback.format_exc()) from exc
+        raise WorkerFailure(
+            type(exc).__name__, f"Could not upload the {what} to {url}: {reason}", traceback.format_exc()
+        ) from exc
 
 
 def checkpoint_lora(*, network_dim: int, network_alpha: float, output_name: str, seed: int, step: int) -> bytes:
@@ -210,8 +214,15 @@ async def simulate_generate(
         raise WorkerFailure("ValueError", f"input.generate.image_urls holds {len(urls)} URL(s) for {count} image(s).")
 
     def progress(step: int, message: str) -> None:
-        report({"phase": "generating", "step": step, "total": count, "message": message,
-                "contract_version": SANDBOX_CONTRACT_VERSION})
+        report(
+            {
+                "phase": "generating",
+                "step": step,
+                "total": count,
+                "message": message,
+                "contract_version": SANDBOX_CONTRACT_VERSION,
+            }
+        )
 
     progress(0, "simulated worker: loading the LoRA")
     try:
@@ -240,8 +251,12 @@ async def simulate_generate(
                 pass
     if cancelled.is_set():
         raise asyncio.CancelledError("the job was cancelled")
-    return {"images": images, "contract_version": SANDBOX_CONTRACT_VERSION, "simulation": True,
-            "message": GENERATE_RESULT_MESSAGE}
+    return {
+        "images": images,
+        "contract_version": SANDBOX_CONTRACT_VERSION,
+        "simulation": True,
+        "message": GENERATE_RESULT_MESSAGE,
+    }
 
 
 async def _actor_sources(storage: Storage, lora_url: str) -> list[Image.Image]:

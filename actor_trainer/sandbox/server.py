@@ -218,9 +218,7 @@ class SandboxEndpoint:
         if not isinstance(job_input, dict):
             return _json({"error": "request body needs an 'input' object"}, 400)
         webhook = body.get("webhook")
-        if webhook is not None and not (
-            isinstance(webhook, str) and webhook.startswith(("http://", "https://"))
-        ):
+        if webhook is not None and not (isinstance(webhook, str) and webhook.startswith(("http://", "https://"))):
             return _json({"error": "'webhook' must be an http(s) URL"}, 400)
         policy = body.get("policy") or {}
         if not isinstance(policy, dict):

@@ -54,23 +54,20 @@ class WebhookSender:
         if faults.lose_webhooks > 0:
             faults.lose_webhooks -= 1
             log.info("sandbox: webhook for job %s (%s) lost on purpose", job.id, body["status"])
-            job.deliveries.append(
-                WebhookDelivery(job.id, body["status"], attempt=0, http_status=None, lost=True)
-            )
+            job.deliveries.append(WebhookDelivery(job.id, body["status"], attempt=0, http_status=None, lost=True))
             return
         if faults.echo_padding_bytes > 0:
             body = {**body, "input": {**(body.get("input") or {}), "padding": "p" * faults.echo_padding_bytes}}
         copies = 1 + max(0, faults.duplicate_webhooks)
         if faults.webhook_burst:
-            await asyncio.gather(*(self._deliver_with_retries(job, url, body, duplicate=copy > 0)
-                                   for copy in range(copies)))
+            await asyncio.gather(
+                *(self._deliver_with_retries(job, url, body, duplicate=copy > 0) for copy in range(copies))
+            )
             return
         for copy in range(copies):
             await self._deliver_with_retries(job, url, body, duplicate=copy > 0)
 
-    async def _deliver_with_retries(
-        self, job: SandboxJob, url: str, body: dict[str, Any], *, duplicate: bool
-    ) -> None:
+    async def _deliver_with_retries(self, job: SandboxJob, url: str, body: dict[str, Any], *, duplicate: bool) -> None:
         for attempt in range(1, self.attempts + 1):
             status, error = await self._post(url, body)
             job.deliveries.append(
@@ -100,7 +97,10 @@ class WebhookSender:
         skip = () if content_type else ("Content-Type",)
         try:
             async with self._session.post(
-                url, data=json.dumps(body).encode(), headers=headers, skip_auto_headers=skip,
+                url,
+                data=json.dumps(body).encode(),
+                headers=headers,
+                skip_auto_headers=skip,
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
             ) as response:
                 await response.read()

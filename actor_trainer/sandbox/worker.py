@@ -280,13 +280,17 @@ class _Run:
         for due in sampler.due(before, step):
             self._progress("sampling", f"simulated worker: sampling at step {due}", step=due, loss=loss.at(due))
             lora = functools.partial(
-                checkpoint_lora, network_dim=params.network_dim, network_alpha=params.network_alpha,
-                output_name=params.output_name, seed=self.job.seed,
+                checkpoint_lora,
+                network_dim=params.network_dim,
+                network_alpha=params.network_alpha,
+                output_name=params.output_name,
+                seed=self.job.seed,
             )
             await sampler.take(due, self.total, self.storage, _at_step(lora))
             self._check_cancelled()
-            self._progress("sampling", f"simulated worker: {len(sampler.samples)} sample(s) so far", step=due,
-                           loss=loss.at(due))
+            self._progress(
+                "sampling", f"simulated worker: {len(sampler.samples)} sample(s) so far", step=due, loss=loss.at(due)
+            )
 
     async def _save(self, dataset: _Dataset, started_at: float, finished_at: float) -> bytes:
         params = self.job.params

@@ -50,8 +50,10 @@ def read_generate(job_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
     count, urls = gen.get("count"), gen.get("image_urls")
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_IMAGES:
         raise JobInputError(f"input.generate.count must be 1–{MAX_IMAGES}.")
-    if not isinstance(urls, list) or len(urls) != count or not all(
-        isinstance(u, str) and u.startswith(("s3://", "https://", "http://")) for u in urls
+    if (
+        not isinstance(urls, list)
+        or len(urls) != count
+        or not all(isinstance(u, str) and u.startswith(("s3://", "https://", "http://")) for u in urls)
     ):
         raise JobInputError(f"input.generate.image_urls must hold {count} s3:// or https:// URLs (one per image).")
     if not isinstance(gen.get("prompt"), str) or not gen["prompt"].strip():
@@ -92,8 +94,9 @@ async def run_generate(
             return
         sent_at = now
         try:
-            progress({"phase": phase, "step": step, "total": total, "message": message,
-                      "contract_version": CONTRACT_VERSION})
+            progress(
+                {"phase": phase, "step": step, "total": total, "message": message, "contract_version": CONTRACT_VERSION}
+            )
         except Exception:
             log.warning("could not send a progress update", exc_info=True)
 
@@ -144,8 +147,7 @@ async def run_generate(
         result: list[dict[str, Any]] = []
         for index, (path, url) in enumerate(zip(images[:count], gen["image_urls"], strict=True)):
             await in_pool(upload_file, path, url, s3, stop, content_type="image/png")
-            result.append({"url": public_url(url), "prompt": gen["prompt"], "seed": gen.get("seed", 0),
-                           "index": index})
+            result.append({"url": public_url(url), "prompt": gen["prompt"], "seed": gen.get("seed", 0), "index": index})
         return {"images": result, "contract_version": CONTRACT_VERSION}
     finally:
         stop.set()

@@ -113,8 +113,14 @@ async def handle(
         async with ComfyClient.open(comfy_url) as comfy:
             await comfy.wait_ready(start_timeout)
             return await run_generate(
-                job_input, comfy=comfy, progress=progress, s3_client_factory=s3_client_factory, lora_dir=loras,
-                comfy_output_dir=comfy_output_dir, idle_timeout=idle_timeout, cancel_timeout=cancel_timeout,
+                job_input,
+                comfy=comfy,
+                progress=progress,
+                s3_client_factory=s3_client_factory,
+                lora_dir=loras,
+                comfy_output_dir=comfy_output_dir,
+                idle_timeout=idle_timeout,
+                cancel_timeout=cancel_timeout,
                 min_interval=min_interval,
             )
     spec = read_job(job, work_dir)
@@ -205,7 +211,11 @@ class _Run:
         uploads: SampleUploads | None = None
         if spec.contract_version >= 2:
             uploads = SampleUploads(
-                spec, s3=self.s3, in_pool=self._in_pool, stop=self.stop, comfy_output_dir=self.comfy_output_dir,
+                spec,
+                s3=self.s3,
+                in_pool=self._in_pool,
+                stop=self.stop,
+                comfy_output_dir=self.comfy_output_dir,
                 on_sample=lambda: report(*(report.last or ("sampling", "samples uploaded")), force=True),
             )
             samples = uploads.samples
@@ -228,8 +238,13 @@ class _Run:
             self.prompt_id = await asyncio.shield(self.queueing)
             log.info("queued prompt %s", self.prompt_id)
             try:
-                await self.comfy.follow(ws, self.prompt_id, events, self.idle_timeout,
-                                        on_output=uploads.on_output if uploads is not None else None)
+                await self.comfy.follow(
+                    ws,
+                    self.prompt_id,
+                    events,
+                    self.idle_timeout,
+                    on_output=uploads.on_output if uploads is not None else None,
+                )
             except (PromptFailed, PromptInterrupted):
                 self.prompt_over = True
                 raise
@@ -265,8 +280,9 @@ class _Run:
             },
         }
         if uploads is not None:
-            result.update(samples=list(uploads.samples), checkpoints=list(uploads.checkpoints),
-                          contract_version=CONTRACT_VERSION)
+            result.update(
+                samples=list(uploads.samples), checkpoints=list(uploads.checkpoints), contract_version=CONTRACT_VERSION
+            )
         return result
 
     async def _download_all(self) -> None:

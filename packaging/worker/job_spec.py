@@ -157,8 +157,9 @@ def _read_v2(spec: Job, config: dict[str, Any], version: int) -> Job:
             step: tuple(_upload_url(u, f"sample_urls[{i}][{j}]") for j, u in enumerate(row))
             for i, (step, row) in enumerate(zip(steps, urls_raw, strict=True))
         }
-        sampling = SamplingSpec(prompts=tuple(prompts), seed=int(sampling_raw.get("seed", 0)), steps=tuple(steps),
-                                urls=urls)
+        sampling = SamplingSpec(
+            prompts=tuple(prompts), seed=int(sampling_raw.get("seed", 0)), steps=tuple(steps), urls=urls
+        )
     checkpoints: dict[int, str] = {}
     raw = config.get("checkpoint_urls")
     if raw is not None:
@@ -272,7 +273,8 @@ def _read_workflow(
     sample_saves = {
         k: validate_nodes[str(v["inputs"]["images"][0])]
         for k, v in nodes.items()
-        if v.get("class_type") == "SaveImage" and isinstance(v["inputs"].get("images"), list)
+        if v.get("class_type") == "SaveImage"
+        and isinstance(v["inputs"].get("images"), list)
         and str(v["inputs"]["images"][0]) in validate_nodes
     }
 

@@ -35,7 +35,13 @@ def public_url(url: str) -> str:
 
 class SampleUploads:
     def __init__(
-        self, spec: Job, *, s3: Any, in_pool: InPool, stop: threading.Event, comfy_output_dir: Path | None,
+        self,
+        spec: Job,
+        *,
+        s3: Any,
+        in_pool: InPool,
+        stop: threading.Event,
+        comfy_output_dir: Path | None,
         on_sample: Callable[[], None],
     ) -> None:
         self.spec, self.s3, self.in_pool, self.stop = spec, s3, in_pool, stop
@@ -57,8 +63,9 @@ class SampleUploads:
             return
         images = node_images(output, self.comfy_output_dir)
         if len(images) != len(sampling.prompts):
-            log.warning("step %d: ComfyUI saved %d sample image(s) for %d prompt(s)", step, len(images),
-                        len(sampling.prompts))
+            log.warning(
+                "step %d: ComfyUI saved %d sample image(s) for %d prompt(s)", step, len(images), len(sampling.prompts)
+            )
         self.tasks.append(asyncio.ensure_future(self._upload_step(step, images[: len(sampling.prompts)])))
 
     async def _upload_step(self, step: int, images: list[Path]) -> None:
@@ -72,15 +79,23 @@ class SampleUploads:
         for index, path in enumerate(images):
             url = sampling.urls[step][index]
             try:
-                await self.in_pool(functools.partial(upload_file, content_type="image/png"), path, url, self.s3,
-                                   self.stop)
+                await self.in_pool(
+                    functools.partial(upload_file, content_type="image/png"), path, url, self.s3, self.stop
+                )
             except TransferAborted:
                 return
             except TransferError as exc:
                 log.warning("sample %d of step %d not uploaded: %s", index, step, exc)
                 continue
-            uploaded.append({"url": public_url(url), "prompt": sampling.prompts[index], "seed": sampling.seed,
-                             "step": step, "index": index})
+            uploaded.append(
+                {
+                    "url": public_url(url),
+                    "prompt": sampling.prompts[index],
+                    "seed": sampling.seed,
+                    "step": step,
+                    "index": index,
+                }
+            )
         self.samples.extend(uploaded)  # one step at a time, in step order (ComfyUI saves them in order)
         log.info("samples of step %d uploaded", step)
         self.on_sample()

@@ -161,7 +161,12 @@ def _reason(exc: BaseException) -> str:
 
 
 def upload_file(
-    path: Path, url: str, s3_client: Any, stop: threading.Event | None = None, *, content_type: str,
+    path: Path,
+    url: str,
+    s3_client: Any,
+    stop: threading.Event | None = None,
+    *,
+    content_type: str,
     metadata: dict[str, str] | None = None,
 ) -> None:
     """Upload a sample, a checkpoint or a Try image (contract v2) to `url`: s3:// through the S3
@@ -178,8 +183,9 @@ def upload_file(
             s3_client.upload_file(str(path), bucket, key, ExtraArgs=extra, Config=_UPLOAD, Callback=_stopper(stop))
         elif url.startswith(("https://", "http://")):
             # only Content-Type: an x-amz-* header the URL's signature does not cover would be refused
-            response = httpx.put(url, content=path.read_bytes(), headers={"Content-Type": content_type},
-                                 timeout=_HTTP_TIMEOUT)
+            response = httpx.put(
+                url, content=path.read_bytes(), headers={"Content-Type": content_type}, timeout=_HTTP_TIMEOUT
+            )
             if response.status_code not in (200, 201, 204):
                 raise TransferError(f"HTTP {response.status_code}")
         else:

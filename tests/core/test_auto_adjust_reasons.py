@@ -13,11 +13,14 @@ COMPARATIVES = re.compile(r"\b(higher|lower|fewer|slightly|more steps|less)\b")
 
 
 @pytest.mark.parametrize("images", [1, 6, 15, 16, 18, 30, 31, 45, 60, 61, 200])
-@pytest.mark.parametrize("current", [
-    TrainingParameters(),
-    TrainingParameters(learning_rate=1e-5, max_train_steps=500, num_repeats=5, network_dim=64, network_alpha=64),
-    TrainingParameters(learning_rate=1e-3, max_train_steps=5000, num_repeats=1, network_dim=4, network_alpha=1),
-])
+@pytest.mark.parametrize(
+    "current",
+    [
+        TrainingParameters(),
+        TrainingParameters(learning_rate=1e-5, max_train_steps=500, num_repeats=5, network_dim=64, network_alpha=64),
+        TrainingParameters(learning_rate=1e-3, max_train_steps=5000, num_repeats=1, network_dim=4, network_alpha=1),
+    ],
+)
 def test_the_sentence_follows_the_change(images: int, current: TrainingParameters) -> None:
     for change in auto_adjust(images, current).changes:
         head, _, why = change.reason.partition(" — ")

@@ -13,8 +13,9 @@ from tests.library_factory import completed_version, make_library
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_actors_json_lists_every_actor_with_counts(tmp_path: Path) -> None:

@@ -22,8 +22,11 @@ PROMPTS = ["portrait of tok", "tok full body", "tok in a cafe"]
 
 
 def version(name: str, steps: list[int]) -> TrainingVersion:
-    samples = [Sample(url=f"file:///{name}/{s}_{i}.png", prompt=p, seed=42, step=s, index=i)
-               for s in steps for i, p in enumerate(PROMPTS)]
+    samples = [
+        Sample(url=f"file:///{name}/{s}_{i}.png", prompt=p, seed=42, step=s, index=i)
+        for s in steps
+        for i, p in enumerate(PROMPTS)
+    ]
     history = [(s, 0.5 - s / 10000) for s in steps]
     return TrainingVersion(id=f"job-{name}", name=name, samples=samples, lossHistory=history)
 

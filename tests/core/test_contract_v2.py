@@ -24,15 +24,29 @@ from actor_trainer.core.settings import Settings, resolve_config
 
 
 def _sample(step: int, index: int, url: str | None = None) -> dict:
-    return {"url": url or f"s3://b/s{step}_{index}.png", "prompt": f"p{index}", "seed": 42, "step": step,
-            "index": index}
+    return {
+        "url": url or f"s3://b/s{step}_{index}.png",
+        "prompt": f"p{index}",
+        "seed": 42,
+        "step": step,
+        "index": index,
+    }
 
 
 def test_samples_are_read_leniently_sorted_and_deduplicated() -> None:
-    payload = {"phase": "sampling", "step": 1000, "contract_version": 2, "samples": [
-        _sample(1000, 1), _sample(500, 0), "junk", {"url": "", "prompt": "x", "seed": 1, "step": 5},
-        {"url": "u", "prompt": "x", "seed": -1, "step": 5}, _sample(500, 0, "s3://b/again.png"),
-    ]}
+    payload = {
+        "phase": "sampling",
+        "step": 1000,
+        "contract_version": 2,
+        "samples": [
+            _sample(1000, 1),
+            _sample(500, 0),
+            "junk",
+            {"url": "", "prompt": "x", "seed": 1, "step": 5},
+            {"url": "u", "prompt": "x", "seed": -1, "step": 5},
+            _sample(500, 0, "s3://b/again.png"),
+        ],
+    }
     got = samples_of(payload)
     assert [(s.step, s.index, s.url) for s in got] == [(500, 0, "s3://b/again.png"), (1000, 1, "s3://b/s1000_1.png")]
     status = JobStatus.model_validate({"id": "j", "status": "IN_PROGRESS", "output": payload})
@@ -50,11 +64,21 @@ def test_a_v1_payload_has_no_samples_and_no_version() -> None:
 
 
 def test_result_checkpoints_and_images() -> None:
-    result = {"status": "success", "loraUrl": "s3://b/m.safetensors", "contract_version": 2,
-              "checkpoints": [{"step": 1000, "url": "s3://b/c1000"}, {"step": "500", "url": "s3://b/c500"},
-                              {"step": 0, "url": "x"}, {"step": 700}],
-              "images": [{"url": "s3://b/t_01.png", "prompt": "p", "seed": 7, "index": 1},
-                         {"url": "s3://b/t_00.png", "prompt": "p", "seed": 7, "index": 0}]}
+    result = {
+        "status": "success",
+        "loraUrl": "s3://b/m.safetensors",
+        "contract_version": 2,
+        "checkpoints": [
+            {"step": 1000, "url": "s3://b/c1000"},
+            {"step": "500", "url": "s3://b/c500"},
+            {"step": 0, "url": "x"},
+            {"step": 700},
+        ],
+        "images": [
+            {"url": "s3://b/t_01.png", "prompt": "p", "seed": 7, "index": 1},
+            {"url": "s3://b/t_00.png", "prompt": "p", "seed": 7, "index": 0},
+        ],
+    }
     assert [(c.step, c.url) for c in checkpoints_of(result)] == [(500, "s3://b/c500"), (1000, "s3://b/c1000")]
     assert [i.url for i in images_of(result)] == ["s3://b/t_00.png", "s3://b/t_01.png"]
     status = JobStatus.model_validate({"id": "j", "status": "COMPLETED", "output": result})
@@ -62,16 +86,32 @@ def test_result_checkpoints_and_images() -> None:
 
 
 def _config(**extra) -> dict:
-    return {"model_name": "actor_0001_V1", "learning_rate": 1e-4, "max_train_steps": 1000, "request_id": "r",
-            "actor_id": 1, "trigger": "t", "output_url": "s3://b/m", **extra}
+    return {
+        "model_name": "actor_0001_V1",
+        "learning_rate": 1e-4,
+        "max_train_steps": 1000,
+        "request_id": "r",
+        "actor_id": 1,
+        "trigger": "t",
+        "output_url": "s3://b/m",
+        **extra,
+    }
 
 
 def test_training_config_v2_fields_are_checked() -> None:
-    sampling = {"prompts": ["a t", "b t"], "seed": 1, "width": 512, "height": 512, "steps": 20,
-                "guidance": 3.5, "sample_steps": [500, 1000]}
+    sampling = {
+        "prompts": ["a t", "b t"],
+        "seed": 1,
+        "width": 512,
+        "height": 512,
+        "steps": 20,
+        "guidance": 3.5,
+        "sample_steps": [500, 1000],
+    }
     urls = [["u1", "u2"], ["u3", "u4"]]
-    ok = TrainingConfig.model_validate(_config(contract_version=2, sampling=sampling, sample_urls=urls,
-                                               checkpoint_urls={"500": "c"}))
+    ok = TrainingConfig.model_validate(
+        _config(contract_version=2, sampling=sampling, sample_urls=urls, checkpoint_urls={"500": "c"})
+    )
     assert ok.sampling is not None and ok.sampling.sample_steps == [500, 1000]
     bad = [
         _config(contract_version=1, sampling=sampling, sample_urls=urls),
@@ -88,8 +128,18 @@ def test_training_config_v2_fields_are_checked() -> None:
 
 
 def test_generate_config_needs_one_url_per_image() -> None:
-    base = {"lora_url": "s3://b/l", "prompt": "p", "seed": 1, "count": 2, "strength": 1.0, "width": 1024,
-            "height": 1024, "steps": 20, "guidance": 3.5, "image_urls": ["a", "b"]}
+    base = {
+        "lora_url": "s3://b/l",
+        "prompt": "p",
+        "seed": 1,
+        "count": 2,
+        "strength": 1.0,
+        "width": 1024,
+        "height": 1024,
+        "steps": 20,
+        "guidance": 3.5,
+        "image_urls": ["a", "b"],
+    }
     assert GenerateConfig.model_validate(base).contract_version == 2
     with pytest.raises(ValidationError):
         GenerateConfig.model_validate({**base, "image_urls": ["a"]})
@@ -98,16 +148,17 @@ def test_generate_config_needs_one_url_per_image() -> None:
 
 
 def test_keys_follow_the_layout() -> None:
-    assert sample_key("pre", 7, "actor_0007_V2", 500, 0) == \
-        "pre/actors/0007/models/actor_0007_V2/samples/step000500_p00.png"
+    assert (
+        sample_key("pre", 7, "actor_0007_V2", 500, 0)
+        == "pre/actors/0007/models/actor_0007_V2/samples/step000500_p00.png"
+    )
     assert checkpoint_key("", 7, "actor_0007_V2", 1500) == "actors/0007/models/actor_0007_V2_step001500.safetensors"
     assert trial_image_key("", 7, "actor_0007_V2", "req-1", 3) == "actors/0007/trials/actor_0007_V2/req-1_03.png"
     with pytest.raises(ValueError):
         trial_image_key("", 7, "actor_0007_V2", "../x", 0)
 
 
-def test_memory_remembers_the_highest_version_per_endpoint(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_memory_remembers_the_highest_version_per_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ACTOR_TRAINER_WORKER_CONTRACT", raising=False)
     memory = ContractMemory(tmp_path)
     assert not memory.speaks_v2("ep1") and memory.version_for("ep1") == 1

@@ -132,8 +132,12 @@ def _png_16bit_rgb(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     row = b"\x00" + b"\x80\x00\x40\x00\x20\x00" * width
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_more_rules(folder_lib: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -351,8 +355,13 @@ def test_fixes_keep_the_originals_and_clear_their_findings(planted: Path) -> Non
     report = _check(planted)
     by_key = {(f.file, f.code): f for f in report.findings}
 
-    for key in (("sideways.jpg", "exif_rotation"), ("print.jpg", "cmyk"), ("copy of 0000_01.png", "duplicate"),
-                ("0000_07.Jpg", "extension_case"), ("notes.png", "not_an_image")):
+    for key in (
+        ("sideways.jpg", "exif_rotation"),
+        ("print.jpg", "cmyk"),
+        ("copy of 0000_01.png", "duplicate"),
+        ("0000_07.Jpg", "extension_case"),
+        ("notes.png", "not_an_image"),
+    ):
         result = apply_fix(library, 0, by_key[key])
         assert result.message
     with pytest.raises(FixError):
@@ -372,8 +381,13 @@ def test_fixes_keep_the_originals_and_clear_their_findings(planted: Path) -> Non
         assert im.mode == "RGB"
 
     after = _codes(_check(planted))
-    fixed = {("sideways.jpg", "exif_rotation"), ("print.jpg", "cmyk"), ("copy of 0000_01.png", "duplicate"),
-             ("0000_07.Jpg", "extension_case"), ("notes.png", "not_an_image")}
+    fixed = {
+        ("sideways.jpg", "exif_rotation"),
+        ("print.jpg", "cmyk"),
+        ("copy of 0000_01.png", "duplicate"),
+        ("0000_07.Jpg", "extension_case"),
+        ("notes.png", "not_an_image"),
+    }
     assert after == PLANTED - fixed
 
     # The same name fixed twice: both originals are kept.

@@ -124,9 +124,7 @@ def test_captions_belong_to_images_and_name_the_trigger(actors: list[Actor]) -> 
 
 
 def test_exactly_one_actor_has_one_unsupported_file(actors: list[Actor]) -> None:
-    strays = {
-        a.id: [p for p in _files(a) if p.suffix.lower() not in IMAGE_SUFFIXES | {".txt"}] for a in actors
-    }
+    strays = {a.id: [p for p in _files(a) if p.suffix.lower() not in IMAGE_SUFFIXES | {".txt"}] for a in actors}
     with_strays = {k: v for k, v in strays.items() if v}
     assert len(with_strays) == 1
     (files,) = with_strays.values()
@@ -191,7 +189,10 @@ def test_committed_data_is_what_the_script_makes(tmp_path: Path) -> None:
     out = tmp_path / "library"
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--plan-only", "--out", str(out)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     planned = json.loads(done.stdout)

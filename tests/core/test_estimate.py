@@ -30,8 +30,17 @@ from actor_trainer.sandbox.timing import resolution_of, simulated_seconds
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def run(n: int, *, steps: int, seconds: float, resolution: int = 512, batch: int = 1, delay_s: float = 10.0,
-        endpoint: str = "ep1", estimate_s: float | None = None) -> TrainingVersion:
+def run(
+    n: int,
+    *,
+    steps: int,
+    seconds: float,
+    resolution: int = 512,
+    batch: int = 1,
+    delay_s: float = 10.0,
+    endpoint: str = "ep1",
+    estimate_s: float | None = None,
+) -> TrainingVersion:
     return TrainingVersion(
         id=f"job-{n}", name=f"V{n + 1}", status=VersionStatus.COMPLETED, endpoint=endpoint,
         parameters=TrainingParameters(max_train_steps=steps, resolution=resolution, batch_size=batch),
@@ -51,8 +60,7 @@ def test_default_per_gpu_class_before_any_history() -> None:
     assert est.runs == 0
     assert est.basis.startswith("default for A5000 / L4 / 3090 24 GB, no history yet")
     # 1024 px costs four times the pixels per step, batch 2 twice the images.
-    bigger = estimate_run(TrainingParameters(max_train_steps=2000, resolution=1024, batch_size=2), [],
-                          gpu="AMPERE_24")
+    bigger = estimate_run(TrainingParameters(max_train_steps=2000, resolution=1024, batch_size=2), [], gpu="AMPERE_24")
     assert bigger.execution_s - DEFAULT_OVERHEAD_S == pytest.approx(8 * (est.execution_s - DEFAULT_OVERHEAD_S))
 
 
@@ -74,8 +82,7 @@ def test_learns_seconds_per_step_from_the_group_and_the_delay_from_history() -> 
 
 def test_nearest_group_is_scaled_by_pixels_and_batch() -> None:
     history = [run(1, steps=1000, seconds=1000, resolution=512), run(2, steps=1000, seconds=4400, resolution=1024)]
-    est = estimate_run(TrainingParameters(max_train_steps=1000, resolution=768, batch_size=2), history,
-                       gpu="AMPERE_24")
+    est = estimate_run(TrainingParameters(max_train_steps=1000, resolution=768, batch_size=2), history, gpu="AMPERE_24")
     # 768 is nearer 1024 (log scale): 4.4 s/step × (768/1024)² × 2
     assert est.execution_s == pytest.approx(1000 * 4.4 * (768 / 1024) ** 2 * 2)
     assert "from 1 run on this endpoint at 1024 px, batch 1, scaled to 768 px, batch 2" in est.basis
@@ -121,10 +128,13 @@ def test_history_is_this_endpoints_across_actors(tmp_path: Path) -> None:
     root = tmp_path / "lib"
     (root / "actor_training_versions").mkdir(parents=True)
     (root / "actors.json").write_text(json.dumps([{"id": 0, "name": "A"}, {"id": 1, "name": "B"}]), "utf-8")
-    for actor_id, versions in ((0, [run(1, steps=100, seconds=50)]),
-                               (1, [run(2, steps=100, seconds=70), run(1, steps=100, seconds=60, endpoint="other")])):
+    for actor_id, versions in (
+        (0, [run(1, steps=100, seconds=50)]),
+        (1, [run(2, steps=100, seconds=70), run(1, steps=100, seconds=60, endpoint="other")]),
+    ):
         (root / "actor_training_versions" / f"{actor_id:04d}.json").write_text(
-            json.dumps({"versions": [v.to_json() for v in versions]}), "utf-8")
+            json.dumps({"versions": [v.to_json() for v in versions]}), "utf-8"
+        )
     (root / "actor_training_versions" / "0002.json").write_text("{broken", "utf-8")  # skipped, never fatal
     naive = run(3, steps=100, seconds=80).to_json()
     naive["completedAt"] = "2025-06-01T10:00:00"  # another tool's time without a zone: sorted, never a crash
@@ -140,8 +150,9 @@ def test_record_timings_from_status_answers() -> None:
     v = TrainingVersion(id="job-1", name="V1", status=VersionStatus.IN_PROGRESS)
     record_timings(v, JobStatus.model_validate({"id": "job-1", "status": "IN_PROGRESS", "delayTime": 1500}))
     assert v.delayTime == 1500 and v.executionTime is None
-    record_timings(v, JobStatus.model_validate(
-        {"id": "job-1", "status": "COMPLETED", "delayTime": 1500, "executionTime": 61000}))
+    record_timings(
+        v, JobStatus.model_validate({"id": "job-1", "status": "COMPLETED", "delayTime": 1500, "executionTime": 61000})
+    )
     v.status = VersionStatus.COMPLETED
     assert v.actual_seconds == pytest.approx(62.5)
     # A late progress answer after the end changes nothing.
@@ -170,8 +181,10 @@ def test_sandbox_timing_scales_with_steps_resolution_and_batch() -> None:
     assert simulated_seconds(20, steps=500, resolution=1024, batch_size=2, timing="fixed") == 20
     assert simulated_seconds(20, steps=2000, resolution=512, batch_size=1, timing="scaled") == 20
     assert simulated_seconds(20, steps=500, resolution=1024, batch_size=2, timing="scaled") == pytest.approx(40)
-    workflow = {"109": {"class_type": "TrainDatasetAdd", "inputs": {"width": 768, "height": 640}},
-                "1": {"class_type": "Other", "inputs": {}}}
+    workflow = {
+        "109": {"class_type": "TrainDatasetAdd", "inputs": {"width": 768, "height": 640}},
+        "1": {"class_type": "Other", "inputs": {}},
+    }
     assert resolution_of(workflow) == 768
     assert resolution_of({}) == 512
 

@@ -21,8 +21,9 @@ class Crash(OSError):
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    root = make_library(tmp_path / "lib", versions={0: [completed_version("job-2", "V2"),
-                                                       completed_version("job-1", "V1")]})
+    root = make_library(
+        tmp_path / "lib", versions={0: [completed_version("job-2", "V2"), completed_version("job-1", "V1")]}
+    )
     Library(root).mark_good(0, "job-1")
     return root
 
@@ -37,11 +38,13 @@ def state(root: Path) -> tuple[list[str], str | None]:
 def crash_on(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
     def boom(self: Library, *args: object) -> None:
         raise Crash("killed between the writes")
+
     monkeypatch.setattr(Library, method, boom)
 
 
 def test_a_crash_between_the_two_writes_is_finished_on_the_next_open(
-        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as m:
         crash_on(m, "_write_actors")  # the versions file is written, actors.json is not
         with pytest.raises(Crash):
@@ -91,8 +94,13 @@ def test_the_cli_reports_what_it_repaired(root: Path, monkeypatch: pytest.Monkey
         crash_on(m, "_write_actors")
         with pytest.raises(Crash):
             Library(root).mark_good(0, "V2")
-    result = subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(root), "versions", "0"],
-                            capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    result = subprocess.run(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(root), "versions", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
     assert result.returncode == 0, result.stderr
     assert "Finished an interrupted change: V2" in result.stderr
     assert state(root) == (["V2"], "V2")

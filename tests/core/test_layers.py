@@ -1,9 +1,9 @@
 """The layer rules: core/ and sandbox/ never import Qt, and no layer imports one above it.
 
-    gui, commands          (the two faces; commands never import gui)
-    runtime                (builds the running services from a Config)
-    sandbox                (the simulated endpoint and worker; uses core)
-    core                   (models, library, storage, RunPod client, orchestrator)
+gui, commands          (the two faces; commands never import gui)
+runtime                (builds the running services from a Config)
+sandbox                (the simulated endpoint and worker; uses core)
+core                   (models, library, storage, RunPod client, orchestrator)
 """
 
 from __future__ import annotations
@@ -20,10 +20,21 @@ QT_MODULES = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "qasync")
 
 #: what each layer must never import (lazily or not, TYPE_CHECKING included)
 FORBIDDEN = {
-    "core": ("actor_trainer.sandbox", "actor_trainer.gui", "actor_trainer.commands", "actor_trainer.runtime",
-             "actor_trainer.app", "actor_trainer.cli"),
-    "sandbox": ("actor_trainer.gui", "actor_trainer.commands", "actor_trainer.runtime", "actor_trainer.app",
-                "actor_trainer.cli"),
+    "core": (
+        "actor_trainer.sandbox",
+        "actor_trainer.gui",
+        "actor_trainer.commands",
+        "actor_trainer.runtime",
+        "actor_trainer.app",
+        "actor_trainer.cli",
+    ),
+    "sandbox": (
+        "actor_trainer.gui",
+        "actor_trainer.commands",
+        "actor_trainer.runtime",
+        "actor_trainer.app",
+        "actor_trainer.cli",
+    ),
     "commands": ("actor_trainer.gui", "actor_trainer.app"),
 }
 
@@ -66,8 +77,9 @@ def test_layer_never_imports_qt(layer: str) -> None:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names
-                          if n.split(".")[0] in QT_MODULES]
+            offenders += [
+                f"{path.relative_to(PACKAGE)}:{node.lineno} {n}" for n in names if n.split(".")[0] in QT_MODULES
+            ]
     assert not offenders, "Qt imported below the GUI layer:\n" + "\n".join(offenders)
 
 

@@ -49,8 +49,16 @@ def test_training_data_counts_images_pairs_captions_and_flags_the_rest(library: 
 
 def test_unknown_fields_survive_append_update_and_mark_good(tmp_path: Path) -> None:
     actors = [{"id": 0, "name": "0000_x", "pipeline_tag": {"shot": 12}, "validated_lora_model": None}]
-    versions = {0: [completed_version("job-1-e1", "V1", reviewer="kim", parameters={
-        "learning_rate": 0.0004, "max_train_steps": 2000, "network_dim": 8, "custom_flag": True})]}
+    versions = {
+        0: [
+            completed_version(
+                "job-1-e1",
+                "V1",
+                reviewer="kim",
+                parameters={"learning_rate": 0.0004, "max_train_steps": 2000, "network_dim": 8, "custom_flag": True},
+            )
+        ]
+    }
     lib = Library(make_library(tmp_path / "lib", actors=actors, versions=versions))
     lib.append_version(0, lambda name: TrainingVersion(id="req-2", requestId="req-2", name=name))
     lib.update_version(0, "req-2", lambda v: v.move_to(VersionStatus.QUEUED))

@@ -93,10 +93,21 @@ def test_summary_line() -> None:
     assert format_duration(3 * 3600 + 12 * 60 + 5) == "3 h 12 min"
     assert format_duration(65) == "1 min 5 s" and format_duration(9) == "9 s"
     start = utc_now()
-    queue = QueueFile.model_validate({"batch_started_at": start.isoformat(), "entries": [
-        {"id": f"e{i}", "actor_id": i, "state": "done" if i < 8 else "failed",
-         "finished_at": (start + timedelta(hours=3, minutes=12)).isoformat()} for i in range(9)
-    ] + [{"id": "old", "actor_id": 20, "state": "done", "finished_at": (start - timedelta(days=1)).isoformat()}]})
+    queue = QueueFile.model_validate(
+        {
+            "batch_started_at": start.isoformat(),
+            "entries": [
+                {
+                    "id": f"e{i}",
+                    "actor_id": i,
+                    "state": "done" if i < 8 else "failed",
+                    "finished_at": (start + timedelta(hours=3, minutes=12)).isoformat(),
+                }
+                for i in range(9)
+            ]
+            + [{"id": "old", "actor_id": 20, "state": "done", "finished_at": (start - timedelta(days=1)).isoformat()}],
+        }
+    )
     summary = batch_summary(queue)
     assert summary.text == "8 completed, 1 failed — 3 h 12 min"  # the entry of an earlier batch is not counted
     assert summary.failed_actors == ["0008"]
@@ -113,12 +124,25 @@ def test_one_runner_per_library(tmp_path: Path) -> None:
     from actor_trainer.core.queue_runner import QueueBusyError, QueueRunner
 
     store = QueueStore(tmp_path)
-    runner = QueueRunner(store=store, library=Library(tmp_path), sync=None, runs=None,  # type: ignore[arg-type]
-                         events=EventBus())
+    runner = QueueRunner(
+        store=store,
+        library=Library(tmp_path),
+        sync=None,
+        runs=None,  # type: ignore[arg-type]
+        events=EventBus(),
+    )
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, filelock; l = filelock.FileLock(sys.argv[1]); l.acquire(); "
-         "print('held', flush=True); sys.stdin.read()", str(tmp_path / RUNNER_LOCK)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, filelock; l = filelock.FileLock(sys.argv[1]); l.acquire(); "
+            "print('held', flush=True); sys.stdin.read()",
+            str(tmp_path / RUNNER_LOCK),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(QueueBusyError):

@@ -23,11 +23,14 @@ def test_the_defaults_are_inside_the_range_for_every_image_count() -> None:
         assert unusual_values(TrainingParameters(), n) == [], n
 
 
-@pytest.mark.parametrize("start", [
-    TrainingParameters(),
-    TrainingParameters(network_dim=99_999, network_alpha=2048, learning_rate=5, max_train_steps=100_000),
-    TrainingParameters(network_dim=1, network_alpha=0, learning_rate=1e-7, max_train_steps=1, batch_size=8),
-])
+@pytest.mark.parametrize(
+    "start",
+    [
+        TrainingParameters(),
+        TrainingParameters(network_dim=99_999, network_alpha=2048, learning_rate=5, max_train_steps=100_000),
+        TrainingParameters(network_dim=1, network_alpha=0, learning_rate=1e-7, max_train_steps=1, batch_size=8),
+    ],
+)
 def test_every_auto_adjust_proposal_is_inside_the_range(start: TrainingParameters) -> None:
     for n in IMAGE_COUNTS:
         proposal = auto_adjust(n, start)
@@ -35,8 +38,12 @@ def test_every_auto_adjust_proposal_is_inside_the_range(start: TrainingParameter
 
 
 def test_each_unusual_value_says_why_and_what_it_costs() -> None:
-    found = {u.field: u for u in unusual_values(
-        TrainingParameters(network_dim=256, network_alpha=512, learning_rate=5, max_train_steps=100_000), 6)}
+    found = {
+        u.field: u
+        for u in unusual_values(
+            TrainingParameters(network_dim=256, network_alpha=512, learning_rate=5, max_train_steps=100_000), 6
+        )
+    }
     assert set(found) == {"network_dim", "network_alpha", "learning_rate", "max_train_steps"}
     rank = found["network_dim"].message
     assert rank.startswith("Rank 256 is above the 1–128") and "2.45 GB" in rank and "153 MB at rank 16" in rank
@@ -49,8 +56,12 @@ def test_each_unusual_value_says_why_and_what_it_costs() -> None:
     assert [u.field for u in slow] == ["learning_rate"] and "below 1e-05" in slow[0].message
     error = UnusualValuesError(slow)
     assert "--force" in error.hint and slow[0].message in error.message
-    assert slow[0].to_json() == {"check": "realistic_range", "field": "learning_rate", "value": 1e-6,
-                                 "message": slow[0].message}
+    assert slow[0].to_json() == {
+        "check": "realistic_range",
+        "field": "learning_rate",
+        "value": 1e-6,
+        "message": slow[0].message,
+    }
 
 
 def test_the_steps_rule_is_the_dataset_doctors() -> None:
@@ -72,7 +83,7 @@ def test_lora_size_follows_the_rank_and_the_save_dtype() -> None:
 
 def _header(data: bytes) -> dict[str, object]:
     (length,) = struct.unpack("<Q", data[:8])
-    return dict(json.loads(data[8:8 + length]))
+    return dict(json.loads(data[8 : 8 + length]))
 
 
 def test_the_sandbox_lora_is_capped_in_rank_and_says_so() -> None:

@@ -181,9 +181,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         archive.extractall(work / "unpacked", filter="data")
     (unpacked,) = (work / "unpacked").iterdir()
     sdist_out = work / "dist-from-sdist"
-    sdist_wheel = sdist_out / _run(
-        [sys.executable, "-c", BUILD_HOOK, "build_wheel", str(sdist_out)], cwd=unpacked, env=env
-    ).split()[-1]
+    sdist_wheel = (
+        sdist_out
+        / _run([sys.executable, "-c", BUILD_HOOK, "build_wheel", str(sdist_out)], cwd=unpacked, env=env).split()[-1]
+    )
     return {"sdist": sdist, "tree": tree_wheel, "from-sdist": sdist_wheel}
 
 

@@ -17,13 +17,21 @@ from tests.library_factory import make_library
 
 
 def sample(step: int, index: int) -> dict[str, Any]:
-    return {"url": f"file:///b/step{step:06d}_p{index:02d}.png", "prompt": f"p{index}", "seed": 42, "step": step,
-            "index": index}
+    return {
+        "url": f"file:///b/step{step:06d}_p{index:02d}.png",
+        "prompt": f"p{index}",
+        "seed": 42,
+        "step": step,
+        "index": index,
+    }
 
 
 def progress(step: int, samples: list[dict[str, Any]], **extra: Any) -> JobStatus:
-    return JobStatus(id="job-1", status="IN_PROGRESS", output={
-        "phase": "sampling", "step": step, "total": 1000, "samples": samples, "contract_version": 2, **extra})
+    return JobStatus(
+        id="job-1",
+        status="IN_PROGRESS",
+        output={"phase": "sampling", "step": step, "total": 1000, "samples": samples, "contract_version": 2, **extra},
+    )
 
 
 def test_cumulative_samples_replace_but_never_shrink() -> None:
@@ -37,10 +45,17 @@ def test_cumulative_samples_replace_but_never_shrink() -> None:
     assert len(v.samples or []) == 4
     # A v1 payload says nothing about samples: nothing changes.
     assert not record_samples(v, JobStatus(id="job-1", status="IN_PROGRESS", output={"step": 600}))
-    result = JobStatus(id="job-1", status="COMPLETED", output={
-        "status": "success", "loraUrl": "file:///b/l.safetensors", "contract_version": 2,
-        "samples": [sample(500, 0), sample(500, 1), sample(1000, 0), sample(1000, 1)],
-        "checkpoints": [{"step": 1000, "url": "file:///b/l_1000"}, {"step": 500, "url": "file:///b/l_500"}]})
+    result = JobStatus(
+        id="job-1",
+        status="COMPLETED",
+        output={
+            "status": "success",
+            "loraUrl": "file:///b/l.safetensors",
+            "contract_version": 2,
+            "samples": [sample(500, 0), sample(500, 1), sample(1000, 0), sample(1000, 1)],
+            "checkpoints": [{"step": 1000, "url": "file:///b/l_1000"}, {"step": 500, "url": "file:///b/l_500"}],
+        },
+    )
     assert record_samples(v, result)
     assert [c.step for c in v.checkpoints or []] == [500, 1000]
 
@@ -55,8 +70,9 @@ async def test_apply_status_stores_samples_and_announces_them(tmp_path: Path) ->
     events.subscribe(lambda e: seen.append(e.version) if isinstance(e, VersionChanged) else None)
     events.subscribe(lambda e: lines.append(e.message) if isinstance(e, LogEvent) else None)
     recorder = RunRecorder(library=library, storage=LocalStorage(tmp_path / "bucket"), events=events)
-    await recorder.apply_status(0, "req-1", JobStatus(id="job-1", status="IN_PROGRESS", output={"step": 1}),
-                                source="test")
+    await recorder.apply_status(
+        0, "req-1", JobStatus(id="job-1", status="IN_PROGRESS", output={"step": 1}), source="test"
+    )
     saved = await recorder.apply_status(0, "job-1", progress(500, [sample(500, 0)]), source="test")
     assert saved.samples and saved.samples[0].url.endswith("step000500_p00.png")
     stored = library.load_versions(0)[0]
@@ -71,10 +87,22 @@ async def test_apply_status_stores_samples_and_announces_them(tmp_path: Path) ->
 def test_samples_uploaded_through_presigned_urls_are_recorded_at_the_apps_keys() -> None:
     model = "s3://studio-bucket/team/actors/0000/models/actor_0000_V2.safetensors"
     v = TrainingVersion(id="job-1", name="V2", status=VersionStatus.IN_PROGRESS, outputUrl=model)
-    signed = ("https://studio-bucket.s3.eu-west-1.amazonaws.com/team/actors/0000/models/actor_0000_V2/samples/"
-              "step000500_p01.png?X-Amz-Signature=abc")
-    assert record_samples(v, JobStatus(id="job-1", status="IN_PROGRESS", output={
-        "contract_version": 2, "samples": [{"url": signed, "prompt": "p", "seed": 1, "step": 500, "index": 1}]}))
+    signed = (
+        "https://studio-bucket.s3.eu-west-1.amazonaws.com/team/actors/0000/models/actor_0000_V2/samples/"
+        "step000500_p01.png?X-Amz-Signature=abc"
+    )
+    assert record_samples(
+        v,
+        JobStatus(
+            id="job-1",
+            status="IN_PROGRESS",
+            output={
+                "contract_version": 2,
+                "samples": [{"url": signed, "prompt": "p", "seed": 1, "step": 500, "index": 1}],
+            },
+        ),
+    )
     assert v.samples is not None and [s.url for s in v.samples] == [
-        "s3://studio-bucket/team/actors/0000/models/actor_0000_V2/samples/step000500_p01.png"]
+        "s3://studio-bucket/team/actors/0000/models/actor_0000_V2/samples/step000500_p01.png"
+    ]
     assert "Signature" not in v.model_dump_json()

@@ -48,8 +48,11 @@ async def test_cancel_over_http_ends_the_worker_task_mid_training(bucket: Bucket
         async with RunPodClient(base_url, None, max_attempts=1) as client:
             job = await client.run({"input": bucket.job_input(steps=2000)})
             record = endpoint.jobs[job.id]
-            await wait_until(lambda: (record.last_progress or {}).get("phase") == "training"
-                             and record.last_progress.get("step", 0) > 0)
+            await wait_until(
+                lambda: (
+                    (record.last_progress or {}).get("phase") == "training" and record.last_progress.get("step", 0) > 0
+                )
+            )
             assert record.worker_task is not None and not record.worker_task.done()
 
             answer = await client.cancel(job.id)
@@ -67,8 +70,9 @@ async def test_cancel_over_http_ends_the_worker_task_mid_training(bucket: Bucket
 
 
 @pytest.mark.asyncio
-async def test_cancel_while_the_lora_is_built_stops_the_build_thread(bucket: Bucket,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cancel_while_the_lora_is_built_stops_the_build_thread(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The build runs in a thread a task cancel cannot stop: the worker only ends once the thread
     has stopped, and the thread stops at the next module instead of building them all."""
     modules_built: list[str] = []

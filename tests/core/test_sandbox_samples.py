@@ -35,10 +35,18 @@ def v2_input(bucket: Bucket, *, steps: int = 1000, every: int = 500, keep: bool 
     sample_steps = list(range(every, steps + 1, every))
     base = bucket.storage.model_url(3, "actor_0003_V1").rsplit("/", 1)[0]
     config["contract_version"] = 2
-    config["sampling"] = {"prompts": PROMPTS, "seed": 7, "width": 512, "height": 512, "steps": 20,
-                          "guidance": 3.5, "sample_steps": sample_steps}
-    config["sample_urls"] = [[f"{base}/actor_0003_V1/samples/step{s:06d}_p{p:02d}.png" for p in range(len(PROMPTS))]
-                             for s in sample_steps]
+    config["sampling"] = {
+        "prompts": PROMPTS,
+        "seed": 7,
+        "width": 512,
+        "height": 512,
+        "steps": 20,
+        "guidance": 3.5,
+        "sample_steps": sample_steps,
+    }
+    config["sample_urls"] = [
+        [f"{base}/actor_0003_V1/samples/step{s:06d}_p{p:02d}.png" for p in range(len(PROMPTS))] for s in sample_steps
+    ]
     if keep:
         config["checkpoint_urls"] = {str(s): f"{base}/actor_0003_V1_step{s:06d}.safetensors" for s in sample_steps}
     return job
@@ -89,8 +97,9 @@ async def test_a_v2_run_draws_samples_at_each_sample_step_cumulatively(bucket: B
 async def test_a_v1_run_samples_nothing_and_still_states_its_contract(bucket: Bucket) -> None:
     actor_images(bucket, 1)
     reports: list[dict[str, Any]] = []
-    result = await simulate_training(bucket.job_input(steps=100), reports.append, asyncio.Event(),
-                                     storage=bucket.storage, duration_s=0.2)
+    result = await simulate_training(
+        bucket.job_input(steps=100), reports.append, asyncio.Event(), storage=bucket.storage, duration_s=0.2
+    )
     assert "samples" not in result and all("samples" not in r for r in reports)
     assert all(r["phase"] != "sampling" for r in reports)
 
@@ -134,15 +143,29 @@ async def test_a_generate_job_draws_count_images_to_the_image_urls(bucket: Bucke
     await bucket.storage.write_url(lora_url, b"lora")
     base = lora_url.split("/models/")[0]
     urls = [f"{base}/trials/actor_0003_V1/req-9_{i:02d}.png" for i in range(2)]
-    job = {"task": "generate", "generate": {
-        "lora_url": lora_url, "prompt": "tok on a beach", "negative": "", "seed": 11, "count": 2,
-        "strength": 1.0, "width": 1024, "height": 1024, "steps": 20, "guidance": 3.5,
-        "image_urls": urls, "contract_version": 2}}
+    job = {
+        "task": "generate",
+        "generate": {
+            "lora_url": lora_url,
+            "prompt": "tok on a beach",
+            "negative": "",
+            "seed": 11,
+            "count": 2,
+            "strength": 1.0,
+            "width": 1024,
+            "height": 1024,
+            "steps": 20,
+            "guidance": 3.5,
+            "image_urls": urls,
+            "contract_version": 2,
+        },
+    }
     reports: list[dict[str, Any]] = []
     result = await simulate_training(job, reports.append, asyncio.Event(), storage=bucket.storage, duration_s=0.2)
     assert result["contract_version"] == 2
-    assert result["images"] == [{"url": urls[i], "prompt": "tok on a beach", "seed": 11 + i, "index": i}
-                                for i in range(2)]
+    assert result["images"] == [
+        {"url": urls[i], "prompt": "tok on a beach", "seed": 11 + i, "index": i} for i in range(2)
+    ]
     assert reports[-1]["step"] == 2 and reports[-1]["contract_version"] == 2
     for url in urls:
         assert Image.open(path_from_file_url(url)).size == (SAMPLE_SIZE, SAMPLE_SIZE)

@@ -86,9 +86,16 @@ def test_expired_then_the_lora_turns_up_in_the_bucket() -> None:
 
 def test_status_answers_from_other_emulators_are_read_leniently() -> None:
     """Float timings, numeric worker ids and lower-case states are informational, not errors."""
-    status = JobStatus.model_validate({"id": "j-1", "status": "completed", "delayTime": 12.5,
-                                       "executionTime": 3000.25, "workerId": 7,
-                                       "output": {"loraUrl": "s3://b/l.safetensors"}})
+    status = JobStatus.model_validate(
+        {
+            "id": "j-1",
+            "status": "completed",
+            "delayTime": 12.5,
+            "executionTime": 3000.25,
+            "workerId": 7,
+            "output": {"loraUrl": "s3://b/l.safetensors"},
+        }
+    )
     v = pending()
     apply_job_status(v, status, StatusOutcome())
     assert v.status is VersionStatus.COMPLETED and v.id == "j-1"

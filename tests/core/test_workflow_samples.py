@@ -32,13 +32,27 @@ from tests.fixtures.comfy_schema import check_prompt
 
 ACTOR = Actor(id=3, name="0003_test")
 URLS = [f"s3://b/actors/0003/training_data/{i}.png" for i in range(4)]
-EDITED = SampleSettings(prompts=["{trigger} laughing, close-up", "a photo of a man on a beach"], every=300,
-                        seed=1234, width=768, height=1024, steps=28, guidance=4.0, keep_checkpoints=True)
+EDITED = SampleSettings(
+    prompts=["{trigger} laughing, close-up", "a photo of a man on a beach"],
+    every=300,
+    seed=1234,
+    width=768,
+    height=1024,
+    steps=28,
+    guidance=4.0,
+    keep_checkpoints=True,
+)
 
 
 def graph(params: TrainingParameters, sampling: SampleSettings | None) -> dict[str, Any]:
-    return build_workflow(params, model_name="actor_0003_V1", trigger="ohwx", dataset_path="/d",
-                          output_dir="/o/actor_0003_V1", sampling=sampling)
+    return build_workflow(
+        params,
+        model_name="actor_0003_V1",
+        trigger="ohwx",
+        dataset_path="/d",
+        output_dir="/o/actor_0003_V1",
+        sampling=sampling,
+    )
 
 
 CASES = {
@@ -79,8 +93,13 @@ def test_the_default_samples_graph_in_detail() -> None:
 def test_edited_settings_reach_the_nodes_and_checkpoints_are_saved() -> None:
     built = graph(TrainingParameters(max_train_steps=1000), EDITED)
     settings = next(n["inputs"] for n in built.values() if n["class_type"] == "FluxTrainValidationSettings")
-    assert (settings["seed"], settings["width"], settings["height"], settings["steps"], settings["guidance_scale"]) \
-        == (1234, 768, 1024, 28, 4.0)
+    assert (settings["seed"], settings["width"], settings["height"], settings["steps"], settings["guidance_scale"]) == (
+        1234,
+        768,
+        1024,
+        28,
+        4.0,
+    )
     summary = describe_workflow(built)
     assert summary.sample_prompts == ("ohwx laughing, close-up", "ohwx, a photo of a man on a beach")
     assert [s for _, s in summary.sample_saves] == [300, 600, 900, 1000]
@@ -105,9 +124,12 @@ def test_bad_sample_settings_are_refused_before_a_gpu_is_paid_for() -> None:
     with pytest.raises(WorkflowValidationError, match="sample_prompts"):
         validate_workflow(broken)
     validate_node = next(k for k, n in built.items() if n["class_type"] == "FluxTrainValidate")
-    for mutate in (lambda g: g[validate_node]["inputs"].__setitem__("validation_settings", ["107", 0]),
-                   lambda g: next(n for n in g.values() if n["class_type"] == "FluxTrainValidationSettings")[
-                       "inputs"].__setitem__("steps", 0)):
+    for mutate in (
+        lambda g: g[validate_node]["inputs"].__setitem__("validation_settings", ["107", 0]),
+        lambda g: next(n for n in g.values() if n["class_type"] == "FluxTrainValidationSettings")["inputs"].__setitem__(
+            "steps", 0
+        ),
+    ):
         broken = copy.deepcopy(built)
         mutate(broken)
         assert check_prompt(broken)
@@ -116,22 +138,38 @@ def test_bad_sample_settings_are_refused_before_a_gpu_is_paid_for() -> None:
 
 
 def _urls(params: TrainingParameters, version: int) -> dict[str, Any]:
-    return {"contract_version": version,
-            "sample_url": lambda step, i: "s3://b/" + sample_key("", 3, "actor_0003_V1", step, i),
-            "checkpoint_url": lambda step: "s3://b/" + checkpoint_key("", 3, "actor_0003_V1", step)}
+    return {
+        "contract_version": version,
+        "sample_url": lambda step, i: "s3://b/" + sample_key("", 3, "actor_0003_V1", step, i),
+        "checkpoint_url": lambda step: "s3://b/" + checkpoint_key("", 3, "actor_0003_V1", step),
+    }
 
 
 def build(params: TrainingParameters, version: int, **extra: Any):
-    return build_run_request(actor=ACTOR, params=params, version_name="V1", training_urls=URLS,
-                             output_url="s3://b/m.safetensors", webhook_base_url=None, request_id="r",
-                             **{**_urls(params, version), **extra})
+    return build_run_request(
+        actor=ACTOR,
+        params=params,
+        version_name="V1",
+        training_urls=URLS,
+        output_url="s3://b/m.safetensors",
+        webhook_base_url=None,
+        request_id="r",
+        **{**_urls(params, version), **extra},
+    )
 
 
 def test_a_v1_endpoint_gets_exactly_the_v1_body() -> None:
     params = TrainingParameters(sampling=EDITED)
     v1 = build(params, 1)
-    plain = build_run_request(actor=ACTOR, params=TrainingParameters(), version_name="V1", training_urls=URLS,
-                              output_url="s3://b/m.safetensors", webhook_base_url=None, request_id="r")
+    plain = build_run_request(
+        actor=ACTOR,
+        params=TrainingParameters(),
+        version_name="V1",
+        training_urls=URLS,
+        output_url="s3://b/m.safetensors",
+        webhook_base_url=None,
+        request_id="r",
+    )
     assert v1.body == plain.body
     assert v1.body["input"]["training_config"]["contract_version"] == 1 and "task" not in v1.body["input"]
     assert v1.sample_steps == () and sample_plan(params, 1) == ([], [])
@@ -142,14 +180,23 @@ def test_a_v2_body_carries_sampling_urls_and_checkpoints() -> None:
     built = build(params, 2)
     config = built.body["input"]["training_config"]
     assert config["contract_version"] == 2
-    assert config["sampling"] == {"prompts": ["ohwx laughing, close-up", "ohwx, a photo of a man on a beach"],
-                                  "seed": 1234, "width": 768, "height": 1024, "steps": 28, "guidance": 4.0,
-                                  "sample_steps": [300, 600, 900, 1000]}
-    assert config["sample_urls"][0] == ["s3://b/actors/0003/models/actor_0003_V1/samples/step000300_p00.png",
-                                        "s3://b/actors/0003/models/actor_0003_V1/samples/step000300_p01.png"]
+    assert config["sampling"] == {
+        "prompts": ["ohwx laughing, close-up", "ohwx, a photo of a man on a beach"],
+        "seed": 1234,
+        "width": 768,
+        "height": 1024,
+        "steps": 28,
+        "guidance": 4.0,
+        "sample_steps": [300, 600, 900, 1000],
+    }
+    assert config["sample_urls"][0] == [
+        "s3://b/actors/0003/models/actor_0003_V1/samples/step000300_p00.png",
+        "s3://b/actors/0003/models/actor_0003_V1/samples/step000300_p01.png",
+    ]
     assert len(config["sample_urls"]) == 4
     assert config["checkpoint_urls"] == {
-        str(s): f"s3://b/actors/0003/models/actor_0003_V1_step{s:06d}.safetensors" for s in (300, 600, 900)}
+        str(s): f"s3://b/actors/0003/models/actor_0003_V1_step{s:06d}.safetensors" for s in (300, 600, 900)
+    }
     RunRequest.model_validate(built.body)
     assert check_prompt(built.body["input"]["workflow"]) == []
     # the graph samples the very prompts the request lists
@@ -174,8 +221,18 @@ def test_sampling_seconds_counts_images_and_steps() -> None:
 
 TRIALS = {
     "defaults": Trial(id="t1", requestId="t1", prompt="photo of ohwx", seed=0),
-    "edited": Trial(id="t2", requestId="t2", prompt="ohwx as a knight", negative="blurry", seed=2**40, count=4,
-                    strength=0.8, width=768, height=1344, checkpoint_step=500),
+    "edited": Trial(
+        id="t2",
+        requestId="t2",
+        prompt="ohwx as a knight",
+        negative="blurry",
+        seed=2**40,
+        count=4,
+        strength=0.8,
+        width=768,
+        height=1344,
+        checkpoint_step=500,
+    ),
 }
 
 
@@ -197,10 +254,12 @@ def test_the_generation_graph_checks_catch_mistakes() -> None:
     base = build_generate_workflow(TRIALS["defaults"], "x.safetensors")
     with pytest.raises(WorkflowValidationError):
         build_generate_workflow(TRIALS["defaults"], "../x.safetensors")
-    for mutate in (lambda g: g["9"]["inputs"].__setitem__("sampler_name", "euler_x"),
-                   lambda g: g["8"]["inputs"].__setitem__("batch_size", 0),
-                   lambda g: g["9"]["inputs"].__setitem__("positive", ["10", 0]),
-                   lambda g: g.pop("4") and g["9"]["inputs"].__setitem__("model", ["1", 0])):
+    for mutate in (
+        lambda g: g["9"]["inputs"].__setitem__("sampler_name", "euler_x"),
+        lambda g: g["8"]["inputs"].__setitem__("batch_size", 0),
+        lambda g: g["9"]["inputs"].__setitem__("positive", ["10", 0]),
+        lambda g: g.pop("4") and g["9"]["inputs"].__setitem__("model", ["1", 0]),
+    ):
         broken = copy.deepcopy(base)
         mutate(broken)
         with pytest.raises(WorkflowValidationError):

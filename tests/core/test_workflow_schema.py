@@ -13,27 +13,51 @@ from actor_trainer.core.workflow import build_workflow, worker_dataset_dir, work
 from tests.fixtures.comfy_schema import check_prompt, node_schema
 
 EDITED = TrainingParameters(
-    max_train_steps=3000, learning_rate=0.0002, network_dim=32, network_alpha=16, num_repeats=5,
-    batch_size=2, lr_scheduler="cosine", lr_warmup_steps=100, optimizer_type="adamw8bit",
-    gradient_dtype="bf16", save_dtype="fp16", resolution=768, trigger="ohwx_actor",
+    max_train_steps=3000,
+    learning_rate=0.0002,
+    network_dim=32,
+    network_alpha=16,
+    num_repeats=5,
+    batch_size=2,
+    lr_scheduler="cosine",
+    lr_warmup_steps=100,
+    optimizer_type="adamw8bit",
+    gradient_dtype="bf16",
+    save_dtype="fp16",
+    resolution=768,
+    trigger="ohwx_actor",
 )
 
 
 def graph(params: TrainingParameters) -> dict:
     name = "actor_0000_V1"
-    return build_workflow(params, model_name=name, trigger=params.trigger or "actor_0000",
-                          dataset_path=worker_dataset_dir(name), output_dir=worker_output_dir(name))
+    return build_workflow(
+        params,
+        model_name=name,
+        trigger=params.trigger or "actor_0000",
+        dataset_path=worker_dataset_dir(name),
+        output_dir=worker_output_dir(name),
+    )
 
 
 def test_the_schema_fixture_is_the_real_nodes() -> None:
     schema = node_schema()
-    assert {"InitFluxLoRATraining", "FluxTrainLoop", "FluxTrainValidate", "FluxTrainValidationSettings",
-            "SaveImage", "LoraLoaderModelOnly"} <= set(schema)
+    assert {
+        "InitFluxLoRATraining",
+        "FluxTrainLoop",
+        "FluxTrainValidate",
+        "FluxTrainValidationSettings",
+        "SaveImage",
+        "LoraLoaderModelOnly",
+    } <= set(schema)
     assert schema["InitFluxLoRATraining"]["input"]["required"]["network_dim"][1]["max"] == 100000
 
 
-@pytest.mark.parametrize("params", [TrainingParameters(), EDITED, auto_adjust(18, TrainingParameters()).params],
-                         ids=["defaults", "edited", "auto-adjusted"])
+@pytest.mark.parametrize(
+    "params",
+    [TrainingParameters(), EDITED, auto_adjust(18, TrainingParameters()).params],
+    ids=["defaults", "edited", "auto-adjusted"],
+)
 def test_the_training_graph_passes_comfyui_validation(params: TrainingParameters) -> None:
     assert check_prompt(graph(params)) == []
 

@@ -18,8 +18,9 @@ from actor_trainer.gui.context import AppContext
 from tests.waits import QT_WAIT_MS
 
 
-def open_context(loop: asyncio.AbstractEventLoop, qtbot: Any, root: Path, *, start: bool, sync: bool = True,
-                 **overrides: object) -> AppContext:
+def open_context(
+    loop: asyncio.AbstractEventLoop, qtbot: Any, root: Path, *, start: bool, sync: bool = True, **overrides: object
+) -> AppContext:
     """An AppContext on a fresh library in `root` (two actors, six images each; with `sync`, already
     in the sandbox bucket), sandbox configuration with `overrides`; services started if `start`."""
     from actor_trainer.core.settings import Settings

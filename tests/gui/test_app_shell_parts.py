@@ -36,8 +36,9 @@ def _run(loop: asyncio.AbstractEventLoop, qtbot: QtBot, coro: Coroutine[Any, Any
 # --- one instance per library ---------------------------------------------------------------------
 
 
-def test_second_instance_asks_the_first_to_raise(qloop: asyncio.AbstractEventLoop, qtbot: QtBot,
-                                                 tmp_path: Path) -> None:
+def test_second_instance_asks_the_first_to_raise(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path
+) -> None:
     library = tmp_path / "lib"
     library.mkdir()
     first = SingleInstance(library)
@@ -145,8 +146,12 @@ def test_every_icon_renders_in_the_asked_colour(qapp: QApplication, name: str) -
     else:
         image = icons.pixmap(name, 48, "#ff0000").toImage()
     assert not image.isNull() and image.width() >= 48
-    colours = {image.pixelColor(x, y).name() for x in range(image.width()) for y in range(image.height())
-               if image.pixelColor(x, y).alpha() == 255}
+    colours = {
+        image.pixelColor(x, y).name()
+        for x in range(image.width())
+        for y in range(image.height())
+        if image.pixelColor(x, y).alpha() == 255
+    }
     assert colours, f"{name} drew nothing"
     if name != "app":
         assert "#ff0000" in colours

@@ -43,8 +43,9 @@ def library(tmp_path: Path) -> Path:
 
 
 def _run(library: Path, *more: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_command(library, *more), cwd=ROOT, env=_env(**env), capture_output=True, text=True,
-                          timeout=LIMIT_S)
+    return subprocess.run(
+        _command(library, *more), cwd=ROOT, env=_env(**env), capture_output=True, text=True, timeout=LIMIT_S
+    )
 
 
 def _log_dir() -> Path:
@@ -101,8 +102,14 @@ class _Reader:
 
 @pytest.fixture
 def first_instance(library: Path) -> Iterator[tuple[subprocess.Popen[str], _Reader]]:
-    process = subprocess.Popen(_command(library, "-v"), cwd=ROOT, env=_env(ACTOR_TRAINER_QUIT_AFTER_S="45"),
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        _command(library, "-v"),
+        cwd=ROOT,
+        env=_env(ACTOR_TRAINER_QUIT_AFTER_S="45"),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     reader = _Reader(process)
     try:
         yield process, reader
@@ -114,8 +121,9 @@ def first_instance(library: Path) -> Iterator[tuple[subprocess.Popen[str], _Read
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM ends a process at once on Windows")
-def test_second_launch_raises_the_first_and_exits(library: Path,
-                                                   first_instance: tuple[subprocess.Popen[str], _Reader]) -> None:
+def test_second_launch_raises_the_first_and_exits(
+    library: Path, first_instance: tuple[subprocess.Popen[str], _Reader]
+) -> None:
     first, reader = first_instance
     assert reader.wait_for("window shown", LIMIT_S), reader.text()
 

@@ -55,6 +55,10 @@ def test_the_painted_good_badge_has_the_computed_fill(qapp: QApplication, dark: 
 
 def test_poster_badges_keep_contrast_in_either_theme() -> None:
     # White words on solid fills painted over the poster: the same in both themes.
-    for colour in (poster_delegate.GOOD_COLOR, poster_delegate.WARNING_COLOR, poster_delegate.INFO_COLOR,
-                   poster_delegate.UNKNOWN_COLOR):
+    for colour in (
+        poster_delegate.GOOD_COLOR,
+        poster_delegate.WARNING_COLOR,
+        poster_delegate.INFO_COLOR,
+        poster_delegate.UNKNOWN_COLOR,
+    ):
         assert contrast_ratio(poster_delegate.BADGE_TEXT_COLOR, colour) >= MIN_CONTRAST, colour.name()

@@ -106,8 +106,9 @@ def test_abort_cancels_a_stuck_run_and_logs_runpods_answer(
 ) -> None:
     gui_ctx.services.sandbox.faults.stuck_in_queue = True  # type: ignore[union-attr]
     submit(gui_ctx)
-    qtbot.waitUntil(lambda: panel.status_text() == "Queued — V1" and panel._abort_button.isEnabled(),
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: panel.status_text() == "Queued — V1" and panel._abort_button.isEnabled(), timeout=QT_WAIT_MS
+    )
 
     asked: list[tuple[str, str]] = []
     assert not panel.abort(confirm=lambda title, text: asked.append((title, text)) is not None)  # declined
@@ -155,8 +156,9 @@ def test_check_status_asks_runpod_and_the_endpoint_health(
 ) -> None:
     gui_ctx.services.sandbox.faults.stuck_in_queue = True  # type: ignore[union-attr]
     submit(gui_ctx)
-    qtbot.waitUntil(lambda: panel._check_button.isEnabled() and panel.status_text() == "Queued — V1",
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: panel._check_button.isEnabled() and panel.status_text() == "Queued — V1", timeout=QT_WAIT_MS
+    )
     qtbot.mouseClick(panel._check_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any(m.startswith("Checked V1: queued") for m in messages(panel)), timeout=QT_WAIT_MS)
     assert any("RunPod: IN_QUEUE" in m for m in messages(panel))

@@ -74,8 +74,9 @@ def test_badges_summary_fix_and_dismiss(gui_ctx: Any, qtbot: QtBot) -> None:
     check.toggle_button.click()
     assert check.panel.isVisible()
     _row_button(box, "sideways.jpg", "exif_rotation", "fixButton").click()
-    qtbot.waitUntil(lambda: ("sideways.jpg", "exif_rotation") not in _codes(box) and check.report is not None,
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: ("sideways.jpg", "exif_rotation") not in _codes(box) and check.report is not None, timeout=QT_WAIT_MS
+    )
     assert (folder.parent / "training_data_originals" / "sideways.jpg").is_file()
 
     # A warning dismissed for one picture is remembered in the library.
@@ -98,8 +99,9 @@ def test_another_actor_clears_the_report(gui_ctx: Any, qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: box.dataset_check.report is not None, timeout=QT_WAIT_MS)
     box.set_actor(gui_ctx.summary(1))
     assert box.dataset_check.report is None or box.dataset_check.report.actor_id == 1
-    qtbot.waitUntil(lambda: box.dataset_check.report is not None and box.dataset_check.report.actor_id == 1,
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: box.dataset_check.report is not None and box.dataset_check.report.actor_id == 1, timeout=QT_WAIT_MS
+    )
     box.set_actor(None)
     assert box.dataset_check.report is None and box.dataset_check.summary_label.text() == ""
 
@@ -112,6 +114,7 @@ def test_the_form_parameters_are_what_is_checked(gui_ctx: Any, qtbot: QtBot) -> 
     qtbot.waitUntil(lambda: box.dataset_check.report is not None, timeout=QT_WAIT_MS)
     assert box.dataset_check.report is not None and box.dataset_check.report.params.max_train_steps == 2000
     gui_ctx.parameters.set(1, TrainingParameters(max_train_steps=9000))  # what typing in the form does
-    qtbot.waitUntil(lambda: ("too_few_images_for_steps" in {f.code for f in box.dataset_check.report.findings}),
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: "too_few_images_for_steps" in {f.code for f in box.dataset_check.report.findings}, timeout=QT_WAIT_MS
+    )
     assert box.dataset_check.report.params.max_train_steps == 9000

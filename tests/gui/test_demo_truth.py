@@ -63,11 +63,16 @@ def demo_ctx(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, demo_root: Path) ->
     close_context(qloop, qtbot, ctx)
 
 
-def test_demo_versions_point_at_real_loras_and_download_works(demo_ctx: AppContext, qtbot: QtBot,
-                                                              tmp_path: Path) -> None:
+def test_demo_versions_point_at_real_loras_and_download_works(
+    demo_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
     library = demo_ctx.library
-    completed = [(a.id, v) for a in library.load_actors() for v in library.load_versions(a.id)
-                 if v.status is VersionStatus.COMPLETED]
+    completed = [
+        (a.id, v)
+        for a in library.load_actors()
+        for v in library.load_versions(a.id)
+        if v.status is VersionStatus.COMPLETED
+    ]
     assert len(completed) >= 5
     for _actor, version in completed:
         assert version.loraUrl and version.loraUrl.startswith("file://"), version.loraUrl
@@ -98,8 +103,9 @@ def test_demo_versions_point_at_real_loras_and_download_works(demo_ctx: AppConte
     assert panel.details.sandbox_note.isVisible()
 
 
-def test_seeding_is_idempotent_on_the_next_start(qloop: asyncio.AbstractEventLoop, qtbot: QtBot,
-                                                 demo_root: Path) -> None:
+def test_seeding_is_idempotent_on_the_next_start(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, demo_root: Path
+) -> None:
     from actor_trainer.sandbox.demo_bucket import seed_demo_bucket
 
     first = start_context(qloop, qtbot, demo_root)
@@ -115,8 +121,9 @@ def test_seeding_is_idempotent_on_the_next_start(qloop: asyncio.AbstractEventLoo
         close_context(qloop, qtbot, second)
 
 
-def test_a_relaunched_app_draws_an_earlier_runs_curve(qloop: asyncio.AbstractEventLoop, qtbot: QtBot,
-                                                      gui_ctx: AppContext) -> None:
+def test_a_relaunched_app_draws_an_earlier_runs_curve(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, gui_ctx: AppContext
+) -> None:
     from actor_trainer.sandbox.worker import make_worker
 
     assert gui_ctx.services.sandbox is not None
@@ -140,7 +147,8 @@ def test_a_relaunched_app_draws_an_earlier_runs_curve(qloop: asyncio.AbstractEve
         relaunched.select_actor(0)
         qtbot.waitUntil(lambda: console.shown_version() is not None, timeout=QT_WAIT_MS)
         assert [(s, pytest.approx(v)) for s, v in console.loss_chart.points()] == [
-            (s, pytest.approx(v)) for s, v in history]
+            (s, pytest.approx(v)) for s, v in history
+        ]
     finally:
         close_context(qloop, qtbot, relaunched)
 
@@ -158,7 +166,7 @@ def test_the_chart_shows_the_last_step_a_legend_and_whole_labels(qtbot: QtBot) -
     for _text, rect in labels:
         assert rect.left() >= 0 and rect.right() <= chart.width(), (_text, rect)  # nothing cut at the edges
     rects = [r for _, r in labels]
-    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
     assert chart.legend_rect() is not None
     assert chart.legend() == ("reported", "smoothed")
     # At the run's end (last step = total) the right-hand label is the last step, whole.

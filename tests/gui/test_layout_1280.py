@@ -39,15 +39,16 @@ def overlapping_labels(root: QWidget) -> list[tuple[str, str]]:
         by_parent.setdefault(id(label.parentWidget()), []).append(label)
     for siblings in by_parent.values():
         for i, a in enumerate(siblings):
-            for b in siblings[i + 1:]:
+            for b in siblings[i + 1 :]:
                 if a.geometry().intersects(b.geometry()):
                     found.append((a.text()[:30], b.text()[:30]))
     return found
 
 
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
-def test_the_window_works_at_1280x720(open_window: Callable[..., MainWindow], light_ctx: AppContext,
-                                      qtbot: QtBot, tmp_path: Path, dark: bool) -> None:
+def test_the_window_works_at_1280x720(
+    open_window: Callable[..., MainWindow], light_ctx: AppContext, qtbot: QtBot, tmp_path: Path, dark: bool
+) -> None:
     app = QApplication.instance()
     theme = ThemeManager(app, "dark" if dark else "light")  # type: ignore[arg-type]
     write_versions(light_ctx, 0, static_history())

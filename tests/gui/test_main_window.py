@@ -98,8 +98,9 @@ def test_title_names_sandbox_actor_and_run_state(window: MainWindow, light_ctx: 
     assert window.windowTitle().count("Actor Trainer") == 1
 
 
-def test_geometry_docks_and_tab_are_restored_by_a_new_window(open_window: Callable[..., MainWindow],
-                                                             light_ctx: AppContext, qtbot: QtBot) -> None:
+def test_geometry_docks_and_tab_are_restored_by_a_new_window(
+    open_window: Callable[..., MainWindow], light_ctx: AppContext, qtbot: QtBot
+) -> None:
     first = open_window()
     # The offscreen screen is 800 px square and the window's minimum width is larger, so restoring
     # clamps the width to the screen: the height tells the restored geometry from the default.
@@ -121,8 +122,9 @@ def test_geometry_docks_and_tab_are_restored_by_a_new_window(open_window: Callab
     assert second.last_actor_id() == 1
 
 
-def test_a_new_window_reselects_the_last_actor(open_window: Callable[..., MainWindow], light_ctx: AppContext,
-                                               qtbot: QtBot) -> None:
+def test_a_new_window_reselects_the_last_actor(
+    open_window: Callable[..., MainWindow], light_ctx: AppContext, qtbot: QtBot
+) -> None:
     first = open_window()
     light_ctx.select_actor(1)
     first.close()
@@ -148,8 +150,9 @@ def _choose(dialog_index_of: object, actor_id: int) -> QModelIndex:
     raise AssertionError(f"actor {actor_id} not in the selector")
 
 
-def test_ctrl_o_opens_the_selector_and_choosing_selects(window: MainWindow, light_ctx: AppContext,
-                                                        qtbot: QtBot) -> None:
+def test_ctrl_o_opens_the_selector_and_choosing_selects(
+    window: MainWindow, light_ctx: AppContext, qtbot: QtBot
+) -> None:
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=QT_WAIT_MS)
     qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
@@ -179,8 +182,9 @@ def test_ctrl_f_opens_the_selector_with_the_search_focused(window: MainWindow, q
     dialog.reject()
 
 
-def test_a_finished_run_notifies_once_and_updates_title_and_status(run_window: MainWindow, gui_ctx: AppContext,
-                                                                   qtbot: QtBot) -> None:
+def test_a_finished_run_notifies_once_and_updates_title_and_status(
+    run_window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
     gui_ctx.select_actor(0)
     qtbot.waitUntil(lambda: "idle" in run_window.windowTitle(), timeout=QT_WAIT_MS)
     notes: list[tuple[str, str]] = []
@@ -188,8 +192,7 @@ def test_a_finished_run_notifies_once_and_updates_title_and_status(run_window: M
     titles: list[str] = []
     run_window.windowTitleChanged.connect(titles.append)
     finals: list[TrainingVersion] = []
-    gui_ctx.bridge.versionChanged.connect(
-        lambda _a, v: finals.append(v) if v.status.is_terminal else None)
+    gui_ctx.bridge.versionChanged.connect(lambda _a, v: finals.append(v) if v.status.is_terminal else None)
 
     params = TrainingParameters(max_train_steps=200)
     gui_ctx.tasks.start("test-submit", gui_ctx.orchestrator.submit(0, params, description="notify test"))
@@ -199,8 +202,9 @@ def test_a_finished_run_notifies_once_and_updates_title_and_status(run_window: M
     assert "LoRA is ready" in message
     # In flight, the title said so; at the end it is idle again and nothing is counted.
     assert any("V1" in t and "[SANDBOX]" in t for t in titles)
-    qtbot.waitUntil(lambda: run_window.windowTitle() == f"{ACTOR_0} — idle — Actor Trainer [SANDBOX]",
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: run_window.windowTitle() == f"{ACTOR_0} — idle — Actor Trainer [SANDBOX]", timeout=QT_WAIT_MS
+    )
     qtbot.waitUntil(lambda: run_window.status.in_flight_count() == 0, timeout=QT_WAIT_MS)
     # No tray offscreen: the in-app toast shows it.
     assert run_window.notifier.toast.isVisible()
@@ -247,8 +251,7 @@ def test_status_messages_reach_the_status_bar(window: MainWindow, light_ctx: App
     assert window.status.currentMessage() == "Synced: 6 uploaded"
 
 
-def test_theme_menu_switches_palette_and_saves_the_choice(open_window: Callable[..., MainWindow],
-                                                          qtbot: QtBot) -> None:
+def test_theme_menu_switches_palette_and_saves_the_choice(open_window: Callable[..., MainWindow], qtbot: QtBot) -> None:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     theme = ThemeManager(app, "light")
@@ -272,8 +275,9 @@ def test_open_library_refuses_a_folder_without_actors_json(window: MainWindow, t
     assert restarts == []
 
 
-def test_open_library_saves_the_choice_and_asks_for_a_restart(window: MainWindow, light_ctx: AppContext,
-                                                              tmp_path, qtbot: QtBot) -> None:  # type: ignore[no-untyped-def]
+def test_open_library_saves_the_choice_and_asks_for_a_restart(
+    window: MainWindow, light_ctx: AppContext, tmp_path, qtbot: QtBot
+) -> None:  # type: ignore[no-untyped-def]
     from tests.library_factory import make_library
 
     other = make_library(tmp_path / "other")
@@ -283,8 +287,9 @@ def test_open_library_saves_the_choice_and_asks_for_a_restart(window: MainWindow
     assert Settings.load().data_dir == str(other)
 
 
-def test_ctrl_return_starts_training_and_shows_the_console(run_window: MainWindow, gui_ctx: AppContext,
-                                                           qtbot: QtBot) -> None:
+def test_ctrl_return_starts_training_and_shows_the_console(
+    run_window: MainWindow, gui_ctx: AppContext, qtbot: QtBot
+) -> None:
     run_window.show_versions()
     gui_ctx.select_actor(0)
     qtbot.waitUntil(run_window.training_tab.can_start, timeout=QT_WAIT_MS)
@@ -305,8 +310,9 @@ def test_f5_rereads_the_library(window: MainWindow, light_ctx: AppContext, qtbot
     assert window.status.currentMessage() == "Refreshing the library…"
 
 
-def test_status_bar_follows_the_webhook_mode_and_endpoint(light_ctx: AppContext, qtbot: QtBot,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_bar_follows_the_webhook_mode_and_endpoint(
+    light_ctx: AppContext, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
 
     from actor_trainer.gui.shell.status_bar import AppStatusBar
@@ -318,9 +324,17 @@ def test_status_bar_follows_the_webhook_mode_and_endpoint(light_ctx: AppContext,
     assert "0.3 s" in polling._tunnel.toolTip()
     assert polling._webhook.isHidden()
 
-    monkeypatch.setattr(light_ctx, "config", dataclasses.replace(
-        light_ctx.config, sandbox=False, endpoint_label="abc123xyz", webhook_mode="public",
-        public_url="https://hooks.example.org"))
+    monkeypatch.setattr(
+        light_ctx,
+        "config",
+        dataclasses.replace(
+            light_ctx.config,
+            sandbox=False,
+            endpoint_label="abc123xyz",
+            webhook_mode="public",
+            public_url="https://hooks.example.org",
+        ),
+    )
     real = AppStatusBar(light_ctx)
     qtbot.addWidget(real)
     assert real.endpoint_text() == "Endpoint: abc123xyz"

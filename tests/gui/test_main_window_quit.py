@@ -29,8 +29,7 @@ def slow_ctx(qloop: asyncio.AbstractEventLoop, qtbot: Any, tmp_path: Path) -> It
     close_context(qloop, qtbot, ctx)
 
 
-def test_ctrl_q_mid_run_asks_saying_the_sandbox_run_stops_with_the_app(slow_ctx: AppContext,
-                                                                        qtbot: QtBot) -> None:
+def test_ctrl_q_mid_run_asks_saying_the_sandbox_run_stops_with_the_app(slow_ctx: AppContext, qtbot: QtBot) -> None:
     opener = window_opener(slow_ctx, qtbot)
     window: MainWindow = next(opener)()
     try:
@@ -45,8 +44,9 @@ def test_ctrl_q_mid_run_asks_saying_the_sandbox_run_stops_with_the_app(slow_ctx:
         closes: list[bool] = []
         window.closeRequested.connect(lambda: closes.append(True))
         slow_ctx.tasks.start("test-submit", slow_ctx.orchestrator.submit(0, TrainingParameters(max_train_steps=200)))
-        qtbot.waitUntil(lambda: any(v.status is VersionStatus.IN_PROGRESS for _n, v in window.runs_in_flight()),
-                        timeout=QT_WAIT_MS)
+        qtbot.waitUntil(
+            lambda: any(v.status is VersionStatus.IN_PROGRESS for _n, v in window.runs_in_flight()), timeout=QT_WAIT_MS
+        )
 
         assert window.actions_.quit.shortcut().toString() == "Ctrl+Q"
         window.actions_.quit.trigger()  # "Keep the app open"
@@ -92,8 +92,7 @@ def test_runs_of_a_real_endpoint_go_on_at_runpod(slow_ctx: AppContext, qtbot: Qt
         qtbot.waitUntil(lambda: bool(window.runs_in_flight()), timeout=QT_WAIT_MS)
         question = window.quit_question()
         assert question is not None
-        assert "Goes on at RunPod (and is billed) while the app is closed: V7 of 0001_african_34_female." \
-            in question[1]
+        assert "Goes on at RunPod (and is billed) while the app is closed: V7 of 0001_african_34_female." in question[1]
         assert "picks these runs up again" in question[1] and "Stops with the app" not in question[1]
     finally:
         next(opener, None)

@@ -56,8 +56,10 @@ def test_mark_shows_at_once_disables_and_unmark_takes_it_off(qtbot: QtBot, light
     assert validated(light_ctx) is None  # the registry no longer names a validated model
     on_disk = json.loads(light_ctx.library.versions_file(0).read_text())["versions"]
     assert not any(v["isGood"] for v in on_disk)
-    qtbot.waitUntil(lambda: light_ctx.summary(0) is not None
-                    and light_ctx.summary(0).actor.validated_lora_model is None, timeout=QT_WAIT_MS)  # type: ignore[union-attr]
+    qtbot.waitUntil(
+        lambda: light_ctx.summary(0) is not None and light_ctx.summary(0).actor.validated_lora_model is None,
+        timeout=QT_WAIT_MS,
+    )  # type: ignore[union-attr]
     assert seen and seen[0] == "V3  ✓ Good"
 
 
@@ -75,8 +77,13 @@ def test_the_version_column_makes_room_for_a_new_good_badge(qtbot: QtBot, light_
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
 
 
 def test_cli_mark_good_unmark(tmp_path: Path) -> None:

@@ -54,8 +54,12 @@ def test_defaults_are_shown_and_advanced_starts_collapsed(form: ParametersForm) 
 
 
 def test_combos_offer_exactly_the_allowed_spellings(form: ParametersForm) -> None:
-    for name, allowed in (("optimizer_type", OPTIMIZER_TYPES), ("lr_scheduler", LR_SCHEDULERS),
-                          ("gradient_dtype", GRADIENT_DTYPES), ("save_dtype", SAVE_DTYPES)):
+    for name, allowed in (
+        ("optimizer_type", OPTIMIZER_TYPES),
+        ("lr_scheduler", LR_SCHEDULERS),
+        ("gradient_dtype", GRADIENT_DTYPES),
+        ("save_dtype", SAVE_DTYPES),
+    ):
         combo = editor(form, name)
         assert isinstance(combo, QComboBox)
         assert [combo.itemText(i) for i in range(combo.count())] == list(allowed)

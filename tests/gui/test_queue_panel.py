@@ -55,8 +55,9 @@ def test_add_to_queue_runs_both_actors_and_sums_up(gui_ctx: Any, qtbot: QtBot) -
     assert "block training" in (entries[1].error or "")
     assert gui_ctx.services.sandbox.request_count("run") == 1  # the blocked actor cost nothing
     assert [v.name for v in gui_ctx.library.load_versions(0)] == ["V1"]
-    qtbot.waitUntil(lambda: panel.model.rowCount() == 2 and "Last batch: 1 completed" in panel.status.text(),
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: panel.model.rowCount() == 2 and "Last batch: 1 completed" in panel.status.text(), timeout=QT_WAIT_MS
+    )
     assert panel.model.data(panel.model.index(1, 1)) == "failed"
     assert panel.retry_button.isEnabled()
 
@@ -65,8 +66,9 @@ def test_auto_adjusted_parameters_per_actor(gui_ctx: Any, qtbot: QtBot) -> None:
     panel = _panel(gui_ctx, qtbot, start_runner=False)
     dialog = panel.add_actors([0, 1])
     dialog.mode.setCurrentIndex(dialog.mode.findData(AUTO))
-    qtbot.waitUntil(lambda: len(dialog.planned) == 2 and dialog.planned[0].params != TrainingParameters(),
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: len(dialog.planned) == 2 and dialog.planned[0].params != TrainingParameters(), timeout=QT_WAIT_MS
+    )
     assert all(p.verdict and not p.blocked for p in dialog.planned)  # six clean pictures each
 
 
@@ -89,8 +91,9 @@ def test_reorder_pause_remove_retry_edit_the_queue_file(light_ctx: Any, qtbot: Q
 
     first = store.load().visible()[0].id
     store.update_entry(first, lambda e: setattr(e, "state", EntryState.FAILED))
-    qtbot.waitUntil(lambda: panel.model.rowCount() == 3 and panel.model.entries[0].state is EntryState.FAILED,
-                    timeout=QT_WAIT_MS)  # an edit made elsewhere (the CLI) shows at the next look
+    qtbot.waitUntil(
+        lambda: panel.model.rowCount() == 3 and panel.model.entries[0].state is EntryState.FAILED, timeout=QT_WAIT_MS
+    )  # an edit made elsewhere (the CLI) shows at the next look
     panel.view.selectRow(0)
     panel.retry_button.click()
     qtbot.waitUntil(lambda: store.load().visible()[0].state is EntryState.WAITING, timeout=QT_WAIT_MS)

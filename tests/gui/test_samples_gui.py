@@ -25,8 +25,9 @@ from tests.waits import QT_WAIT_MS
 PROMPTS = ["a portrait photo of tok", "a full body photo of tok, standing", "tok in a cafe"]
 
 
-def drawn_version(ctx: AppContext, job: str, name: str, steps: list[int], *, lr: float,
-                  keep: bool = True) -> dict[str, Any]:
+def drawn_version(
+    ctx: AppContext, job: str, name: str, steps: list[int], *, lr: float, keep: bool = True
+) -> dict[str, Any]:
     """A completed version whose samples (drawn by the sandbox's renderer from the actor's own
     images) and checkpoint LoRAs are in the local bucket, at the keys the app decides."""
     storage = ctx.services.storage
@@ -45,9 +46,15 @@ def drawn_version(ctx: AppContext, job: str, name: str, steps: list[int], *, lr:
             url = storage.url_for_key(checkpoint_key("", 0, model, step))  # type: ignore[attr-defined]
             path_from_file_url(url).write_bytes(b"lora")
             checkpoints.append({"step": step, "url": url})
-    return completed_version(job, name, samples=samples, checkpoints=checkpoints, contractVersion=2,
-                             parameters={"learning_rate": lr, "max_train_steps": steps[-1], "network_dim": 8},
-                             lossHistory=[[s, 0.4 - s / 20000] for s in steps])
+    return completed_version(
+        job,
+        name,
+        samples=samples,
+        checkpoints=checkpoints,
+        contractVersion=2,
+        parameters={"learning_rate": lr, "max_train_steps": steps[-1], "network_dim": 8},
+        lossHistory=[[s, 0.4 - s / 20000] for s in steps],
+    )
 
 
 def registry(ctx: AppContext) -> dict[str, Any] | None:
@@ -55,8 +62,7 @@ def registry(ctx: AppContext) -> dict[str, Any] | None:
     return next(a for a in actors if a["id"] == 0)["validated_lora_model"]
 
 
-def test_gallery_by_checkpoint_and_prompt_enlarges_and_marks_a_checkpoint(qtbot: QtBot,
-                                                                          light_ctx: AppContext) -> None:
+def test_gallery_by_checkpoint_and_prompt_enlarges_and_marks_a_checkpoint(qtbot: QtBot, light_ctx: AppContext) -> None:
     write_versions(light_ctx, 0, [drawn_version(light_ctx, "job-1", "V1", [500, 1000], lr=0.0004)])
     panel = make_panel(qtbot, light_ctx)
     choose(qtbot, light_ctx, panel, 0)
@@ -70,8 +76,9 @@ def test_gallery_by_checkpoint_and_prompt_enlarges_and_marks_a_checkpoint(qtbot:
     qtbot.mouseClick(section.tiles[1], Qt.MouseButton.LeftButton)
     viewer = section.viewer
     assert viewer.index == 1 and "step 500" in viewer.caption.text() and PROMPTS[1] in viewer.caption.text()
-    qtbot.waitUntil(lambda: viewer.picture.pixmap() is not None and not viewer.picture.pixmap().isNull(),
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: viewer.picture.pixmap() is not None and not viewer.picture.pixmap().isNull(), timeout=QT_WAIT_MS
+    )
     qtbot.keyClick(viewer, Qt.Key.Key_Right)
     assert viewer.index == 2 and PROMPTS[2] in viewer.caption.text()
     qtbot.keyClick(viewer, Qt.Key.Key_Right)
@@ -84,14 +91,22 @@ def test_gallery_by_checkpoint_and_prompt_enlarges_and_marks_a_checkpoint(qtbot:
     qtbot.mouseClick(section.mark_buttons[500], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: (registry(light_ctx) or {}).get("checkpoint_step") == 500, timeout=QT_WAIT_MS)
     assert (registry(light_ctx) or {})["lora_url"].endswith("actor_0000_V1_step000500.safetensors")
-    qtbot.waitUntil(lambda: section.mark_buttons.get(500) is not None
-                    and not section.mark_buttons[500].isEnabled(), timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: section.mark_buttons.get(500) is not None and not section.mark_buttons[500].isEnabled(),
+        timeout=QT_WAIT_MS,
+    )
     assert section.mark_buttons[500].text() == "✓ Good" and section.mark_buttons[1000].isEnabled()
 
 
 def test_compare_two_versions_same_prompt_and_seed_and_mark_good(qtbot: QtBot, light_ctx: AppContext) -> None:
-    write_versions(light_ctx, 0, [drawn_version(light_ctx, "job-2", "V2", [500, 1000], lr=0.0002),
-                                  drawn_version(light_ctx, "job-1", "V1", [500, 1000], lr=0.0004, keep=False)])
+    write_versions(
+        light_ctx,
+        0,
+        [
+            drawn_version(light_ctx, "job-2", "V2", [500, 1000], lr=0.0002),
+            drawn_version(light_ctx, "job-1", "V1", [500, 1000], lr=0.0004, keep=False),
+        ],
+    )
     light_ctx.select_actor(0)
     window = CompareWindow(light_ctx, 0, "job-2")
     qtbot.addWidget(window)
@@ -215,10 +230,20 @@ def test_tries_are_compared_like_samples(qtbot: QtBot, light_ctx: AppContext) ->
     for version, other in ((v2, "other prompt"), (v1, "tok on a beach")):
         image = dict(version["samples"][0], prompt="tok on a beach", seed=7, step=None)
         version["trials"] = [
-            {"id": f"t-{version['name']}", "status": "completed", "prompt": "tok on a beach", "seed": 7,
-             "images": [image]},
-            {"id": f"u-{version['name']}", "status": "completed", "prompt": other, "seed": 8,
-             "images": [dict(image, prompt=other, seed=8)]},
+            {
+                "id": f"t-{version['name']}",
+                "status": "completed",
+                "prompt": "tok on a beach",
+                "seed": 7,
+                "images": [image],
+            },
+            {
+                "id": f"u-{version['name']}",
+                "status": "completed",
+                "prompt": other,
+                "seed": 8,
+                "images": [dict(image, prompt=other, seed=8)],
+            },
         ]
     write_versions(light_ctx, 0, [v2, v1])
     light_ctx.select_actor(0)
@@ -230,8 +255,11 @@ def test_tries_are_compared_like_samples(qtbot: QtBot, light_ctx: AppContext) ->
     # The same prompt and seed tried on both lines up in one column; a try only one has is empty for the other.
     assert window.columns == ["tok on a beach · seed 7", "other prompt · seed 8", "tok on a beach · seed 8"]
     assert [(t.sample.prompt, t.sample.seed) for t in window.tiles] == [
-        ("tok on a beach", 7), ("other prompt", 8),  # V2: nothing tried with seed 8 on the beach
-        ("tok on a beach", 7), ("tok on a beach", 8)]  # V1: no "other prompt"
+        ("tok on a beach", 7),
+        ("other prompt", 8),  # V2: nothing tried with seed 8 on the beach
+        ("tok on a beach", 7),
+        ("tok on a beach", 8),
+    ]  # V1: no "other prompt"
 
 
 def test_the_actor_menu_opens_compare_on_the_selected_version(qtbot: QtBot, light_ctx: AppContext) -> None:
@@ -240,8 +268,14 @@ def test_the_actor_menu_opens_compare_on_the_selected_version(qtbot: QtBot, ligh
 
     from tests.gui.test_main_window import window_opener
 
-    write_versions(light_ctx, 0, [drawn_version(light_ctx, "job-2", "V2", [500], lr=0.0002),
-                                  drawn_version(light_ctx, "job-1", "V1", [500], lr=0.0004)])
+    write_versions(
+        light_ctx,
+        0,
+        [
+            drawn_version(light_ctx, "job-2", "V2", [500], lr=0.0002),
+            drawn_version(light_ctx, "job-1", "V1", [500], lr=0.0004),
+        ],
+    )
     opener = window_opener(light_ctx, qtbot)
     window = next(opener)()
     try:

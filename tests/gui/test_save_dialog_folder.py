@@ -19,8 +19,14 @@ def answer_dialog(seen: list[str], save_as: Path | None) -> None:
     """When the save dialog shows, note the folder it opened in, then save to `save_as` (or cancel)."""
 
     def act() -> None:
-        dialog = next((w for w in QApplication.topLevelWidgets()
-                       if isinstance(w, QFileDialog) and w.objectName() == "saveLoraDialog" and w.isVisible()), None)
+        dialog = next(
+            (
+                w
+                for w in QApplication.topLevelWidgets()
+                if isinstance(w, QFileDialog) and w.objectName() == "saveLoraDialog" and w.isVisible()
+            ),
+            None,
+        )
         if dialog is None:
             QTimer.singleShot(20, act)
             return
@@ -35,7 +41,8 @@ def answer_dialog(seen: list[str], save_as: Path | None) -> None:
 
 
 def test_the_save_dialog_starts_in_downloads_and_remembers_the_last_folder(
-        light_ctx: AppContext, qtbot: QtBot, tmp_path: Path) -> None:
+    light_ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
     downloads = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation))
     downloads.mkdir(parents=True, exist_ok=True)
     host = QWidget()

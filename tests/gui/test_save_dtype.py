@@ -56,10 +56,16 @@ def test_the_run_saves_the_lora_in_the_chosen_save_dtype(gui_ctx: Any, qtbot: Qt
     assert tensor_dtypes(data) == {"F32"}
 
 
-@pytest.mark.parametrize(("save_dtype", "name", "width"), [
-    ("fp32", "F32", 4), ("fp16", "F16", 2), ("bf16", "BF16", 2),
-    ("fp8_e4m3fn", "F8_E4M3", 1), ("fp8_e5m2", "F8_E5M2", 1),
-])
+@pytest.mark.parametrize(
+    ("save_dtype", "name", "width"),
+    [
+        ("fp32", "F32", 4),
+        ("fp16", "F16", 2),
+        ("bf16", "BF16", 2),
+        ("fp8_e4m3fn", "F8_E4M3", 1),
+        ("fp8_e5m2", "F8_E5M2", 1),
+    ],
+)
 def test_every_save_dtype_writes_its_own_tensors(save_dtype: str, name: str, width: int) -> None:
     data = make_lora_bytes(network_dim=2, network_alpha=1, metadata={}, seed=0, blocks=1, save_dtype=save_dtype)
     head = header(data)
@@ -72,8 +78,11 @@ def test_every_save_dtype_writes_its_own_tensors(save_dtype: str, name: str, wid
     (length,) = struct.unpack("<Q", data[:8])
     alpha = head["lora_unet_double_blocks_0_img_attn_qkv.alpha"]
     raw = data[8 + length + alpha["data_offsets"][0] : 8 + length + alpha["data_offsets"][1]]
-    decoded = {"F32": lambda b: np.frombuffer(b, "<f4")[0], "F16": lambda b: np.frombuffer(b, "<f2")[0],
-               "BF16": lambda b: (np.frombuffer(b, "<u2").astype(np.uint32) << 16).view(np.float32)[0],
-               "F8_E4M3": lambda b: 1.0 if b == b"\x38" else float("nan"),
-               "F8_E5M2": lambda b: 1.0 if b == b"\x3c" else float("nan")}[name](raw)
+    decoded = {
+        "F32": lambda b: np.frombuffer(b, "<f4")[0],
+        "F16": lambda b: np.frombuffer(b, "<f2")[0],
+        "BF16": lambda b: (np.frombuffer(b, "<u2").astype(np.uint32) << 16).view(np.float32)[0],
+        "F8_E4M3": lambda b: 1.0 if b == b"\x38" else float("nan"),
+        "F8_E5M2": lambda b: 1.0 if b == b"\x3c" else float("nan"),
+    }[name](raw)
     assert decoded == 1.0

@@ -155,12 +155,8 @@ def search(qtbot: QtBot, dialog: ActorSelectorDialog, text: str) -> None:
     assert dialog.proxy().search_text() == text
 
 
-def test_select_all_shown_survives_searching_over_ten_thousand_actors(
-    qtbot: QtBot, loader: ThumbnailLoader
-) -> None:
-    model = ActorListModel(
-        [ActorSummary(Actor(id=i, name=f"Extra {i}"), 1, 0, 0, None) for i in range(10_000)]
-    )
+def test_select_all_shown_survives_searching_over_ten_thousand_actors(qtbot: QtBot, loader: ThumbnailLoader) -> None:
+    model = ActorListModel([ActorSummary(Actor(id=i, name=f"Extra {i}"), 1, 0, 0, None) for i in range(10_000)])
     dialog = open_multi(qtbot, loader, model)
     button = dialog.findChild(QPushButton, "selectAllShown")
     assert button is not None and button.isVisible()

@@ -73,7 +73,8 @@ def gated(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> Ite
 
 
 def test_the_window_is_shown_before_the_services_and_start_waits_for_them(
-        gated: AppContext, qloop: asyncio.AbstractEventLoop, qtbot: QtBot) -> None:
+    gated: AppContext, qloop: asyncio.AbstractEventLoop, qtbot: QtBot
+) -> None:
     services: GatedServices = gated.services  # type: ignore[assignment]
     opener = window_opener(gated, qtbot)
     window: MainWindow = next(opener)()
@@ -109,7 +110,8 @@ def test_the_window_is_shown_before_the_services_and_start_waits_for_them(
 
 
 def test_services_that_cannot_start_are_shown_in_the_window(
-        qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> None:
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path
+) -> None:
     error = ActorTrainerError("The webhook port 8787 is in use.", "Close the other program or choose another port.")
     ctx = _open(qloop, qtbot, tmp_path / "lib", fail=error)
     services: GatedServices = ctx.services  # type: ignore[assignment]
@@ -139,10 +141,20 @@ def test_the_app_logs_its_window_before_its_services(tmp_path: Path) -> None:
     from actor_trainer.core.settings import log_dir
 
     library = make_library(tmp_path / "lib")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ACTOR_TRAINER_QUIT_AFTER_S="3",
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(library)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        ACTOR_TRAINER_QUIT_AFTER_S="3",
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(library)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     lines = (log_dir() / "actor-trainer.log").read_text(encoding="utf-8").splitlines()
     shown = next(i for i, line in enumerate(lines) if "window shown" in line)

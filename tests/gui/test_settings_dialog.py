@@ -106,5 +106,6 @@ def test_test_delivery_starts_the_tunnel_and_delivers_through_it(gui_ctx, qtbot)
     assert status.state is TunnelState.RUNNING and status.public_url
     assert dialog.tunnel_result.text().startswith(f"✓ delivered through {status.public_url} in ")
     assert dialog.tunnel_result.text().endswith(
-        " ms — the tunnel was started for this test and keeps running (stop it in the Tunnel panel)")
+        " ms — the tunnel was started for this test and keeps running (stop it in the Tunnel panel)"
+    )
     assert "starts the tunnel" in dialog.tunnel_test_button.text()

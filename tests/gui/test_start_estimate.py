@@ -21,8 +21,7 @@ from tests.waits import QT_WAIT_MS
 
 @pytest.fixture
 def ctx(qloop: asyncio.AbstractEventLoop, qtbot: Any, tmp_path: Path) -> Iterator[AppContext]:
-    context = open_context(qloop, qtbot, tmp_path / "lib", start=True, sandbox_duration_s=0.8,
-                           gpu_class="AMPERE_80")
+    context = open_context(qloop, qtbot, tmp_path / "lib", start=True, sandbox_duration_s=0.8, gpu_class="AMPERE_80")
     yield context
     close_context(qloop, qtbot, context)
 
@@ -48,6 +47,5 @@ def test_the_estimate_line_learns_from_a_finished_run(ctx: AppContext, qtbot: Qt
     done = ctx.library.get_version(0, ref)
     assert done.executionTime is not None and done.actual_seconds is not None
     tab.start.recheck()
-    qtbot.waitUntil(lambda: "From 1 run on this endpoint at 512 px, batch 1" in label.toolTip(),
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(lambda: "From 1 run on this endpoint at 512 px, batch 1" in label.toolTip(), timeout=QT_WAIT_MS)
     assert "earlier estimates, the last run: within ±" in label.text()

@@ -19,8 +19,11 @@ def _answer(button_text: str, seen: list[str]) -> None:
     """Click `button_text` in the "Start anyway?" box once it is open (it runs its own modal loop)."""
 
     def click() -> None:
-        boxes = [w for w in QApplication.topLevelWidgets()
-                 if isinstance(w, QMessageBox) and w.objectName() == "confirmForced" and w.isVisible()]
+        boxes = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.objectName() == "confirmForced" and w.isVisible()
+        ]
         if not boxes:
             QTimer.singleShot(10, click)
             return

@@ -48,15 +48,19 @@ def test_the_reason_names_the_field_and_follows_every_edit(tab: ActorTrainingTab
     assert not tab.start.reason_label.isVisible()
 
 
-@pytest.mark.parametrize(("typed", "message"), [
-    ("0", "Must be at least 1 (you typed 0)."),
-    ("-", "Not a whole number (you typed “-”)."),
-    ("-5", "Must be at least 1 (you typed -5)."),
-    ("12ab", "Not a whole number (you typed “12ab”)."),
-    ("99999999", "Must be at most 100000 (you typed 99999999)."),
-])
-def test_steps_keeps_what_was_typed_and_says_what_is_wrong(tab: ActorTrainingTab, qtbot: QtBot,
-                                                          typed: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0", "Must be at least 1 (you typed 0)."),
+        ("-", "Not a whole number (you typed “-”)."),
+        ("-5", "Must be at least 1 (you typed -5)."),
+        ("12ab", "Not a whole number (you typed “12ab”)."),
+        ("99999999", "Must be at most 100000 (you typed 99999999)."),
+    ],
+)
+def test_steps_keeps_what_was_typed_and_says_what_is_wrong(
+    tab: ActorTrainingTab, qtbot: QtBot, typed: str, message: str
+) -> None:
     type_into(qtbot, tab, "max_train_steps", typed)
     field = tab.form.fields["max_train_steps"]
     assert field.editor.text() == typed  # nothing dropped, nothing cut
@@ -71,8 +75,10 @@ def test_a_learning_rate_of_5_warns_but_does_not_block(tab: ActorTrainingTab, qt
     assert field.error is None and field.warning is not None and "above" in field.warning and "5" in field.warning
     assert field.message.isVisible() and field.message.text().startswith("⚠ ")
     qtbot.waitUntil(tab.can_start, timeout=QT_WAIT_MS)
-    qtbot.waitUntil(lambda: re.search(r"Learning rate:? 5 is (far )?above", tab.start.reason_label.text()) is not None,
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: re.search(r"Learning rate:? 5 is (far )?above", tab.start.reason_label.text()) is not None,
+        timeout=QT_WAIT_MS,
+    )
     assert tab.start.reason_label.isVisible()
     type_into(qtbot, tab, "learning_rate", "0.0004")
     assert field.warning is None and not field.message.isVisible()
@@ -81,6 +87,7 @@ def test_a_learning_rate_of_5_warns_but_does_not_block(tab: ActorTrainingTab, qt
 
 def test_arrow_keys_step_the_whole_number(tab: ActorTrainingTab, qtbot: QtBot) -> None:
     from PySide6.QtCore import Qt
+
     steps = tab.form.fields["max_train_steps"].editor
     steps.setFocus()
     qtbot.keyClick(steps, Qt.Key.Key_Up)

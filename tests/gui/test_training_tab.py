@@ -76,8 +76,7 @@ def test_empty_state_asks_for_an_actor(light_ctx: Any, light_tab: ActorTrainingT
         qtbot.mouseClick(light_tab.header.choose_button, Qt.MouseButton.LeftButton)
 
 
-def test_selecting_an_actor_fills_header_data_box_and_strip(gui_ctx: Any, tab: ActorTrainingTab,
-                                                            qtbot: QtBot) -> None:
+def test_selecting_an_actor_fills_header_data_box_and_strip(gui_ctx: Any, tab: ActorTrainingTab, qtbot: QtBot) -> None:
     select(gui_ctx, qtbot, tab, 0)
     header = tab.header
     assert header.card.isVisible() and not header.empty.isVisible()
@@ -145,8 +144,7 @@ def test_auto_adjust_on_six_images(gui_ctx: Any, tab: ActorTrainingTab, qtbot: Q
     assert tab.form.derived_label.text().startswith("≈ 150 epochs")  # ceil(1800 / (6 × 2))
 
 
-def test_invalid_warmup_disables_start_with_the_reason(gui_ctx: Any, tab: ActorTrainingTab,
-                                                       qtbot: QtBot) -> None:
+def test_invalid_warmup_disables_start_with_the_reason(gui_ctx: Any, tab: ActorTrainingTab, qtbot: QtBot) -> None:
     select(gui_ctx, qtbot, tab, 0)
     qtbot.waitUntil(tab.can_start, timeout=QT_WAIT_MS)
     tab.form.advanced_toggle.click()
@@ -219,8 +217,7 @@ def test_two_quick_clicks_make_one_job(gui_ctx: Any, tab: ActorTrainingTab, qtbo
     qtbot.waitUntil(lambda: gui_ctx.parameters.remembered(0) == TrainingParameters(), timeout=QT_WAIT_MS)
 
 
-def test_run_in_flight_is_the_reason_and_can_be_overridden(gui_ctx: Any, tab: ActorTrainingTab,
-                                                           qtbot: QtBot) -> None:
+def test_run_in_flight_is_the_reason_and_can_be_overridden(gui_ctx: Any, tab: ActorTrainingTab, qtbot: QtBot) -> None:
     gui_ctx.services.sandbox.faults.stuck_in_queue = True
     select(gui_ctx, qtbot, tab, 0)
     qtbot.waitUntil(tab.can_start, timeout=QT_WAIT_MS)
@@ -248,8 +245,9 @@ def test_parameters_are_remembered_per_actor(light_ctx: Any, light_tab: ActorTra
     select(light_ctx, qtbot, light_tab, 1)
     assert light_tab.form.parameters() == TrainingParameters()  # actor 1 has nothing remembered
     assert light_tab.description.toPlainText() == ""
-    qtbot.waitUntil(lambda: (light_ctx.parameters.remembered(0) or TrainingParameters()).max_train_steps == 1800,
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: (light_ctx.parameters.remembered(0) or TrainingParameters()).max_train_steps == 1800, timeout=QT_WAIT_MS
+    )
     select(light_ctx, qtbot, light_tab, 0)
     assert editor(light_tab, "max_train_steps").value() == 1800
     assert light_tab.description.toPlainText() == "for actor 0"
@@ -263,8 +261,11 @@ def test_parameters_are_remembered_per_actor(light_ctx: Any, light_tab: ActorTra
 
 def test_load_parameters_fills_the_form(gui_ctx: Any, tab: ActorTrainingTab, qtbot: QtBot) -> None:
     select(gui_ctx, qtbot, tab, 0)
-    tab.load_parameters(TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4,
-                                           learning_rate=2.5e-4, optimizer_type="prodigy"))
+    tab.load_parameters(
+        TrainingParameters(
+            max_train_steps=40, network_dim=4, network_alpha=4, learning_rate=2.5e-4, optimizer_type="prodigy"
+        )
+    )
     assert editor(tab, "max_train_steps").value() == 40
     assert editor(tab, "learning_rate").text() == "0.00025"
     assert editor(tab, "optimizer_type").currentText() == "prodigy"

@@ -49,8 +49,15 @@ def poll_ctx(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> 
 
 @pytest.fixture
 def public_ctx(qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path) -> Iterator[AppContext]:
-    ctx = open_context(qloop, qtbot, tmp_path / "lib", start=True, sync=False, webhook_mode="public",
-                       public_url=f"http://127.0.0.1:{closed_port()}")
+    ctx = open_context(
+        qloop,
+        qtbot,
+        tmp_path / "lib",
+        start=True,
+        sync=False,
+        webhook_mode="public",
+        public_url=f"http://127.0.0.1:{closed_port()}",
+    )
     yield ctx
     close_context(qloop, qtbot, ctx)
 
@@ -142,8 +149,7 @@ def test_public_url_mode_test_delivery_failure_is_shown(public_ctx: AppContext, 
     assert not panel.is_compact()
 
 
-def test_choosing_a_webhook_mode_applies_it_at_once(gui_ctx: AppContext, panel: TunnelPanel,
-                                                    qtbot: QtBot) -> None:
+def test_choosing_a_webhook_mode_applies_it_at_once(gui_ctx: AppContext, panel: TunnelPanel, qtbot: QtBot) -> None:
     """Issue 10, item 9: the mode is saved AND applied now: server and tunnel follow it."""
     from actor_trainer.gui.settings.settings_dialog import SettingsDialog
     from actor_trainer.gui.shell.status_bar import AppStatusBar
@@ -174,8 +180,9 @@ def test_choosing_a_webhook_mode_applies_it_at_once(gui_ctx: AppContext, panel: 
     task = gui_ctx.tasks.start("mode-run", gui_ctx.orchestrator.submit(0, FAST, description="poll-only run"))
     qtbot.waitUntil(task.done, timeout=QT_WAIT_MS)
     submitted = task.result()
-    qtbot.waitUntil(lambda: gui_ctx.library.get_version(0, submitted.key).status.value == "completed",
-                    timeout=QT_WAIT_MS * 2)
+    qtbot.waitUntil(
+        lambda: gui_ctx.library.get_version(0, submitted.key).status.value == "completed", timeout=QT_WAIT_MS * 2
+    )
 
     # poll only → ngrok tunnel: the webhook server listens again; the tunnel can be started.
     panel.mode_selector.choose("ngrok")

@@ -21,9 +21,18 @@ from tests.waits import QT_WAIT_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "user-guide.md"
-SECTIONS = ("First start", "Choosing an actor", "Parameters and Auto-adjust", "tunnel and the webhook modes",
-            "A run", "Versions and Mark as good", "real RunPod endpoint", "S3 bucket", "ngrok account",
-            "What each error means")
+SECTIONS = (
+    "First start",
+    "Choosing an actor",
+    "Parameters and Auto-adjust",
+    "tunnel and the webhook modes",
+    "A run",
+    "Versions and Mark as good",
+    "real RunPod endpoint",
+    "S3 bucket",
+    "ngrok account",
+    "What each error means",
+)
 
 
 @pytest.fixture
@@ -31,8 +40,9 @@ def open_window(light_ctx: AppContext, qtbot: QtBot) -> Iterator[Callable[..., M
     yield from window_opener(light_ctx, qtbot)
 
 
-def test_help_user_guide_opens_the_guide_with_its_pictures(open_window: Callable[..., MainWindow],
-                                                           qtbot: QtBot) -> None:
+def test_help_user_guide_opens_the_guide_with_its_pictures(
+    open_window: Callable[..., MainWindow], qtbot: QtBot
+) -> None:
     window = open_window()
     action = window.actions_.user_guide
     assert action is not None and action.text() == "User guide"
@@ -45,17 +55,18 @@ def test_help_user_guide_opens_the_guide_with_its_pictures(open_window: Callable
     headings = dialog.headings()
     for section in SECTIONS:
         assert any(section in h for h in headings), (section, headings)
-    image = dialog.browser.document().resource(QTextDocument.ResourceType.ImageResource,
-                                               QUrl("screenshots/guide-auto-adjust.png"))
+    image = dialog.browser.document().resource(
+        QTextDocument.ResourceType.ImageResource, QUrl("screenshots/guide-auto-adjust.png")
+    )
     assert image is not None and not image.isNull()
     action.trigger()  # a second time: the same dialog comes forward, no second one
-    assert len([w for w in QApplication.topLevelWidgets() if isinstance(w, UserGuideDialog)
-                and w.isVisible()]) == 1
+    assert len([w for w in QApplication.topLevelWidgets() if isinstance(w, UserGuideDialog) and w.isVisible()]) == 1
     dialog.reject()
 
 
-def test_a_missing_guide_says_where_it_was_looked_for(qtbot: QtBot, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_guide_says_where_it_was_looked_for(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from actor_trainer.gui.shell import user_guide
 
     nowhere = tmp_path / "docs" / "user-guide.md"

@@ -23,8 +23,10 @@ from tests.waits import QT_WAIT_MS
 
 FAST = TrainingParameters(max_train_steps=40, network_dim=4, network_alpha=4)
 
-TRACEBACK = 'Traceback (most recent call last):\n  File "/app/train.py", line 88, in train\n    loss.backward()\n' \
-            "torch.OutOfMemoryError: CUDA out of memory"
+TRACEBACK = (
+    'Traceback (most recent call last):\n  File "/app/train.py", line 88, in train\n    loss.backward()\n'
+    "torch.OutOfMemoryError: CUDA out of memory"
+)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -39,16 +41,30 @@ def write_versions(ctx: AppContext, actor_id: int, records: list[dict[str, Any]]
 def static_history() -> list[dict[str, Any]]:
     """V1 completed, V2 failed with a traceback, V3 completed with a lower learning rate."""
     return [
-        completed_version("job-3", "V3", description="Tighter crop, lower rate",
-                          parameters={"learning_rate": 0.00025, "max_train_steps": 2500, "network_dim": 16,
-                                      "network_alpha": 8},
-                          timestamp="2026-01-17T09:00:00Z", completedAt="2026-01-17T10:05:30Z"),
-        {"id": "job-2", "name": "V2", "status": "failed", "loraUrl": None,
-         "parameters": {"learning_rate": 0.0004, "max_train_steps": 2000, "network_dim": 8},
-         "timestamp": "2026-01-16T09:00:00Z", "failedAt": "2026-01-16T09:12:00Z", "imageCount": 6,
-         "isGood": False, "endpoint": "ep-123",
-         "error": {"message": "OutOfMemoryError: CUDA out of memory\nTried to allocate 2.00 GiB",
-                   "details": {"error_type": "OutOfMemoryError", "error_traceback": TRACEBACK}}},
+        completed_version(
+            "job-3",
+            "V3",
+            description="Tighter crop, lower rate",
+            parameters={"learning_rate": 0.00025, "max_train_steps": 2500, "network_dim": 16, "network_alpha": 8},
+            timestamp="2026-01-17T09:00:00Z",
+            completedAt="2026-01-17T10:05:30Z",
+        ),
+        {
+            "id": "job-2",
+            "name": "V2",
+            "status": "failed",
+            "loraUrl": None,
+            "parameters": {"learning_rate": 0.0004, "max_train_steps": 2000, "network_dim": 8},
+            "timestamp": "2026-01-16T09:00:00Z",
+            "failedAt": "2026-01-16T09:12:00Z",
+            "imageCount": 6,
+            "isGood": False,
+            "endpoint": "ep-123",
+            "error": {
+                "message": "OutOfMemoryError: CUDA out of memory\nTried to allocate 2.00 GiB",
+                "details": {"error_type": "OutOfMemoryError", "error_traceback": TRACEBACK},
+            },
+        },
         completed_version("job-1", "V1", timestamp="2026-01-15T10:30:00Z", completedAt="2026-01-15T11:10:00Z"),
     ]
 
@@ -115,8 +131,9 @@ class Confirm:
 
 
 def test_status_words_and_colours(qapp: Any) -> None:
-    running = TrainingVersion(id="j", name="V1", status=VersionStatus.IN_PROGRESS,
-                              progress=Progress(step=340, total=2000))
+    running = TrainingVersion(
+        id="j", name="V1", status=VersionStatus.IN_PROGRESS, progress=Progress(step=340, total=2000)
+    )
     assert status_word(running) == "in progress 340/2000"
     # No total from the worker: the planned steps stand in.
     assert status_word(running.model_copy(update={"progress": Progress(step=12)})) == "in progress 12/2000"
@@ -250,8 +267,12 @@ def test_train_again_emits_the_parameters(qtbot: QtBot, light_ctx: AppContext) -
         qtbot.mouseClick(button(panel, "trainAgain"), Qt.MouseButton.LeftButton)
     params = blocker.args[0]
     assert isinstance(params, TrainingParameters)
-    assert (params.learning_rate, params.max_train_steps, params.network_dim, params.network_alpha) == \
-        (0.00025, 2500, 16, 8)
+    assert (params.learning_rate, params.max_train_steps, params.network_dim, params.network_alpha) == (
+        0.00025,
+        2500,
+        16,
+        8,
+    )
     # The context menu offers the same actions as the buttons.
     texts = [a.text() for a in panel.context_menu().actions() if not a.isSeparator()]
     assert "Train again with these parameters" in texts and "✓ Mark as good" in texts
@@ -288,8 +309,10 @@ def test_mark_good_writes_actors_json_and_is_idempotent(qtbot: QtBot, light_ctx:
     on_disk = json.loads(light_ctx.library.versions_file(0).read_text())["versions"]
     assert [v["isGood"] for v in on_disk] == [True, False, False]
     # The library summary (selector badge, header) follows.
-    qtbot.waitUntil(lambda: light_ctx.summary(0) is not None
-                    and light_ctx.summary(0).actor.validated_lora_model is not None, timeout=QT_WAIT_MS)  # type: ignore[union-attr]
+    qtbot.waitUntil(
+        lambda: light_ctx.summary(0) is not None and light_ctx.summary(0).actor.validated_lora_model is not None,
+        timeout=QT_WAIT_MS,
+    )  # type: ignore[union-attr]
 
 
 def test_marking_another_asks_then_moves_the_mark(qtbot: QtBot, light_ctx: AppContext) -> None:

@@ -44,8 +44,9 @@ def test_live_run_appears_progresses_and_completes(qtbot: QtBot, gui_ctx: AppCon
 
     gui_ctx.tasks.start("test-submit", gui_ctx.orchestrator.submit(0, FAST, description="live run"))
     qtbot.waitUntil(lambda: names(panel) == ["V2", "V1"], timeout=QT_WAIT_MS)
-    qtbot.waitUntil(lambda: re.fullmatch(r"in progress \d+/40", cell(panel, 0, Column.STATUS)) is not None,
-                    timeout=QT_WAIT_MS)
+    qtbot.waitUntil(
+        lambda: re.fullmatch(r"in progress \d+/40", cell(panel, 0, Column.STATUS)) is not None, timeout=QT_WAIT_MS
+    )
     assert "running" in panel.count.text()
     version = wait_status(qtbot, panel, "V2", VersionStatus.COMPLETED)
     assert cell(panel, 0, Column.STATUS) == "completed"
@@ -99,8 +100,11 @@ def test_download_lora_shows_rank_steps_and_simulation(qtbot: QtBot, gui_ctx: Ap
 def test_retry_a_failed_run_ends_completed(qtbot: QtBot, gui_ctx: AppContext) -> None:
     sandbox = gui_ctx.services.sandbox
     assert sandbox is not None
-    sandbox.faults.fail_with = {"error_type": "OutOfMemoryError", "error_message": "CUDA out of memory",
-                                "error_traceback": TRACEBACK}
+    sandbox.faults.fail_with = {
+        "error_type": "OutOfMemoryError",
+        "error_message": "CUDA out of memory",
+        "error_traceback": TRACEBACK,
+    }
     panel = make_panel(qtbot, gui_ctx)
     choose(qtbot, gui_ctx, panel, 0)
     submit(qtbot, gui_ctx)

@@ -33,8 +33,13 @@ class Recorder:
         return [e.message for e in self.events if isinstance(e, LogEvent)]
 
     def terminal_changes(self, ref: str) -> list[TrainingVersion]:
-        return [e.version for e in self.events if isinstance(e, VersionChanged)
-                and ref in (e.version.id, e.version.requestId) and e.version.status.is_terminal]
+        return [
+            e.version
+            for e in self.events
+            if isinstance(e, VersionChanged)
+            and ref in (e.version.id, e.version.requestId)
+            and e.version.status.is_terminal
+        ]
 
 
 # The recorder `running()` subscribed to each Services, so that `wait_terminal` can wait for events.
@@ -79,9 +84,13 @@ async def webhooks_applied(services: Services, job_id: str) -> None:
     finished handling each one (its `webhook-delivery-<id>` tasks are over)."""
     sandbox = services.sandbox
     assert sandbox is not None
-    await wait_until(lambda: (job_id not in sandbox.jobs or sandbox.jobs[job_id].status.is_terminal)
-                     and not tasks_named(f"sandbox-webhook-{job_id}")
-                     and not tasks_named(f"webhook-delivery-{job_id[:40]}"))
+    await wait_until(
+        lambda: (
+            (job_id not in sandbox.jobs or sandbox.jobs[job_id].status.is_terminal)
+            and not tasks_named(f"sandbox-webhook-{job_id}")
+            and not tasks_named(f"webhook-delivery-{job_id[:40]}")
+        )
+    )
 
 
 async def wait_terminal(services: Services, actor_id: int, ref: str, limit_s: float = WAIT_S) -> TrainingVersion:

@@ -22,8 +22,9 @@ from tests.library_factory import make_library
 def run_cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update({"ACTOR_TRAINER_SANDBOX_SECONDS": "1", "ACTOR_TRAINER_POLL_SECONDS": "1"})
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture
@@ -65,8 +66,13 @@ def test_doctor_assumes_the_remembered_parameters(planted: Path, capsys: pytest.
     ParameterMemory(config_dir() / "actor_parameters.json").save(1, TrainingParameters(resolution=1024))
     assert cli.main(["--data-dir", str(planted), "doctor", "1", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["assumed"] == {"steps": 2000, "resolution": 1024, "source": "remembered", "batch_size": 1,
-                              "trigger": "0001_african_34_female"}
+    assert doc["assumed"] == {
+        "steps": 2000,
+        "resolution": 1024,
+        "source": "remembered",
+        "batch_size": 1,
+        "trigger": "0001_african_34_female",
+    }
     assert [f["code"] for f in doc["findings"]] == ["too_small"] * 6
     assert cli.main(["--data-dir", str(planted), "doctor", "1", "--json", "--resolution", "512"]) == 0
     doc = json.loads(capsys.readouterr().out)

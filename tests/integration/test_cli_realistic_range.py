@@ -21,12 +21,15 @@ def lib(tmp_path: Path) -> Path:
     return make_library(tmp_path / "lib", images={0: 6, 1: 0})
 
 
-@pytest.mark.parametrize(("flags", "sentence"), [
-    (("--dim", "256"), "Rank 256 is above the 1–128 used for a person's likeness"),
-    (("--lr", "5"), "Learning rate 5 is above 0.001"),
-    (("--dim", "8", "--alpha", "64"), "Alpha 64 is above the rank (8)"),
-    (("--steps", "100000"), "100000 steps are many for 6 image(s)"),
-])
+@pytest.mark.parametrize(
+    ("flags", "sentence"),
+    [
+        (("--dim", "256"), "Rank 256 is above the 1–128 used for a person's likeness"),
+        (("--lr", "5"), "Learning rate 5 is above 0.001"),
+        (("--dim", "8", "--alpha", "64"), "Alpha 64 is above the rank (8)"),
+        (("--steps", "100000"), "100000 steps are many for 6 image(s)"),
+    ],
+)
 def test_dry_run_refuses_an_unusual_value_without_force(lib: Path, flags: tuple[str, ...], sentence: str) -> None:
     result = cli("--data-dir", str(lib), "train", "0", *flags, "--dry-run")
     assert result.returncode == 1 and result.stdout == ""
@@ -36,8 +39,9 @@ def test_dry_run_refuses_an_unusual_value_without_force(lib: Path, flags: tuple[
 def test_dry_run_with_force_prints_the_body_and_says_what_it_accepted(lib: Path) -> None:
     result = cli("--data-dir", str(lib), "train", "0", "--dim", "256", "--dry-run", "--force")
     assert result.returncode == 0, result.stderr
-    init = next(n for n in json.loads(result.stdout)["input"]["workflow"].values()
-                if n["class_type"] == "InitFluxLoRATraining")
+    init = next(
+        n for n in json.loads(result.stdout)["input"]["workflow"].values() if n["class_type"] == "InitFluxLoRATraining"
+    )
     assert init["inputs"]["network_dim"] == 256  # never silently changed
     assert "--force: starting despite — Rank 256 is above" in result.stderr
 
@@ -49,13 +53,15 @@ def test_forced_run_records_what_was_forced_and_the_sandbox_lora_stays_small(lib
     assert refused.returncode == 1 and "Rank 4096" in refused.stderr
     assert not (lib / "actor_training_versions" / "0000.json").exists()  # nothing written, nothing sent
 
-    run = cli("--data-dir", str(lib), "train", "0", "--dim", "4096", "--alpha", "8", "--steps", "30", "--wait",
-              "--force")
+    run = cli(
+        "--data-dir", str(lib), "train", "0", "--dim", "4096", "--alpha", "8", "--steps", "30", "--wait", "--force"
+    )
     assert run.returncode == 0, run.stderr
     version = json.loads(run.stdout)
     assert version["status"] == "completed"
     assert [(f["check"], f["field"], f["value"]) for f in version["forced"]] == [
-        ("realistic_range", "network_dim", 4096)]
+        ("realistic_range", "network_dim", 4096)
+    ]
     assert "Rank 4096 is above" in version["forced"][0]["message"]
     info = read_lora_info(path_from_file_url(version["loraUrl"]))
     assert info.rank == MAX_WRITTEN_RANK and info.metadata["ss_network_dim"] == "4096"

@@ -17,8 +17,9 @@ def cli(*args: str, timeout: float = 90, extra_env: dict[str, str] | None = None
     env = dict(os.environ)
     env.update({"ACTOR_TRAINER_SANDBOX_SECONDS": "1", "ACTOR_TRAINER_POLL_SECONDS": "1"})
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture
@@ -27,8 +28,21 @@ def lib(tmp_path: Path) -> Path:
 
 
 def test_dry_run_prints_the_contract_body(lib: Path) -> None:
-    result = cli("--data-dir", str(lib), "train", "0", "--steps", "1800", "--lr", "0.00025", "--dim", "16",
-                 "--alpha", "8", "--dry-run")
+    result = cli(
+        "--data-dir",
+        str(lib),
+        "train",
+        "0",
+        "--steps",
+        "1800",
+        "--lr",
+        "0.00025",
+        "--dim",
+        "16",
+        "--alpha",
+        "8",
+        "--dry-run",
+    )
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert set(body) >= {"input", "policy"}
@@ -78,8 +92,21 @@ def test_train_refuses_unsynced_data_then_sync_and_train_wait_completes(lib: Pat
     assert actors[0]["sync_state"] == "synced" and actors[0]["remote_images"] == 6
     assert actors[1]["sync_state"] == "no_data"
 
-    run = cli("--data-dir", str(lib), "train", "0", "--steps", "30", "--dim", "4", "--alpha", "4", "--wait",
-              "--description", "from the CLI")
+    run = cli(
+        "--data-dir",
+        str(lib),
+        "train",
+        "0",
+        "--steps",
+        "30",
+        "--dim",
+        "4",
+        "--alpha",
+        "4",
+        "--wait",
+        "--description",
+        "from the CLI",
+    )
     assert run.returncode == 0, run.stderr
     version = json.loads(run.stdout)
     assert version["status"] == "completed" and version["loraUrl"] and version["description"] == "from the CLI"

@@ -24,8 +24,9 @@ BROKEN = '{"versions": [{"id": "job-x", "name": "V1", "status": "comp'  # cut of
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update({"ACTOR_TRAINER_SANDBOX_SECONDS": "0.5", "ACTOR_TRAINER_POLL_SECONDS": "1"})
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def break_actor_1(lib: Path) -> Path:
@@ -36,9 +37,15 @@ def break_actor_1(lib: Path) -> Path:
 
 
 def test_the_library_passes_over_the_broken_file_and_names_it(tmp_path: Path) -> None:
-    lib = make_library(tmp_path / "lib", versions={0: [completed_version("job-0", "V1"),
-                                                       {**completed_version("job-0b", "V2"), "status": "queued",
-                                                        "webhookTokenHash": "a" * 64}]})
+    lib = make_library(
+        tmp_path / "lib",
+        versions={
+            0: [
+                completed_version("job-0", "V1"),
+                {**completed_version("job-0b", "V2"), "status": "queued", "webhookTokenHash": "a" * 64},
+            ]
+        },
+    )
     broken = break_actor_1(lib)
     library = Library(lib)
     assert [(a.id, v.id) for a, v in library.in_flight_versions()] == [(0, "job-0b")]

@@ -31,14 +31,39 @@ def _env(sandbox_seconds: float) -> dict[str, str]:
 
 
 def cli(lib: Path, *args: str, sandbox_seconds: float = 1) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args],
-                          capture_output=True, text=True, timeout=120, env=_env(sandbox_seconds))
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(sandbox_seconds),
+    )
 
 
 def start_train(lib: Path, *extra: str, sandbox_seconds: float = 120) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "train", "0",
-                             "--steps", "30", "--dim", "4", "--alpha", "4", "--wait", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(sandbox_seconds))
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "actor_trainer",
+            "--data-dir",
+            str(lib),
+            "train",
+            "0",
+            "--steps",
+            "30",
+            "--dim",
+            "4",
+            "--alpha",
+            "4",
+            "--wait",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(sandbox_seconds),
+    )
 
 
 def versions(lib: Path) -> list[dict[str, Any]]:

@@ -31,13 +31,31 @@ def cli(lib: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "ACTOR_TRAINER_POLL_SECONDS": "1",
         "ACTOR_TRAINER_GPU_CLASS": "AMPERE_80",
     })  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def train(lib: Path, steps: int, batch: int = 1) -> dict:  # type: ignore[type-arg]
-    result = cli(lib, "train", "0", "--steps", str(steps), "--batch-size", str(batch), "--dim", "4",
-                 "--alpha", "4", "--wait", "--force")
+    result = cli(
+        lib,
+        "train",
+        "0",
+        "--steps",
+        str(steps),
+        "--batch-size",
+        str(batch),
+        "--dim",
+        "4",
+        "--alpha",
+        "4",
+        "--wait",
+        "--force",
+    )
     assert result.returncode == 0, result.stderr
     assert "estimate: ≈ " in result.stderr
     return dict(json.loads(result.stdout))
@@ -74,8 +92,10 @@ def test_estimates_learnt_in_the_sandbox_match_the_actual_times(tmp_path: Path) 
         actual = version.actual_seconds
         assert actual is not None and actual > 0.5
         error = abs(version.estimate.seconds - actual) / actual
-        print(f"{steps} steps, batch {batch}: estimated {version.estimate.seconds:.2f} s, actual {actual:.2f} s "
-              f"({error:+.0%}) — {version.estimate.basis}")
+        print(
+            f"{steps} steps, batch {batch}: estimated {version.estimate.seconds:.2f} s, actual {actual:.2f} s "
+            f"({error:+.0%}) — {version.estimate.basis}"
+        )
         assert error < TOLERANCE, (version.estimate, actual)
     # What the app shows next to Start: the error of the last two (learnt) estimates.
     learnt = accuracy(load_history(library, "SANDBOX"), last=2)

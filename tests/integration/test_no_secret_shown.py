@@ -70,8 +70,9 @@ def echo_runpod() -> Iterator[str]:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "actor_trainer", "-v", *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", "-v", *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def files_under(*roots: Path) -> Iterator[Path]:
@@ -82,13 +83,22 @@ def files_under(*roots: Path) -> Iterator[Path]:
 
 
 def test_marker_secrets_appear_in_no_output_and_no_file(
-        tmp_path: Path, s3_bucket: S3Bucket, echo_runpod: str, isolated_environment: Path) -> None:
+    tmp_path: Path, s3_bucket: S3Bucket, echo_runpod: str, isolated_environment: Path
+) -> None:
     lib = make_library(tmp_path / "lib", images={0: 4})
     env = dict(os.environ)
     env.update(s3_bucket.env())
-    env.update({"AWS_SECRET_ACCESS_KEY": S3_MARKER, "RUNPOD_API_KEY": RUNPOD_MARKER, "NGROK_AUTHTOKEN": NGROK_MARKER,
-                "RUNPOD_ENDPOINT_ID": "ep-test", "ACTOR_TRAINER_RUNPOD_BASE_URL": echo_runpod,
-                "ACTOR_TRAINER_WEBHOOK_MODE": "poll", "ACTOR_TRAINER_DATA_DIR": str(lib)})
+    env.update(
+        {
+            "AWS_SECRET_ACCESS_KEY": S3_MARKER,
+            "RUNPOD_API_KEY": RUNPOD_MARKER,
+            "NGROK_AUTHTOKEN": NGROK_MARKER,
+            "RUNPOD_ENDPOINT_ID": "ep-test",
+            "ACTOR_TRAINER_RUNPOD_BASE_URL": echo_runpod,
+            "ACTOR_TRAINER_WEBHOOK_MODE": "poll",
+            "ACTOR_TRAINER_DATA_DIR": str(lib),
+        }
+    )
     outputs: list[str] = []
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -111,8 +121,13 @@ def test_marker_secrets_appear_in_no_output_and_no_file(
 
     # The sandbox alone prints where its bucket is: never the keys of the configured one.
     sandbox_env = {k: v for k, v in env.items() if k != "RUNPOD_ENDPOINT_ID"}
-    proc = subprocess.Popen([sys.executable, "-m", "actor_trainer", "-v", "sandbox", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sandbox_env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actor_trainer", "-v", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sandbox_env,
+    )
     try:
         assert proc.stderr is not None
         seen: list[str] = []
@@ -156,8 +171,10 @@ def test_config_reprs_and_error_texts_hold_no_secret(monkeypatch: pytest.MonkeyP
     # Any error text (the secrets were registered when read), in every spelling a server may use.
     from urllib.parse import quote
 
-    error = ActorTrainerError(f"server said {S3_MARKER} / {quote(S3_MARKER, safe='')} / {json.dumps(NGROK_MARKER)}",
-                              f"Authorization: Bearer {RUNPOD_MARKER}")
+    error = ActorTrainerError(
+        f"server said {S3_MARKER} / {quote(S3_MARKER, safe='')} / {json.dumps(NGROK_MARKER)}",
+        f"Authorization: Bearer {RUNPOD_MARKER}",
+    )
     assert all(m not in str(error) and quote(m, safe="") not in str(error) for m in MARKERS)
     # Credential-shaped text is masked even when it was never configured here.
     assert "abcdef123456" not in redaction.redact("aws_secret_access_key=abcdef123456 Bearer xyz789xyz")

@@ -64,14 +64,16 @@ async def test_a_folder_bucket_loses_stale_part_files_at_the_first_sync(tmp_path
 
 @pytest.mark.asyncio
 async def test_stale_multipart_uploads_under_training_data_are_aborted(
-        tmp_path: Path, s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = s3_bucket.client()
     ours = "studio/actors/0000/training_data/huge.png"
     workers = "studio/actors/0000/models/actor_0000_V1.safetensors"
     for key in (ours, workers):
         upload = client.create_multipart_upload(Bucket=s3_bucket.bucket, Key=key)
-        client.upload_part(Bucket=s3_bucket.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1,
-                           Body=b"x" * 1024)
+        client.upload_part(
+            Bucket=s3_bucket.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 1024
+        )
 
     def pending() -> list[str]:
         return sorted(u["Key"] for u in client.list_multipart_uploads(Bucket=s3_bucket.bucket).get("Uploads", []))

@@ -36,8 +36,13 @@ async def test_presigned_urls_are_signed_for_the_buckets_region(s3_server: str, 
     client.put_object(Bucket="eu-bucket-test", Key="actors/0000/training_data/a.png", Body=b"png")
     try:
         # No region configured (the client's own default is us-east-1, from the environment).
-        storage = S3Storage("eu-bucket-test", endpoint_url=s3_server, access_key_id="testing",
-                            secret_access_key="testing", url_style="presigned")
+        storage = S3Storage(
+            "eu-bucket-test",
+            endpoint_url=s3_server,
+            access_key_id="testing",
+            secret_access_key="testing",
+            url_style="presigned",
+        )
         assert storage.region is None and storage.boto3_client().meta.region_name == "us-east-1"
         assert storage.bucket_region() == "eu-west-1"
         url = await storage.presign_url(storage.training_data_url(0, "a.png"), 3600)
@@ -45,8 +50,14 @@ async def test_presigned_urls_are_signed_for_the_buckets_region(s3_server: str, 
         async with httpx.AsyncClient() as http:
             assert (await http.get(url)).content == b"png"
         # A configured region is used as it is, without asking.
-        fixed = S3Storage("eu-bucket-test", endpoint_url=s3_server, region="eu-west-1", access_key_id="testing",
-                          secret_access_key="testing", url_style="presigned")
+        fixed = S3Storage(
+            "eu-bucket-test",
+            endpoint_url=s3_server,
+            region="eu-west-1",
+            access_key_id="testing",
+            secret_access_key="testing",
+            url_style="presigned",
+        )
         assert signed_region(await fixed.presign_url(fixed.training_data_url(0, "a.png"), 60)) == "eu-west-1"
     finally:
         client.delete_object(Bucket="eu-bucket-test", Key="actors/0000/training_data/a.png")
@@ -59,8 +70,14 @@ def test_the_job_ttl_is_the_one_in_the_request(steps: int) -> None:
 
     params = TrainingParameters(max_train_steps=steps)
     actor = Actor(id=0, name="0000_x")
-    built = build_run_request(actor=actor, params=params, version_name="V1", training_urls=["s3://b/k.png"] * 12,
-                              output_url="s3://b/o.safetensors", webhook_base_url=None)
+    built = build_run_request(
+        actor=actor,
+        params=params,
+        version_name="V1",
+        training_urls=["s3://b/k.png"] * 12,
+        output_url="s3://b/o.safetensors",
+        webhook_base_url=None,
+    )
     assert built.body["policy"]["ttl"] == job_ttl_ms(params, 12)
 
 
@@ -78,8 +95,15 @@ async def test_submitted_presigned_urls_outlive_the_job_ttl(tmp_path: Path, s3_b
     assert (await storage.sync(0, scan.files)).ok
     params = TrainingParameters(max_train_steps=40000, network_dim=4, network_alpha=4)  # a ttl over a day
     async with running_sandbox() as endpoint, fast_client(endpoint) as client:
-        orchestrator = TrainingOrchestrator(library=library, storage=storage, client=client, events=EventBus(),
-                                            endpoint_label="SANDBOX", webhook_base=lambda: None, presign_urls=True)
+        orchestrator = TrainingOrchestrator(
+            library=library,
+            storage=storage,
+            client=client,
+            events=EventBus(),
+            endpoint_label="SANDBOX",
+            webhook_base=lambda: None,
+            presign_urls=True,
+        )
         version = await orchestrator.submit(0, params)
         job = endpoint.jobs[version.job_id or version.id]
         urls = job.input["training_data"]["s3_urls"]
@@ -104,11 +128,19 @@ async def test_v2_sample_and_checkpoint_urls_are_presigned_puts_that_outlive_the
     library = Library(lib)
     storage = s3_bucket.storage(url_style="presigned")
     assert (await storage.sync(0, library.scan_training_data(0).files)).ok
-    params = TrainingParameters(max_train_steps=1000, network_dim=4, network_alpha=4,
-                                sampling=SampleSettings(every=500, keep_checkpoints=True))
+    params = TrainingParameters(
+        max_train_steps=1000, network_dim=4, network_alpha=4, sampling=SampleSettings(every=500, keep_checkpoints=True)
+    )
     async with running_sandbox() as endpoint, fast_client(endpoint) as client:
-        orchestrator = TrainingOrchestrator(library=library, storage=storage, client=client, events=EventBus(),
-                                            endpoint_label="SANDBOX", webhook_base=lambda: None, presign_urls=True)
+        orchestrator = TrainingOrchestrator(
+            library=library,
+            storage=storage,
+            client=client,
+            events=EventBus(),
+            endpoint_label="SANDBOX",
+            webhook_base=lambda: None,
+            presign_urls=True,
+        )
         orchestrator.contract_version = lambda: 2  # as runtime.Services wires it for a v2 endpoint
         built, _pre = await orchestrator.dry_run(0, params)
     config = built.body["input"]["training_config"]

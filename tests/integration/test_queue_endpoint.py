@@ -34,22 +34,36 @@ def _versions(lib: Path, actor_id: int) -> list[dict[str, Any]]:
 
 
 def test_runs_at_a_real_endpoint_are_picked_up_not_resubmitted(tmp_path: Path, s3_bucket: S3Bucket) -> None:
-    lib = make_library(tmp_path / "lib", images={0: 4, 1: 4, 2: 4},
-                       actors=[{"id": i, "name": f"000{i}_actor"} for i in range(3)])
+    lib = make_library(
+        tmp_path / "lib", images={0: 4, 1: 4, 2: 4}, actors=[{"id": i, "name": f"000{i}_actor"} for i in range(3)]
+    )
     base_env = {**os.environ, **s3_bucket.env(prefix="studio/")}
     endpoint_port = free_port()
     endpoint = subprocess.Popen(
         [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "sandbox", "--port", str(endpoint_port)],
-        env={**base_env, "ACTOR_TRAINER_SANDBOX_SECONDS": "3"}, stderr=subprocess.PIPE, text=True)
+        env={**base_env, "ACTOR_TRAINER_SANDBOX_SECONDS": "3"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         read_until(endpoint, r"base URL: (http://\S+)")
-        env = {**base_env, "RUNPOD_ENDPOINT_ID": "sandbox", "RUNPOD_API_KEY": "rp-test-key",
-               "ACTOR_TRAINER_RUNPOD_BASE_URL": f"http://127.0.0.1:{endpoint_port}/v2",
-               "ACTOR_TRAINER_WEBHOOK_MODE": "poll", "ACTOR_TRAINER_POLL_SECONDS": "1"}
+        env = {
+            **base_env,
+            "RUNPOD_ENDPOINT_ID": "sandbox",
+            "RUNPOD_API_KEY": "rp-test-key",
+            "ACTOR_TRAINER_RUNPOD_BASE_URL": f"http://127.0.0.1:{endpoint_port}/v2",
+            "ACTOR_TRAINER_WEBHOOK_MODE": "poll",
+            "ACTOR_TRAINER_POLL_SECONDS": "1",
+        }
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args], env=env,
-                                  capture_output=True, text=True, timeout=120)
+            return subprocess.run(
+                [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
 
         added = cli("queue", "add", "0", "1", "2", "--steps", "30", "--dim", "4", "--alpha", "4")
         assert added.returncode == 0, added.stderr
@@ -62,8 +76,13 @@ def test_runs_at_a_real_endpoint_are_picked_up_not_resubmitted(tmp_path: Path, s
         assert _versions(lib, 1) == []  # one at a time
 
         # --wait picks V1 of actor 0 up where it is, then submits actor 1; killed while that one trains.
-        runner = subprocess.Popen([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "queue", "run",
-                                   "--wait"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "queue", "run", "--wait"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + WAIT_S * 3
             while not (_versions(lib, 1) and _versions(lib, 1)[0]["status"] in ("queued", "in_progress")):

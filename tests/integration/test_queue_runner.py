@@ -53,8 +53,9 @@ async def test_a_version_made_before_the_crash_is_adopted_not_submitted_again(tm
         _as_if_submitting(store, entry.id)
         crashed = store.load().find(entry.id)
         assert crashed is not None
-        version = await services.require_runs().submit(0, FAST_PARAMS, description=crashed.marker,
-                                                        allow_concurrent=False)
+        version = await services.require_runs().submit(
+            0, FAST_PARAMS, description=crashed.marker, allow_concurrent=False
+        )
         summary = await _runner(services).run()
         assert summary is not None and summary.completed == 1 and summary.failed == 0
         assert _run_count(services) == 1  # adopted: no second /run

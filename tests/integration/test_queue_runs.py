@@ -22,9 +22,7 @@ from tests.waits import WAIT_S
 
 pytestmark = pytest.mark.slow
 
-ACTORS = [
-    {"id": i, "name": f"000{i}_actor", "validated_lora_model": None} for i in range(3)
-]
+ACTORS = [{"id": i, "name": f"000{i}_actor", "validated_lora_model": None} for i in range(3)]
 
 
 def _env(sandbox_seconds: float) -> dict[str, str]:
@@ -34,8 +32,13 @@ def _env(sandbox_seconds: float) -> dict[str, str]:
 
 
 def cli(lib: Path, *args: str, sandbox_seconds: float = 1) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args],
-                          capture_output=True, text=True, timeout=180, env=_env(sandbox_seconds))
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=_env(sandbox_seconds),
+    )
 
 
 def versions(lib: Path, actor_id: int) -> list[dict[str, Any]]:
@@ -96,8 +99,11 @@ def test_three_actors_straight_through_two_at_a_time(lib: Path) -> None:
     assert max_in_flight(lib) == 2  # two at a time, never three
     doc = queue_doc(lib)
     assert doc["max_concurrent"] == 2 and doc["batch_started_at"] is None
-    assert [(e["actor_id"], e["state"], e["attempts"]) for e in doc["entries"]] == [(0, "done", 1), (1, "done", 1),
-                                                                                       (2, "done", 1)]
+    assert [(e["actor_id"], e["state"], e["attempts"]) for e in doc["entries"]] == [
+        (0, "done", 1),
+        (1, "done", 1),
+        (2, "done", 1),
+    ]
     for e in doc["entries"]:
         version = versions(lib, e["actor_id"])[0]
         assert e["version_ref"] == version["requestId"] and version["description"] == f"queue {e['id']}#1"
@@ -107,17 +113,25 @@ def test_three_actors_straight_through_two_at_a_time(lib: Path) -> None:
 
 
 def test_runner_killed_mid_queue_resumes_without_training_twice(lib: Path) -> None:
-    first = subprocess.Popen([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "queue", "run",
-                              "--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=_env(1))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "queue", "run", "--wait"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(1),
+    )
     try:
         # Let the first actor finish, then kill the runner while the second one trains.
         deadline = time.monotonic() + WAIT_S * 3
         while True:
             assert first.poll() is None, first.communicate()
             second = versions(lib, 1)
-            if versions(lib, 0) and versions(lib, 0)[0]["status"] == "completed" and second \
-                    and second[0]["status"] in ("queued", "in_progress"):
+            if (
+                versions(lib, 0)
+                and versions(lib, 0)[0]["status"] == "completed"
+                and second
+                and second[0]["status"] in ("queued", "in_progress")
+            ):
                 break
             assert time.monotonic() < deadline, "the second actor never started"
             time.sleep(0.02)  # another process writes the file: the condition is the wait

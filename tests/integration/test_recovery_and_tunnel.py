@@ -77,7 +77,10 @@ def test_app_killed_mid_run_then_restarted_reconciles_to_completed(tmp_path: Pat
     endpoint_port = free_port()
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "sandbox", "--port", str(endpoint_port)],
-        env={**base_env, "ACTOR_TRAINER_SANDBOX_SECONDS": "6"}, stderr=subprocess.PIPE, text=True)
+        env={**base_env, "ACTOR_TRAINER_SANDBOX_SECONDS": "6"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         read_until(sandbox, r"base URL: (http://\S+)")
         webhook_port = free_port()
@@ -91,13 +94,36 @@ def test_app_killed_mid_run_then_restarted_reconciles_to_completed(tmp_path: Pat
             "ACTOR_TRAINER_WEBHOOK_PORT": str(webhook_port),
             "ACTOR_TRAINER_POLL_SECONDS": "1",
         }
-        sync = subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "sync", "0"],
-                              env=app_env, capture_output=True, text=True, timeout=60)
+        sync = subprocess.run(
+            [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "sync", "0"],
+            env=app_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert sync.returncode == 0, sync.stderr
 
         app = subprocess.Popen(
-            [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "train", "0", "--steps", "200",
-             "--dim", "4", "--alpha", "4", "--wait"], env=app_env, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "actor_trainer",
+                "--data-dir",
+                str(lib),
+                "train",
+                "0",
+                "--steps",
+                "200",
+                "--dim",
+                "4",
+                "--alpha",
+                "4",
+                "--wait",
+            ],
+            env=app_env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         job_id = read_until(app, r"submitted as job (\S+)").group(1)
         read_until(app, r"training", limit_s=20)  # progress is flowing: the run is mid-way
         app.send_signal(signal.SIGKILL)
@@ -108,14 +134,20 @@ def test_app_killed_mid_run_then_restarted_reconciles_to_completed(tmp_path: Pat
 
         # The endpoint finishes the job while the app is gone (its webhook finds no one).
         wait_for_job(f"http://127.0.0.1:{endpoint_port}/v2/sandbox", job_id, "COMPLETED")
-        restarted = subprocess.run([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "reconcile",
-                                    "--json"], env=app_env, capture_output=True, text=True, timeout=60)
+        restarted = subprocess.run(
+            [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "reconcile", "--json"],
+            env=app_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert restarted.returncode == 0, restarted.stderr
         [version] = json.loads(restarted.stdout)
         assert version["id"] == job_id and version["status"] == "completed", restarted.stderr
         assert version["loraUrl"] == f"s3://{s3_bucket.bucket}/studio/actors/0000/models/actor_0000_V1.safetensors"
-        head = s3_bucket.client().head_object(Bucket=s3_bucket.bucket,
-                                              Key="studio/actors/0000/models/actor_0000_V1.safetensors")
+        head = s3_bucket.client().head_object(
+            Bucket=s3_bucket.bucket, Key="studio/actors/0000/models/actor_0000_V1.safetensors"
+        )
         assert head["ContentLength"] > 0
     finally:
         sandbox.send_signal(signal.SIGINT)
@@ -128,8 +160,12 @@ def test_app_killed_mid_run_then_restarted_reconciles_to_completed(tmp_path: Pat
 @pytest.mark.asyncio
 async def test_happy_path_in_ngrok_mode_through_the_stand_in_agent(tmp_path: Path, fake_ngrok: FakeNgrok) -> None:
     root = make_library(tmp_path / "lib")
-    config = dataclasses.replace(sandbox_config(root, poll_seconds=30.0), webhook_mode="ngrok",
-                                 ngrok_path=fake_ngrok.path, ngrok_authtoken=fake_ngrok.token)
+    config = dataclasses.replace(
+        sandbox_config(root, poll_seconds=30.0),
+        webhook_mode="ngrok",
+        ngrok_path=fake_ngrok.path,
+        ngrok_authtoken=fake_ngrok.token,
+    )
     services = Services(config)
     recorder = Recorder()
     services.events.subscribe(recorder)

@@ -58,20 +58,30 @@ async def test_start_up_interrupts_a_dead_sandboxs_run_and_leaves_an_unanswering
         silent.listen(8)
         closed.bind(("127.0.0.1", 0))
         closed_port = closed.getsockname()[1]
-    # (the `closed` socket is closed here: nothing listens on its port any more)
+        # (the `closed` socket is closed here: nothing listens on its port any more)
         silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}/v2/sandbox"
 
         def in_flight(job_id: str, url: str) -> dict[str, object]:
-            return {"id": job_id, "requestId": f"req-{job_id}", "name": "V1", "status": "in_progress",
-                    "endpoint": "SANDBOX", "runpodStatus": "IN_PROGRESS", "timestamp": "2026-01-15T10:30:00Z",
-                    "progress": {"phase": "training", "step": 12, "total": 40},
-                    "outputUrl": f"file:///nowhere/{job_id}.safetensors",
-                    "owner": {"pid": os.getpid(), "token": "o" * 32, "url": url}}
+            return {
+                "id": job_id,
+                "requestId": f"req-{job_id}",
+                "name": "V1",
+                "status": "in_progress",
+                "endpoint": "SANDBOX",
+                "runpodStatus": "IN_PROGRESS",
+                "timestamp": "2026-01-15T10:30:00Z",
+                "progress": {"phase": "training", "step": 12, "total": 40},
+                "outputUrl": f"file:///nowhere/{job_id}.safetensors",
+                "owner": {"pid": os.getpid(), "token": "o" * 32, "url": url},
+            }
 
-        root = make_library(tmp_path / "lib", versions={
-            0: [in_flight("hung-job", silent_url)],
-            1: [in_flight("dead-job", f"http://127.0.0.1:{closed_port}/v2/sandbox")],
-        })
+        root = make_library(
+            tmp_path / "lib",
+            versions={
+                0: [in_flight("hung-job", silent_url)],
+                1: [in_flight("dead-job", f"http://127.0.0.1:{closed_port}/v2/sandbox")],
+            },
+        )
         services = Services(sandbox_config(root, poll_seconds=30.0))
         await services.start()
         try:
@@ -79,7 +89,8 @@ async def test_start_up_interrupts_a_dead_sandboxs_run_and_leaves_an_unanswering
             await wait_until(lambda: library.get_version(1, "dead-job").status is VersionStatus.FAILED)
             dead = library.get_version(1, "dead-job")
             assert dead.error is not None and dead.error.message.startswith(
-                "Interrupted: the sandbox stopped with the app")
+                "Interrupted: the sandbox stopped with the app"
+            )
             assert dead.runpodStatus is None  # the details no longer say IN_PROGRESS
             assert services.poller is not None
             await wait_until(lambda: services.poller is not None and services.poller.checks_made >= 2)
@@ -97,8 +108,13 @@ async def test_a_run_of_another_window_cancelled_there_is_announced_here(tmp_pat
         version = await owner.require_orchestrator().submit(0, FAST_PARAMS)
         other = Services(sandbox_config(owner.library.root, poll_seconds=POLL_S))
         seen: list[VersionStatus] = []
-        other.events.subscribe(lambda e: seen.append(e.version.status)
-                               if getattr(e, "version", None) is not None and e.version.key == version.key else None)
+        other.events.subscribe(
+            lambda e: (
+                seen.append(e.version.status)
+                if getattr(e, "version", None) is not None and e.version.key == version.key
+                else None
+            )
+        )
         await other.start()
         try:
             assert other.poller is not None

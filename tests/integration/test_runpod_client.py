@@ -101,9 +101,7 @@ async def test_cancel_a_queued_job(sandbox: SandboxEndpoint, sandbox_client: Run
 
 
 @pytest.mark.asyncio
-async def test_cancel_a_running_job_stops_the_worker(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_cancel_a_running_job_stops_the_worker(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     inner = make_fast_worker(duration_s=2.0)
     returned: list[dict[str, Any]] = []
 
@@ -130,9 +128,7 @@ async def test_cancel_a_running_job_stops_the_worker(
 
 
 @pytest.mark.asyncio
-async def test_retry_a_failed_job_requeues_the_same_id(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_retry_a_failed_job_requeues_the_same_id(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     sandbox.faults.fail_with = {"error_type": "RuntimeError", "error_message": "CUDA out of memory"}
     job = await sandbox_client.run(BODY)
     failed = await wait_for_state(sandbox_client, job.id, TERMINAL)
@@ -197,9 +193,7 @@ def test_health_summary_recognises_a_broken_endpoint() -> None:
 
 
 @pytest.mark.asyncio
-async def test_429s_on_status_are_retried_then_succeed(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_429s_on_status_are_retried_then_succeed(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     job = await sandbox_client.run(BODY)
     sandbox.faults.rate_limit_next = 2
     status = await sandbox_client.status(job.id)
@@ -219,9 +213,7 @@ async def test_429_on_run_is_retried_and_creates_one_job(
 
 
 @pytest.mark.asyncio
-async def test_429_that_never_stops_raises_rate_limited(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_429_that_never_stops_raises_rate_limited(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     sandbox.faults.rate_limit_next = 100
     with pytest.raises(RunPodRateLimitedError) as err:
         await sandbox_client.health()
@@ -320,9 +312,7 @@ async def test_not_registered_yet_then_found(sandbox: SandboxEndpoint, sandbox_c
 
 
 @pytest.mark.asyncio
-async def test_result_expires_after_the_window(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_result_expires_after_the_window(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     sandbox.result_window_s = 0.3
     job = await sandbox_client.run(BODY)
     done = await wait_for_state(sandbox_client, job.id, TERMINAL)
@@ -428,7 +418,5 @@ async def test_sandbox_without_a_key_accepts_calls_without_one() -> None:
         await endpoint.stop()
 
 
-async def _instant_worker(
-    job_input: dict[str, object], report: object, cancelled: asyncio.Event
-) -> dict[str, object]:
+async def _instant_worker(job_input: dict[str, object], report: object, cancelled: asyncio.Event) -> dict[str, object]:
     return {"status": "success", "simulation": True}

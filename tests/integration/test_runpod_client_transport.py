@@ -22,9 +22,7 @@ async def test_connection_refused_is_a_network_error_after_retries() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # The port is closed now: every connection is refused.
-    async with RunPodClient(
-        f"http://127.0.0.1:{port}/v2/x", "k", max_attempts=3, backoff_base=0.01
-    ) as client:
+    async with RunPodClient(f"http://127.0.0.1:{port}/v2/x", "k", max_attempts=3, backoff_base=0.01) as client:
         with pytest.raises(RunPodNetworkError) as status_err:
             await client.status("job-e1")
         assert "3 attempts" in status_err.value.message

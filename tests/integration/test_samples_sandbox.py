@@ -30,8 +30,11 @@ async def test_samples_land_as_checkpoints_do_and_stay_with_the_version(tmp_path
         done = await wait_terminal(services, 0, version.id)
         assert done.status is VersionStatus.COMPLETED and done.contractVersion == 2
         # Seen while it ran: first the step-20 samples alone, then all of them, before completion.
-        seen = [(e.version.status, len(e.version.samples or [])) for e in rec.events
-                if isinstance(e, VersionChanged) and e.version.key == done.key]
+        seen = [
+            (e.version.status, len(e.version.samples or []))
+            for e in rec.events
+            if isinstance(e, VersionChanged) and e.version.key == done.key
+        ]
         counts = [n for status, n in seen if status is VersionStatus.IN_PROGRESS]
         assert 4 in counts and counts == sorted(counts), seen
         assert [(s.step, s.index) for s in done.samples or []] == [(st, i) for st in (20, 40) for i in range(4)]
@@ -49,8 +52,9 @@ async def test_samples_land_as_checkpoints_do_and_stay_with_the_version(tmp_path
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update({"ACTOR_TRAINER_SANDBOX_SECONDS": "1", "ACTOR_TRAINER_POLL_SECONDS": "1"})
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_cli_samples_try_compare_and_mark_a_checkpoint(tmp_path: Path) -> None:
@@ -78,8 +82,22 @@ def test_cli_samples_try_compare_and_mark_a_checkpoint(tmp_path: Path) -> None:
     assert body["input"]["generate"]["prompt"] == "0000_european_16_male on a beach"
     assert json.loads(cli("--data-dir", lib, "samples", "0", "V2", "--json").stdout)["trials"] == []  # nothing written
 
-    tried = cli("--data-dir", lib, "try", "0", "V2", "--prompt", "{trigger} on a beach", "--seed", "9",
-                "--count", "2", "--out", str(tmp_path / "tries"), "--json")
+    tried = cli(
+        "--data-dir",
+        lib,
+        "try",
+        "0",
+        "V2",
+        "--prompt",
+        "{trigger} on a beach",
+        "--seed",
+        "9",
+        "--count",
+        "2",
+        "--out",
+        str(tmp_path / "tries"),
+        "--json",
+    )
     assert tried.returncode == 0, tried.stderr
     trial = json.loads(tried.stdout)
     assert trial["status"] == "completed" and [i["seed"] for i in trial["images"]] == [9, 10]

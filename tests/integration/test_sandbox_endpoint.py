@@ -237,9 +237,7 @@ async def test_job_ids_status_by_post_and_the_simulation_label(sandbox: SandboxE
 
 
 @pytest.mark.asyncio
-async def test_execution_timeout_stops_the_worker(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_execution_timeout_stops_the_worker(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     job_id = await _submit(sandbox_client, executionTimeout=150)
     status = await wait_for_state(sandbox_client, job_id, TERMINAL)
     assert status.status is JobState.TIMED_OUT and status.output is None
@@ -253,9 +251,7 @@ async def test_execution_timeout_stops_the_worker(
 
 
 @pytest.mark.asyncio
-async def test_ttl_deletes_the_job_even_mid_run(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_ttl_deletes_the_job_even_mid_run(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     job_id = await _submit(sandbox_client, ttl=200)
     await wait_for_state(sandbox_client, job_id, [JobState.IN_PROGRESS])
     await wait_until(lambda: job_id not in sandbox.jobs)  # deleted by its own ttl, mid-run
@@ -271,9 +267,7 @@ async def test_ttl_deletes_the_job_even_mid_run(
 
 
 @pytest.mark.asyncio
-async def test_purge_queue_drops_only_queued_jobs(
-    sandbox: SandboxEndpoint, sandbox_client: RunPodClient
-) -> None:
+async def test_purge_queue_drops_only_queued_jobs(sandbox: SandboxEndpoint, sandbox_client: RunPodClient) -> None:
     running = await _submit(sandbox_client)
     await wait_for_state(sandbox_client, running, [JobState.IN_PROGRESS])
     sandbox.faults.stuck_in_queue = True
@@ -315,9 +309,7 @@ async def test_late_progress_after_completion_is_served_once(
 # --- worker outcomes ------------------------------------------------------------------------------
 
 
-async def _failing_worker(
-    job_input: dict[str, Any], report: ProgressReporter, cancelled: asyncio.Event
-) -> Any:
+async def _failing_worker(job_input: dict[str, Any], report: ProgressReporter, cancelled: asyncio.Event) -> Any:
     report({"phase": "downloading", "step": 0, "total": 10})
     kind = job_input["kind"]
     if kind == "typed":

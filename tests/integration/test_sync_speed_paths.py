@@ -74,8 +74,14 @@ async def test_single_puts_skip_expect_continue_and_arrive_whole(s3_bucket: S3Bu
     proxy = RecordingProxy(s3_bucket.endpoint_url)
     endpoint = await proxy.start()
     try:
-        storage = S3Storage(s3_bucket.bucket, "wire", endpoint_url=endpoint, region=s3_bucket.region,
-                            access_key_id=s3_bucket.access_key_id, secret_access_key=s3_bucket.secret_access_key)
+        storage = S3Storage(
+            s3_bucket.bucket,
+            "wire",
+            endpoint_url=endpoint,
+            region=s3_bucket.region,
+            access_key_id=s3_bucket.access_key_id,
+            secret_access_key=s3_bucket.secret_access_key,
+        )
         files = make_files(tmp_path / "data", 5)
         result = await storage.sync(0, files)
         assert result.ok and len(result.uploaded) == 5

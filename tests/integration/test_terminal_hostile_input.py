@@ -20,8 +20,14 @@ EVIL = "bad\x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil"
 
 
 def cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *args], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ), **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 def no_raw_controls(text: str) -> bool:
@@ -38,10 +44,20 @@ def test_say_and_clean_show_control_characters_as_escapes(capsys: pytest.Capture
 
 
 def test_file_and_actor_names_with_control_characters(tmp_path: Path) -> None:
-    actors = [{"id": 0, "name": f"0000_{EVIL}", "sex": "male", "ethnicity": "x", "age": 30,
-               "description": "", "validated_lora_model": None}]
-    lib = make_library(tmp_path / "lib", actors=actors, images={0: 2},
-                       versions={0: [completed_version("job-\x1b[31m1", "V1")]})
+    actors = [
+        {
+            "id": 0,
+            "name": f"0000_{EVIL}",
+            "sex": "male",
+            "ethnicity": "x",
+            "age": 30,
+            "description": "",
+            "validated_lora_model": None,
+        }
+    ]
+    lib = make_library(
+        tmp_path / "lib", actors=actors, images={0: 2}, versions={0: [completed_version("job-\x1b[31m1", "V1")]}
+    )
     data = lib / "actors" / "0000" / "training_data"
     write_png(data / "pic\x1b[2J.png")
     (data / "notes\x1b]0;x\x07.bin").write_bytes(b"x")
@@ -58,12 +74,26 @@ def test_file_and_actor_names_with_control_characters(tmp_path: Path) -> None:
 
 
 def test_actors_json_into_head_ends_without_a_traceback(tmp_path: Path) -> None:
-    many = [{"id": i, "name": f"{i:04d}_actor_{'x' * 200}", "sex": "male", "ethnicity": "x", "age": 30,
-             "description": "d" * 300, "validated_lora_model": None} for i in range(2000)]
+    many = [
+        {
+            "id": i,
+            "name": f"{i:04d}_actor_{'x' * 200}",
+            "sex": "male",
+            "ethnicity": "x",
+            "age": 30,
+            "description": "d" * 300,
+            "validated_lora_model": None,
+        }
+        for i in range(2000)
+    ]
     lib = make_library(tmp_path / "lib", actors=many, images={})
     # Much more than a pipe holds: the command is still writing when the reader goes away.
-    proc = subprocess.Popen([sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "actors", "--json",
-                             "--local"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(lib), "actors", "--json", "--local"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.readline().strip() == b"["
     proc.stdout.close()  # what `head -1` does
@@ -71,8 +101,14 @@ def test_actors_json_into_head_ends_without_a_traceback(tmp_path: Path) -> None:
     code = proc.wait(timeout=60)
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
     assert code == 141
-    shell = subprocess.run(f"'{sys.executable}' -m actor_trainer --data-dir '{lib}' actors --json --local | head -1",
-                           shell=True, capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    shell = subprocess.run(
+        f"'{sys.executable}' -m actor_trainer --data-dir '{lib}' actors --json --local | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
     assert shell.stdout == "[\n" and "Traceback" not in shell.stderr
 
 
@@ -111,17 +147,29 @@ def test_names_too_long_for_a_request_are_refused(tmp_path: Path) -> None:
     fine = cli("--data-dir", str(lib), "train", "0", "--dry-run", "--trigger", "t" * 200)
     assert fine.returncode == 0, fine.stderr
 
-    actors = [{"id": 0, "name": "n" * 300, "sex": "male", "ethnicity": "x", "age": 30, "description": "",
-               "validated_lora_model": None}]
+    actors = [
+        {
+            "id": 0,
+            "name": "n" * 300,
+            "sex": "male",
+            "ethnicity": "x",
+            "age": 30,
+            "description": "",
+            "validated_lora_model": None,
+        }
+    ]
     long_name = make_library(tmp_path / "lib2", actors=actors, images={0: 2})
     refused = cli("--data-dir", str(long_name), "train", "0", "--dry-run")
     assert refused.returncode == 1 and "longer than 200 characters" in refused.stderr
 
 
 def test_log_lines_on_the_terminal_are_cleaned_and_redacted() -> None:
-    code = ("import logging; from actor_trainer.cli import _configure_logging; _configure_logging(0); "
-            "logging.getLogger('actor_trainer.x').warning('server said %s', 'a\\x1b[2Jb\\x9b Bearer tok123456789')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            env=dict(os.environ))
+    code = (
+        "import logging; from actor_trainer.cli import _configure_logging; _configure_logging(0); "
+        "logging.getLogger('actor_trainer.x').warning('server said %s', 'a\\x1b[2Jb\\x9b Bearer tok123456789')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ)
+    )
     assert "server said a\\x1b[2Jb\\x9b Bearer [redacted]" in result.stderr, result.stderr
     assert no_raw_controls(result.stderr)

@@ -19,14 +19,39 @@ from tests.library_factory import make_library
 
 def train_wait(lib: Path, faults: dict[str, object]) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    env.update({"ACTOR_TRAINER_SANDBOX_SECONDS": "0.5", "ACTOR_TRAINER_POLL_SECONDS": "60",
-                FAULTS_ENV: json.dumps(faults)})
+    env.update(
+        {"ACTOR_TRAINER_SANDBOX_SECONDS": "0.5", "ACTOR_TRAINER_POLL_SECONDS": "60", FAULTS_ENV: json.dumps(faults)}
+    )
     data = ["--data-dir", str(lib)]
-    synced = subprocess.run([sys.executable, "-m", "actor_trainer", *data, "sync", "0"], capture_output=True,
-                            text=True, timeout=120, env=env)
+    synced = subprocess.run(
+        [sys.executable, "-m", "actor_trainer", *data, "sync", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert synced.returncode == 0, synced.stderr
-    return subprocess.run([sys.executable, "-m", "actor_trainer", *data, "train", "0", "--steps", "20", "--dim", "4",
-                           "--alpha", "4", "--wait"], capture_output=True, text=True, timeout=180, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "actor_trainer",
+            *data,
+            "train",
+            "0",
+            "--steps",
+            "20",
+            "--dim",
+            "4",
+            "--alpha",
+            "4",
+            "--wait",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", ""])

@@ -130,8 +130,11 @@ async def test_forged_deliveries_change_nothing(tmp_path: Path) -> None:
         webhook = job.webhook
         assert webhook and "/api/training-webhook/" in webhook
         before = services.library.versions_file(0).read_bytes()
-        forged = {"id": version.id, "status": "COMPLETED",
-                  "output": {"status": "success", "loraUrl": "s3://evil/lora.safetensors"}}
+        forged = {
+            "id": version.id,
+            "status": "COMPLETED",
+            "output": {"status": "success", "loraUrl": "s3://evil/lora.safetensors"},
+        }
         async with httpx.AsyncClient() as http:
             wrong = await http.post(webhook.rsplit("/", 1)[0] + "/not-the-token", json=forged)
             assert wrong.status_code == 404
@@ -235,8 +238,9 @@ async def test_stuck_in_queue_then_cancelled(tmp_path: Path) -> None:
         version = await orchestrator.submit(0, FAST_PARAMS)
         # The poller has asked RunPod about it at least once, and it is still queued.
         sandbox = services.sandbox
-        await wait_until(lambda: any(r.route == "status" and r.path.endswith(f"/{version.id}")
-                                     for r in sandbox.requests))
+        await wait_until(
+            lambda: any(r.route == "status" and r.path.endswith(f"/{version.id}") for r in sandbox.requests)
+        )
         health = await orchestrator.client.health()
         assert health.jobs.inQueue >= 1
         still = await orchestrator.check(0, version.id)
@@ -281,8 +285,9 @@ async def test_two_clicks_make_one_job(tmp_path: Path) -> None:
         assert services.sandbox is not None
         services.sandbox.faults.stuck_in_queue = True
         orchestrator = services.require_orchestrator()
-        results = await asyncio.gather(orchestrator.submit(0, FAST_PARAMS), orchestrator.submit(0, FAST_PARAMS),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            orchestrator.submit(0, FAST_PARAMS), orchestrator.submit(0, FAST_PARAMS), return_exceptions=True
+        )
         assert sum(isinstance(r, RunInFlightError) for r in results) == 1
         assert services.sandbox.request_count("run") == 1
         assert len(services.library.load_versions(0)) == 1
@@ -294,8 +299,9 @@ async def test_late_progress_never_moves_a_completed_version_back(tmp_path: Path
         orchestrator = services.require_orchestrator()
         version = await orchestrator.submit(0, FAST_PARAMS)
         final = await wait_terminal(services, 0, version.id)
-        stale = JobStatus(id=final.id, status=JobState.IN_PROGRESS,
-                          output={"phase": "training", "step": 3, "total": 40})
+        stale = JobStatus(
+            id=final.id, status=JobState.IN_PROGRESS, output={"phase": "training", "step": 3, "total": 40}
+        )
         after = await orchestrator.apply_status(0, final.id, stale, source="test")
         assert after.status is VersionStatus.COMPLETED and after.to_json() == final.to_json()
 

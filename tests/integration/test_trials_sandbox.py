@@ -40,8 +40,9 @@ async def test_a_try_with_a_new_prompt_returns_images_kept_with_the_version(tmp_
         assert all(f"/actors/0000/trials/actor_0000_{done.name}/" in u for u in generate["image_urls"])
         assert services.library.load_versions(0)[0].trials is None  # prepare writes nothing
 
-        trial = await trials.submit(0, done.name, prompt="{trigger} on a beach at sunset", seed=77, count=2,
-                                    follow=False)
+        trial = await trials.submit(
+            0, done.name, prompt="{trigger} on a beach at sunset", seed=77, count=2, follow=False
+        )
         assert trial.id != trial.requestId  # RunPod's job id adopted
         trial = await trials.wait(0, done.name, trial.id, timeout_s=20)
         assert trial.status is VersionStatus.COMPLETED, trial.error

@@ -60,8 +60,13 @@ async def bus() -> EventBus:
 
 @pytest_asyncio.fixture
 async def service(fake_ngrok: FakeNgrok, bus: EventBus) -> AsyncIterator[TunnelService]:
-    svc = TunnelService(bus, auth_token=fake_ngrok.token, ngrok_path=fake_ngrok.path,
-                        config_path=fake_ngrok.config_path, label="sandbox tunnel (simulated)")
+    svc = TunnelService(
+        bus,
+        auth_token=fake_ngrok.token,
+        ngrok_path=fake_ngrok.path,
+        config_path=fake_ngrok.config_path,
+        label="sandbox tunnel (simulated)",
+    )
     try:
         yield svc
     finally:
@@ -95,7 +100,8 @@ async def refused(url: str) -> bool:
 
 @pytest.mark.asyncio
 async def test_start_publishes_a_url_that_forwards_everything_to_the_local_server(
-        service: TunnelService, bus: EventBus) -> None:
+    service: TunnelService, bus: EventBus
+) -> None:
     recorder = Recorder(bus)
     async with echo_upstream(status=201) as upstream:
         url = await service.start(upstream.port)
@@ -107,8 +113,11 @@ async def test_start_publishes_a_url_that_forwards_everything_to_the_local_serve
         assert [e for e in recorder.events if isinstance(e, TunnelChanged)][-1].public_url == url
 
         async with httpx.AsyncClient() as client:
-            answer = await client.put(f"{url}/api/training-webhook/abc?x=1&y=%2F", content=b"\x00payload\xff",
-                                      headers={"Content-Type": "application/octet-stream", "X-Test": "42"})
+            answer = await client.put(
+                f"{url}/api/training-webhook/abc?x=1&y=%2F",
+                content=b"\x00payload\xff",
+                headers={"Content-Type": "application/octet-stream", "X-Test": "42"},
+            )
         assert answer.status_code == 201
         assert answer.headers["X-Upstream"] == "echo"
         seen = upstream.seen[-1]
@@ -144,19 +153,21 @@ async def test_restart_reuses_the_tunnel_and_replaces_one_with_another_upstream(
 
 @pytest.mark.asyncio
 async def test_start_reuses_a_tunnel_to_our_port_opened_by_someone_else(
-        service: TunnelService, fake_ngrok: FakeNgrok) -> None:
+    service: TunnelService, fake_ngrok: FakeNgrok
+) -> None:
     async with echo_upstream() as upstream:
-        config = conf.PyngrokConfig(ngrok_path=str(fake_ngrok.path), config_path=str(fake_ngrok.config_path),
-                                    auth_token=fake_ngrok.token)
-        existing = await asyncio.to_thread(ngrok.connect, f"http://localhost:{upstream.port}",
-                                           name="opened-earlier", pyngrok_config=config)
+        config = conf.PyngrokConfig(
+            ngrok_path=str(fake_ngrok.path), config_path=str(fake_ngrok.config_path), auth_token=fake_ngrok.token
+        )
+        existing = await asyncio.to_thread(
+            ngrok.connect, f"http://localhost:{upstream.port}", name="opened-earlier", pyngrok_config=config
+        )
         assert await service.start(upstream.port) == existing.public_url
         assert [e["name"] for e in await listed_endpoints(service)] == ["opened-earlier"]
 
 
 @pytest.mark.asyncio
-async def test_stop_kills_the_agent_and_a_new_start_reads_a_fresh_url(
-        service: TunnelService, bus: EventBus) -> None:
+async def test_stop_kills_the_agent_and_a_new_start_reads_a_fresh_url(service: TunnelService, bus: EventBus) -> None:
     recorder = Recorder(bus)
     async with echo_upstream() as upstream:
         url = await service.start(upstream.port)
@@ -177,14 +188,24 @@ async def test_stop_kills_the_agent_and_a_new_start_reads_a_fresh_url(
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("fault", "error_type", "code"), [
-    ("authtoken", NoAuthTokenError, "ERR_NGROK_4018"),
-    ("invalid_authtoken", NoAuthTokenError, "ERR_NGROK_107"),
-    ("session_limit", SessionLimitError, "ERR_NGROK_108"),
-])
+@pytest.mark.parametrize(
+    ("fault", "error_type", "code"),
+    [
+        ("authtoken", NoAuthTokenError, "ERR_NGROK_4018"),
+        ("invalid_authtoken", NoAuthTokenError, "ERR_NGROK_107"),
+        ("session_limit", SessionLimitError, "ERR_NGROK_108"),
+    ],
+)
 async def test_agent_startup_failures_become_typed_errors_without_the_token(
-        service: TunnelService, fake_ngrok: FakeNgrok, bus: EventBus, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture, fault: str, error_type: type[Exception], code: str) -> None:
+    service: TunnelService,
+    fake_ngrok: FakeNgrok,
+    bus: EventBus,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+    error_type: type[Exception],
+    code: str,
+) -> None:
     caplog.set_level(logging.DEBUG)
     recorder = Recorder(bus)
     monkeypatch.setenv(FAIL_ENV, fault)
@@ -207,7 +228,8 @@ async def test_agent_startup_failures_become_typed_errors_without_the_token(
 
 @pytest.mark.asyncio
 async def test_no_token_anywhere_is_ngroks_own_4018_and_a_saved_token_is_used(
-        fake_ngrok: FakeNgrok, bus: EventBus) -> None:
+    fake_ngrok: FakeNgrok, bus: EventBus
+) -> None:
     svc = TunnelService(bus, auth_token=None, ngrok_path=fake_ngrok.path, config_path=fake_ngrok.config_path)
     try:
         with pytest.raises(NoAuthTokenError, match="ERR_NGROK_4018") as raised:
@@ -228,11 +250,11 @@ async def test_no_token_anywhere_is_ngroks_own_4018_and_a_saved_token_is_used(
 
 @pytest.mark.asyncio
 async def test_a_missing_explicit_agent_path_is_reported_and_nothing_is_downloaded(
-        tmp_path: Path, bus: EventBus) -> None:
+    tmp_path: Path, bus: EventBus
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    svc = TunnelService(bus, auth_token="tok_abcdef", ngrok_path=empty / "ngrok",
-                        config_path=tmp_path / "ngrok.yml")
+    svc = TunnelService(bus, auth_token="tok_abcdef", ngrok_path=empty / "ngrok", config_path=tmp_path / "ngrok.yml")
     with pytest.raises(AgentUnavailableError) as raised:
         await svc.start(8)
     assert "poll only" in raised.value.hint
@@ -242,7 +264,8 @@ async def test_a_missing_explicit_agent_path_is_reported_and_nothing_is_download
 
 @pytest.mark.asyncio
 async def test_no_agent_installed_and_no_download_possible(
-        tmp_path: Path, bus: EventBus, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Nothing on PATH, an empty default install folder, and a proxy that refuses: the download fails
     # at once whether or not this machine has internet.
     with socket.socket() as probe:
@@ -255,8 +278,7 @@ async def test_no_agent_installed_and_no_download_possible(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
         monkeypatch.setenv(name, f"http://127.0.0.1:{closed_port}")
-    svc = TunnelService(bus, auth_token="tok_abcdef", config_path=tmp_path / "ngrok.yml",
-                        install_timeout_s=5)
+    svc = TunnelService(bus, auth_token="tok_abcdef", config_path=tmp_path / "ngrok.yml", install_timeout_s=5)
     with pytest.raises(AgentUnavailableError, match="could not be downloaded"):
         await asyncio.wait_for(svc.start(8), timeout=30)
     assert not (tmp_path / "xdg" / "ngrok" / "ngrok").exists()
@@ -312,7 +334,8 @@ async def test_check_and_watch_notice_a_tunnel_removed_behind_our_back(service: 
 
 @pytest.mark.asyncio
 async def test_two_services_with_their_own_agents_do_not_interfere(
-        service: TunnelService, tmp_path: Path, bus: EventBus) -> None:
+    service: TunnelService, tmp_path: Path, bus: EventBus
+) -> None:
     other = make_fake_ngrok(tmp_path / "second")
     second = TunnelService(bus, auth_token=other.token, ngrok_path=other.path, config_path=other.config_path)
     try:
@@ -366,18 +389,29 @@ async def test_the_agent_keeps_forwarding_after_hundreds_of_requests(service: Tu
         upstream.server_close()
 
 
-@pytest.mark.parametrize(("exc", "expected", "words"), [
-    (PyngrokNgrokInstallError("An error occurred while downloading ngrok: <urlopen error [Errno -3]>"),
-     AgentUnavailableError, "could not be downloaded"),
-    (PermissionError(13, "Permission denied"), AgentUnavailableError, "could not be run"),
-    (PyngrokNgrokURLError("ngrok client exception, URLError: timed out", "timed out"), TunnelError,
-     "local API did not answer"),
-    (PyngrokNgrokError("The ngrok process errored on start: x.", [], "failed: ERR_NGROK_108"), SessionLimitError,
-     "ERR_NGROK_108"),
-    (PyngrokNgrokError("boom with tok_secret_value inside"), TunnelError, "[redacted]"),
-])
-def test_every_pyngrok_failure_maps_to_one_typed_error(exc: Exception, expected: type[TunnelError],
-                                                      words: str) -> None:
+@pytest.mark.parametrize(
+    ("exc", "expected", "words"),
+    [
+        (
+            PyngrokNgrokInstallError("An error occurred while downloading ngrok: <urlopen error [Errno -3]>"),
+            AgentUnavailableError,
+            "could not be downloaded",
+        ),
+        (PermissionError(13, "Permission denied"), AgentUnavailableError, "could not be run"),
+        (
+            PyngrokNgrokURLError("ngrok client exception, URLError: timed out", "timed out"),
+            TunnelError,
+            "local API did not answer",
+        ),
+        (
+            PyngrokNgrokError("The ngrok process errored on start: x.", [], "failed: ERR_NGROK_108"),
+            SessionLimitError,
+            "ERR_NGROK_108",
+        ),
+        (PyngrokNgrokError("boom with tok_secret_value inside"), TunnelError, "[redacted]"),
+    ],
+)
+def test_every_pyngrok_failure_maps_to_one_typed_error(exc: Exception, expected: type[TunnelError], words: str) -> None:
     error = tunnel_error_from(exc, secret="tok_secret_value", label="ngrok")
     assert type(error) is expected
     assert words in str(error) and error.hint

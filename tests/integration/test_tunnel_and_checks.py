@@ -75,9 +75,15 @@ async def test_endpoint_health_of_the_running_endpoint_and_of_another(tmp_path: 
 
 @pytest.mark.asyncio
 async def test_storage_check_of_the_running_bucket_and_of_a_typed_one(tmp_path: Path, s3_bucket: S3Bucket) -> None:
-    typed = StorageConfig(bucket=s3_bucket.bucket, prefix="studio", endpoint_url=s3_bucket.endpoint_url,
-                          region=s3_bucket.region, access_key_id=s3_bucket.access_key_id,
-                          secret_access_key=s3_bucket.secret_access_key, url_style="s3")
+    typed = StorageConfig(
+        bucket=s3_bucket.bucket,
+        prefix="studio",
+        endpoint_url=s3_bucket.endpoint_url,
+        region=s3_bucket.region,
+        access_key_id=s3_bucket.access_key_id,
+        secret_access_key=s3_bucket.secret_access_key,
+        url_style="s3",
+    )
     async with running(tmp_path, sync=False) as (services, _recorder):
         assert await services.check_storage()  # the sandbox's local folder
         answer = await services.check_storage(typed)

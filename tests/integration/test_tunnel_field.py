@@ -32,8 +32,13 @@ from tests.fixtures.ngrok import FAIL_ENV, FakeNgrok, echo_upstream, fake_ngrok_
 
 @pytest_asyncio.fixture
 async def service(fake_ngrok: FakeNgrok) -> AsyncIterator[TunnelService]:
-    svc = TunnelService(EventBus(), auth_token=fake_ngrok.token, ngrok_path=fake_ngrok.path,
-                        config_path=fake_ngrok.config_path, label="sandbox tunnel (simulated)")
+    svc = TunnelService(
+        EventBus(),
+        auth_token=fake_ngrok.token,
+        ngrok_path=fake_ngrok.path,
+        config_path=fake_ngrok.config_path,
+        label="sandbox tunnel (simulated)",
+    )
     try:
         yield svc
     finally:
@@ -56,7 +61,8 @@ def test_pyngrok_is_9_or_newer() -> None:
 
 @pytest.mark.asyncio
 async def test_the_token_is_in_the_agents_environment_not_its_command_line(
-        service: TunnelService, fake_ngrok: FakeNgrok) -> None:
+    service: TunnelService, fake_ngrok: FakeNgrok
+) -> None:
     async with echo_upstream() as upstream:
         await service.start(upstream.port)
         pid = service.agent_pid
@@ -71,7 +77,8 @@ async def test_the_token_is_in_the_agents_environment_not_its_command_line(
 
 @pytest.mark.asyncio
 async def test_an_agent_older_than_3_30_is_refused_with_what_to_do(
-        service: TunnelService, fake_ngrok: FakeNgrok, monkeypatch: pytest.MonkeyPatch) -> None:
+    service: TunnelService, fake_ngrok: FakeNgrok, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert agent_version(fake_ngrok.path)[:2] >= MIN_AGENT_VERSION  # type: ignore[index]
     monkeypatch.setenv(VERSION_ENV, "3.19.1")
     os.utime(fake_ngrok.path)  # a "new" binary: the version is asked again
@@ -85,7 +92,8 @@ async def test_an_agent_older_than_3_30_is_refused_with_what_to_do(
 
 @pytest.mark.asyncio
 async def test_endpoint_already_online_is_a_sentence_with_the_fix(
-        service: TunnelService, monkeypatch: pytest.MonkeyPatch) -> None:
+    service: TunnelService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(FAIL_ENV, "endpoint_online")
     async with echo_upstream() as upstream:
         with pytest.raises(EndpointOnlineError) as raised:
@@ -98,8 +106,11 @@ async def test_endpoint_already_online_is_a_sentence_with_the_fix(
 
 def test_session_limit_errors_say_what_to_stop() -> None:
     for code in ("ERR_NGROK_108", "ERR_NGROK_348"):
-        error = tunnel_error_from(PyngrokNgrokError("The ngrok process errored on start.", [],
-                                                    f"authentication failed: limited.\r\n\r\n{code}\r\n"))
+        error = tunnel_error_from(
+            PyngrokNgrokError(
+                "The ngrok process errored on start.", [], f"authentication failed: limited.\r\n\r\n{code}\r\n"
+            )
+        )
         assert isinstance(error, SessionLimitError)
         assert code in str(error) and "another copy of this app" in str(error) and "/agents" in str(error)
     endpoints = tunnel_error_from(PyngrokNgrokError("x", [], "ERR_NGROK_324"))

@@ -23,16 +23,28 @@ from tests.waits import tasks_named, wait_until
 
 pytestmark = pytest.mark.asyncio
 
-CONTENT_TYPES: list[str | None] = ["text/plain", "application/octet-stream", None, "application/json",
-                                   "application/x-www-form-urlencoded", "text/html; charset=iso-8859-1"]
+CONTENT_TYPES: list[str | None] = [
+    "text/plain",
+    "application/octet-stream",
+    None,
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "text/html; charset=iso-8859-1",
+]
 
 
 def echoed_body(job_id: str, megabytes: float) -> bytes:
     """A completed status object echoing an `input` of about `megabytes` MB (a big workflow)."""
     nodes = {str(i): {"class_type": "Note", "inputs": {"text": "x" * 1000}} for i in range(int(megabytes * 1000))}
-    return json.dumps({"id": job_id, "status": "COMPLETED", "output": {"status": "success",
-                       "loraUrl": "s3://b/actor_0000_V1.safetensors"},
-                       "input": {"workflow": nodes}, "webhook": "https://example.invalid/x"}).encode()
+    return json.dumps(
+        {
+            "id": job_id,
+            "status": "COMPLETED",
+            "output": {"status": "success", "loraUrl": "s3://b/actor_0000_V1.safetensors"},
+            "input": {"workflow": nodes},
+            "webhook": "https://example.invalid/x",
+        }
+    ).encode()
 
 
 async def test_multi_megabyte_bodies_are_accepted_whatever_the_content_type() -> None:
@@ -43,8 +55,9 @@ async def test_multi_megabyte_bodies_are_accepted_whatever_the_content_type() ->
     async def on_delivery(tok: str, status: JobStatus) -> None:
         delivered.append(status)
 
-    server = WebhookServer(is_known_token=lambda t: token_matches(t, digests), on_delivery=on_delivery,
-                           events=EventBus())
+    server = WebhookServer(
+        is_known_token=lambda t: token_matches(t, digests), on_delivery=on_delivery, events=EventBus()
+    )
     assert server.max_body_bytes == MAX_BODY_BYTES >= 12 * 1024 * 1024
     await server.start()
     try:
@@ -60,21 +73,30 @@ async def test_multi_megabyte_bodies_are_accepted_whatever_the_content_type() ->
             async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read with the same bound
                 body = echoed_body("job-chunked", 5)
                 for start in range(0, len(body), 1 << 20):
-                    yield body[start:start + (1 << 20)]
+                    yield body[start : start + (1 << 20)]
 
             answer = await client.post(url, content=chunks(), headers={"Content-Type": "text/plain"})
             assert answer.status_code == 200, answer.text
             # Several large bodies at once: all accepted (read a few at a time, never refused for it).
-            answers = await asyncio.gather(*(client.post(url, content=echoed_body(f"job-par-{i}", 2),
-                                                         headers={"Content-Type": "application/octet-stream"})
-                                             for i in range(8)))
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        url,
+                        content=echoed_body(f"job-par-{i}", 2),
+                        headers={"Content-Type": "application/octet-stream"},
+                    )
+                    for i in range(8)
+                )
+            )
             assert [a.status_code for a in answers] == [200] * 8
-            too_big = await client.post(url, content=b" " * (MAX_BODY_BYTES + 1),
-                                        headers={"Content-Type": "text/plain"})
+            too_big = await client.post(
+                url, content=b" " * (MAX_BODY_BYTES + 1), headers={"Content-Type": "text/plain"}
+            )
             assert too_big.status_code == 413
         await wait_until(lambda: len(delivered) == len(CONTENT_TYPES) + 9)
         assert sorted(s.id for s in delivered) == sorted(
-            [f"job-{i}" for i in range(len(CONTENT_TYPES))] + ["job-chunked"] + [f"job-par-{i}" for i in range(8)])
+            [f"job-{i}" for i in range(len(CONTENT_TYPES))] + ["job-chunked"] + [f"job-par-{i}" for i in range(8)]
+        )
         assert all(s.status is JobState.COMPLETED for s in delivered)
     finally:
         await server.stop()
@@ -89,8 +111,9 @@ async def test_a_burst_of_500_duplicate_deliveries_makes_one_or_two_status_calls
         version = await services.require_orchestrator().submit(0, FAST_PARAMS)
         job_id = version.job_id
         assert job_id is not None
-        await wait_until(lambda: sandbox.jobs[job_id].status is JobState.COMPLETED
-                         and not tasks_named(f"sandbox-webhook-{job_id}"))
+        await wait_until(
+            lambda: sandbox.jobs[job_id].status is JobState.COMPLETED and not tasks_named(f"sandbox-webhook-{job_id}")
+        )
         webhook_url = sandbox.jobs[job_id].webhook
         assert webhook_url and webhook_url.startswith(services.webhook_server.local_url)
         # aiohttp's client: httpx's pool spends seconds of CPU on 500 concurrent requests.

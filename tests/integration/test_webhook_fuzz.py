@@ -34,9 +34,12 @@ from actor_trainer.core.webhook_tokens import new_webhook_token, token_matches, 
 
 MAX_BODY = 4096
 STANDARD_METHODS = ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @dataclass
@@ -47,8 +50,9 @@ class Running:
     delivered: list[JobStatus] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def post(self, token: str, content: bytes, content_type: str | None = "application/json",
-             method: str = "POST") -> httpx.Response:
+    def post(
+        self, token: str, content: bytes, content_type: str | None = "application/json", method: str = "POST"
+    ) -> httpx.Response:
         headers = {"Content-Type": content_type} if content_type is not None else {}
         return self.client.request(method, f"/api/training-webhook/{token}", content=content, headers=headers)
 
@@ -87,8 +91,12 @@ def running() -> Iterator[Running]:
         with holder[0].lock:
             holder[0].delivered.append(status)
 
-    server = WebhookServer(is_known_token=lambda t: token_matches(t, digests), on_delivery=on_delivery,
-                           events=EventBus(), max_body_bytes=MAX_BODY)
+    server = WebhookServer(
+        is_known_token=lambda t: token_matches(t, digests),
+        on_delivery=on_delivery,
+        events=EventBus(),
+        max_body_bytes=MAX_BODY,
+    )
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
     client = httpx.Client(base_url=server.local_url, timeout=10)
     run = Running(server=server, client=client, token=token)
@@ -140,13 +148,30 @@ status_like = st.fixed_dictionaries(
 )
 valid_status = st.fixed_dictionaries(
     {"id": st.text(min_size=1, max_size=20), "status": st.sampled_from([s.value for s in JobState])},
-    optional={"output": json_values, "error": json_values, "delayTime": st.integers(0, 10**9) | st.none(),
-              "input": json_values, "workerId": st.text(max_size=10)},
+    optional={
+        "output": json_values,
+        "error": json_values,
+        "delayTime": st.integers(0, 10**9) | st.none(),
+        "input": json_values,
+        "workerId": st.text(max_size=10),
+    },
 )
 header_text = st.text(alphabet=string.ascii_letters + string.digits + "/+;=-_. ", max_size=40).map(str.strip)
-content_types = st.just("application/json") | st.sampled_from(
-    ["application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded",
-     "multipart/form-data; boundary=x", "APPLICATION/JSON", "application/problem+json"]) | header_text
+content_types = (
+    st.just("application/json")
+    | st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=utf-8",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "APPLICATION/JSON",
+            "application/problem+json",
+        ]
+    )
+    | header_text
+)
 
 
 @pytest.mark.timeout(300)
@@ -163,8 +188,11 @@ def test_random_bytes_never_break_the_server(running: Running, content: bytes) -
 
 @pytest.mark.timeout(300)
 @FUZZ
-@given(value=valid_status | status_like | json_values, known=st.sampled_from([True, True, False]),
-       content_type=content_types)
+@given(
+    value=valid_status | status_like | json_values,
+    known=st.sampled_from([True, True, False]),
+    content_type=content_types,
+)
 def test_random_json_and_content_types(running: Running, value: Any, known: bool, content_type: str) -> None:
     content = json.dumps(value).encode()
     token = running.token if known else new_webhook_token()
@@ -184,9 +212,11 @@ def test_huge_bodies_are_413(running: Running, size: int, chunked: bool) -> None
     content = json.dumps(body).encode()
     before = running.applied()
     if chunked:
-        answer = running.client.post(f"/api/training-webhook/{running.token}",
-                                     content=iter([content[i:i + 8192] for i in range(0, len(content), 8192)]),
-                                     headers={"Content-Type": "application/json"})
+        answer = running.client.post(
+            f"/api/training-webhook/{running.token}",
+            content=iter([content[i : i + 8192] for i in range(0, len(content), 8192)]),
+            headers={"Content-Type": "application/json"},
+        )
     else:
         answer = running.post(running.token, content)
     if len(content) > MAX_BODY:
@@ -198,9 +228,10 @@ def test_huge_bodies_are_413(running: Running, size: int, chunked: bool) -> None
 
 @pytest.mark.timeout(300)
 @FUZZ
-@given(method=st.sampled_from(STANDARD_METHODS)
-       | st.text(alphabet=string.ascii_uppercase, min_size=1, max_size=12),
-       valid_body=st.booleans())
+@given(
+    method=st.sampled_from(STANDARD_METHODS) | st.text(alphabet=string.ascii_uppercase, min_size=1, max_size=12),
+    valid_body=st.booleans(),
+)
 def test_random_methods(running: Running, method: str, valid_body: bool) -> None:
     content = json.dumps({"id": "m", "status": "COMPLETED"}).encode() if valid_body else b"?"
     before = running.applied()

@@ -41,14 +41,21 @@ class Running:
         async def on_delivery(tok: str, status: JobStatus) -> None:
             self.delivered.append(status)
 
-        self.server = WebhookServer(is_known_token=lambda t: token_matches(t, digests), on_delivery=on_delivery,
-                                    events=bus, max_connections=cap, header_timeout_s=HEADER_TIMEOUT_S,
-                                    reject_lines_per_minute=LINES_PER_MINUTE)
+        self.server = WebhookServer(
+            is_known_token=lambda t: token_matches(t, digests),
+            on_delivery=on_delivery,
+            events=bus,
+            max_connections=cap,
+            header_timeout_s=HEADER_TIMEOUT_S,
+            reject_lines_per_minute=LINES_PER_MINUTE,
+        )
 
     async def deliver(self, job_id: str) -> httpx.Response:
         async with httpx.AsyncClient(timeout=10) as client:
-            return await client.post(f"{self.server.local_url}/api/training-webhook/{self.token}",
-                                     content=json.dumps({"id": job_id, "status": "COMPLETED"}))
+            return await client.post(
+                f"{self.server.local_url}/api/training-webhook/{self.token}",
+                content=json.dumps({"id": job_id, "status": "COMPLETED"}),
+            )
 
 
 @pytest_asyncio.fixture(params=[CAP, MAX_CONNECTIONS], ids=["cap32", "default-cap"])
@@ -80,7 +87,8 @@ def closed_by_server(s: socket.socket) -> bool:
 
 
 async def test_300_idle_sockets_neither_block_a_delivery_nor_stay_open(
-        running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="actor_trainer")
     guard = running.server.guard
     assert guard is not None
@@ -168,12 +176,14 @@ async def test_a_kept_alive_connection_idle_between_requests_is_closed(running: 
 
 
 async def test_malformed_http_logs_a_bounded_number_of_lines(
-        running: Running, caplog: pytest.LogCaptureFixture) -> None:
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     for i in range(60):
         reader, writer = await asyncio.open_connection("127.0.0.1", running.server.port)
-        writer.write(b"GARBAGE \x00\x01 NOT HTTP\r\n\r\n" if i % 2 else
-                     b"POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n")
+        writer.write(
+            b"GARBAGE \x00\x01 NOT HTTP\r\n\r\n" if i % 2 else b"POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n"
+        )
         await writer.drain()
         await reader.read()
         writer.close()

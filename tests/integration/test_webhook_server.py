@@ -45,7 +45,10 @@ SECRET_INPUT = "input-marker-that-must-never-be-logged"
 
 def status_body(job_id: str = "job-1", state: str = "COMPLETED") -> dict[str, object]:
     return {
-        "id": job_id, "status": state, "delayTime": 12, "executionTime": 3400,
+        "id": job_id,
+        "status": state,
+        "delayTime": 12,
+        "executionTime": 3400,
         "output": {"status": "success", "loraUrl": "s3://bucket/actor_0001_V1.safetensors"},
         "input": {"training_config": {"request_id": SECRET_INPUT}},
         "webhook": "https://example.invalid/api/training-webhook/xyz",
@@ -90,8 +93,7 @@ def test_check_functions_answer_with_the_right_status() -> None:
 
     parsed = parse_status(status_body())
     assert parsed.id == "job-1" and parsed.status is JobState.COMPLETED
-    for bad_status in ([], "COMPLETED", {"id": "x"}, {"id": "", "status": "COMPLETED"},
-                       {"id": "x", "status": "DONE"}):
+    for bad_status in ([], "COMPLETED", {"id": "x"}, {"id": "", "status": "COMPLETED"}, {"id": "x", "status": "DONE"}):
         assert status_of(parse_status, bad_status) == 422
 
 
@@ -107,12 +109,23 @@ class Harness:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     fail_next: bool = False
 
-    async def post(self, token: str | None = None, body: object = None, *, raw: bytes | None = None,
-                   content_type: str = "application/json", method: str = "POST") -> httpx.Response:
+    async def post(
+        self,
+        token: str | None = None,
+        body: object = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        method: str = "POST",
+    ) -> httpx.Response:
         content = raw if raw is not None else json.dumps(status_body() if body is None else body).encode()
         async with httpx.AsyncClient(base_url=self.server.local_url, timeout=10) as client:
-            return await client.request(method, f"/api/training-webhook/{token or self.token}",
-                                        content=content, headers={"Content-Type": content_type})
+            return await client.request(
+                method,
+                f"/api/training-webhook/{token or self.token}",
+                content=content,
+                headers={"Content-Type": content_type},
+            )
 
     def received(self) -> list[WebhookReceived]:
         return [e for e in self.events if isinstance(e, WebhookReceived)]
@@ -135,8 +148,9 @@ async def harness() -> AsyncIterator[Harness]:
             raise RuntimeError("the orchestrator broke")
         await h.release.wait()
 
-    server = WebhookServer(is_known_token=lambda t: token_matches(t, digests), on_delivery=on_delivery,
-                           events=bus, stop_grace_s=0.3)
+    server = WebhookServer(
+        is_known_token=lambda t: token_matches(t, digests), on_delivery=on_delivery, events=bus, stop_grace_s=0.3
+    )
     h = Harness(server=server, token=token, events=events)
     holder.append(h)
     await server.start()
@@ -166,7 +180,8 @@ async def delivered_after_a_good_one(h: Harness) -> None:
 
 @pytest.mark.asyncio
 async def test_a_valid_delivery_is_answered_at_once_and_applied_once(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     assert harness.server.local_url == f"http://127.0.0.1:{harness.server.port}"
     started = time.perf_counter()
@@ -211,8 +226,9 @@ async def test_bad_requests_are_rejected_with_the_right_status(harness: Harness)
             yield b" " * 65536
 
     async with httpx.AsyncClient(base_url=h.server.local_url) as client:
-        chunked = await client.post(f"/api/training-webhook/{h.token}", content=chunks(),
-                                    headers={"Content-Type": "application/json"})
+        chunked = await client.post(
+            f"/api/training-webhook/{h.token}", content=chunks(), headers={"Content-Type": "application/json"}
+        )
     assert chunked.status_code == 413
     assert (await h.post(raw=b'{"id": "job-1", "status": ')).status_code == 400
     assert (await h.post(raw=b"\xff\xfe\x00")).status_code == 400
@@ -277,8 +293,9 @@ async def test_a_busy_port_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        server = WebhookServer(is_known_token=lambda t: False, on_delivery=_never, events=EventBus(),
-                               port=taken.getsockname()[1])
+        server = WebhookServer(
+            is_known_token=lambda t: False, on_delivery=_never, events=EventBus(), port=taken.getsockname()[1]
+        )
         with pytest.raises(Exception, match="could not listen") as raised:
             await server.start()
         assert "port" in raised.value.hint  # type: ignore[attr-defined]
@@ -295,8 +312,9 @@ async def _never(token: str, status: JobStatus) -> None:
 async def test_delivery_test_direct_and_through_the_tunnel(harness: Harness, fake_ngrok: FakeNgrok) -> None:
     assert await test_delivery(harness.server.local_url, harness.server) > 0
 
-    tunnel = TunnelService(EventBus(), auth_token=fake_ngrok.token, ngrok_path=fake_ngrok.path,
-                           config_path=fake_ngrok.config_path)
+    tunnel = TunnelService(
+        EventBus(), auth_token=fake_ngrok.token, ngrok_path=fake_ngrok.path, config_path=fake_ngrok.config_path
+    )
     try:
         public = await tunnel.start(harness.server.port)
         seconds = await test_delivery(public + "/", harness.server, timeout_s=5)
@@ -336,8 +354,9 @@ async def test_delivery_test_tells_when_another_server_answers(harness: Harness,
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]
-    tunnel = TunnelService(EventBus(), auth_token=fake_ngrok.token, ngrok_path=fake_ngrok.path,
-                           config_path=fake_ngrok.config_path)
+    tunnel = TunnelService(
+        EventBus(), auth_token=fake_ngrok.token, ngrok_path=fake_ngrok.path, config_path=fake_ngrok.config_path
+    )
     try:
         public = await tunnel.start(dead_port)
         with pytest.raises(WebhookWrongServerError, match="ERR_NGROK_8012"):

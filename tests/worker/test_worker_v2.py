@@ -42,8 +42,13 @@ async def v2_job(storage: Any, params: TrainingParameters, *, presign_put: Any =
         return presign_put(key) if presign_put else storage.url_for_key(key)
 
     built = build_run_request(
-        actor=ACTOR, params=params, version_name="V1", training_urls=urls,
-        output_url=storage.model_url(ACTOR.id, MODEL), webhook_base_url=None, contract_version=2,
+        actor=ACTOR,
+        params=params,
+        version_name="V1",
+        training_urls=urls,
+        output_url=storage.model_url(ACTOR.id, MODEL),
+        webhook_base_url=None,
+        contract_version=2,
         sample_url=sample_url,
         checkpoint_url=lambda step: storage.url_for_key(checkpoint_key(PREFIX, ACTOR.id, MODEL, step)),
     )
@@ -124,11 +129,16 @@ async def test_presigned_put_urls_work_and_their_signatures_are_not_reported(
     client = s3_bucket.client()
 
     def presign_put(key: str) -> str:
-        return str(client.generate_presigned_url("put_object", Params={"Bucket": s3_bucket.bucket, "Key": key},
-                                                 ExpiresIn=3600))
+        return str(
+            client.generate_presigned_url("put_object", Params={"Bucket": s3_bucket.bucket, "Key": key}, ExpiresIn=3600)
+        )
 
-    params = TrainingParameters(max_train_steps=20, network_dim=4, trigger="ohwx",
-                                sampling=SampleSettings(every=20, prompts=["{trigger} smiling", "{trigger} sad"]))
+    params = TrainingParameters(
+        max_train_steps=20,
+        network_dim=4,
+        trigger="ohwx",
+        sampling=SampleSettings(every=20, prompts=["{trigger} smiling", "{trigger} sad"]),
+    )
     job, _ = await v2_job(storage, params, presign_put=presign_put)
     assert "Signature=" in job["input"]["training_config"]["sample_urls"][0][0]
     updates: list[dict[str, Any]] = []
@@ -146,12 +156,18 @@ async def test_a_v1_job_behaves_as_before(
     storage = await prepare(s3_bucket, monkeypatch)
     params = TrainingParameters(max_train_steps=40, network_dim=4, sampling=SampleSettings(every=10))
     listed = await storage.list_training_data(ACTOR.id)
-    built = build_run_request(actor=ACTOR, params=params, version_name="V1",
-                              training_urls=[storage.url_for_key(o.key) for o in listed],
-                              output_url=storage.model_url(ACTOR.id, MODEL), webhook_base_url=None)
+    built = build_run_request(
+        actor=ACTOR,
+        params=params,
+        version_name="V1",
+        training_urls=[storage.url_for_key(o.key) for o in listed],
+        output_url=storage.model_url(ACTOR.id, MODEL),
+        webhook_base_url=None,
+    )
     updates: list[dict[str, Any]] = []
-    output = await run(worker, {"id": "job-v1", "input": built.body["input"]}, fake_comfyui,
-                       tmp_path / "workspace", updates)
+    output = await run(
+        worker, {"id": "job-v1", "input": built.body["input"]}, fake_comfyui, tmp_path / "workspace", updates
+    )
     assert not any(n["class_type"] == "FluxTrainValidate" for n in fake_comfyui.prompts[0]["prompt"].values())
     assert set(output) == {"status", "loraUrl", "loraName", "model_info"}
     assert all(set(u) == {"phase", "step", "total", "message"} for u in updates)
@@ -163,8 +179,13 @@ async def _generate_job(storage: Any, bucket: S3Bucket, trial: Trial, lora: byte
     lora_url = storage.model_url(ACTOR.id, MODEL)
     await storage.write_url(lora_url, lora)
     keys = trial_image_keys(PREFIX, ACTOR.id, MODEL, trial.requestId or trial.id, trial.count)
-    built = build_generate_request(trial=trial, lora_url=lora_url, image_urls=[storage.url_for_key(k) for k in keys],
-                                   webhook_base_url=None, model_name=MODEL)
+    built = build_generate_request(
+        trial=trial,
+        lora_url=lora_url,
+        image_urls=[storage.url_for_key(k) for k in keys],
+        webhook_base_url=None,
+        model_name=MODEL,
+    )
     return {"id": "job-try", "input": built.body["input"]}, keys
 
 
@@ -173,8 +194,9 @@ async def test_a_generate_job_returns_images_and_leaves_nothing_behind(
     s3_bucket: S3Bucket, fake_comfyui: FakeComfyUI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     storage = await prepare(s3_bucket, monkeypatch, files={})
-    trial = Trial(id="try-1", requestId="try-1", prompt="ohwx as a knight", seed=9, count=3, strength=0.8,
-                  width=512, height=768)
+    trial = Trial(
+        id="try-1", requestId="try-1", prompt="ohwx as a knight", seed=9, count=3, strength=0.8, width=512, height=768
+    )
     lora = b"a LoRA's bytes" * 100
     job, keys = await _generate_job(storage, s3_bucket, trial, lora)
     updates: list[dict[str, Any]] = []

@@ -39,6 +39,7 @@ def __getattr__(name: str) -> Any:
         return S3Storage
     raise AttributeError(name)
 
+
 __all__ = [
     "BytesCallback",
     "FileComparison",

@@ -36,8 +36,9 @@ Choice = tuple[str, int | None]  # (version key, checkpoint step or None: its la
 
 
 class CompareWindow(QDialog):
-    def __init__(self, ctx: AppContext, actor_id: int, preselect: str | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, actor_id: int, preselect: str | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("compareWindow")
         summary = ctx.summary(actor_id)
@@ -109,8 +110,9 @@ class CompareWindow(QDialog):
             self._add_choice(label, (version.key, None), bool(steps) or bool(version.trials))
             for step in steps[:-1]:
                 good = version.isGood and version.goodCheckpointStep == step
-                self._add_choice(f"    {version.name}@{step}" + (tr("  ✓ good") if good else ""), (version.key, step),
-                                 True)
+                self._add_choice(
+                    f"    {version.name}@{step}" + (tr("  ✓ good") if good else ""), (version.key, step), True
+                )
         self.choices.blockSignals(False)
         if not self._chosen:
             with_samples = [v for v in ordered if sample_steps(v) or v.trials]

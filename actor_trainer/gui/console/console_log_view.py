@@ -173,8 +173,10 @@ class ConsoleLogView(QWidget):
         self.levels_button.setText(text)
         # Room for the longest of these words and the menu arrow, so none is clipped (issue 10, item 8).
         metrics = self.levels_button.fontMetrics()
-        longest = max(metrics.horizontalAdvance(t) for t in (
-            tr("All levels"), tr("All but debug"), tr("{n} of {m} levels").format(n=everything, m=everything)))
+        longest = max(
+            metrics.horizontalAdvance(t)
+            for t in (tr("All levels"), tr("All but debug"), tr("{n} of {m} levels").format(n=everything, m=everything))
+        )
         self.levels_button.setMinimumWidth(longest + 36)
 
     def _apply_actor_filter(self) -> None:

@@ -43,7 +43,6 @@ _STATES: dict[VersionStatus, str] = {
 Confirm = Callable[[str, str], bool]
 
 
-
 def pick_current_run(versions: list[TrainingVersion]) -> TrainingVersion | None:
     """The newest run still in flight, else the newest run, else None."""
     in_flight = [v for v in versions if not v.status.is_terminal]

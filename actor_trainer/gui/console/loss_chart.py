@@ -256,9 +256,15 @@ class LossChart(QWidget):
             latest,
         )
         # The legend: what the dots and the line are (between the axis name and the latest value).
-        self._legend_rect = self._paint_legend(painter, metrics, accent, muted,
-                                               4 + metrics.horizontalAdvance(tr("loss")) + 14,
-                                               plot.right() - latest_width - 12, row.center().y())
+        self._legend_rect = self._paint_legend(
+            painter,
+            metrics,
+            accent,
+            muted,
+            4 + metrics.horizontalAdvance(tr("loss")) + 14,
+            plot.right() - latest_width - 12,
+            row.center().y(),
+        )
 
         # Raw points (faint), then the smoothed line on top. One call each (drawPoints with a round
         # pen, drawPolyline): thousands of per-point calls would make a repaint slow.
@@ -279,8 +285,16 @@ class LossChart(QWidget):
         """The legend's two entries: the dots, the line."""
         return tr("reported"), tr("smoothed")
 
-    def _paint_legend(self, painter: QPainter, metrics: QFontMetrics, accent: QColor, muted: QColor,
-                      left: float, right: float, middle: float) -> QRectF | None:
+    def _paint_legend(
+        self,
+        painter: QPainter,
+        metrics: QFontMetrics,
+        accent: QColor,
+        muted: QColor,
+        left: float,
+        right: float,
+        middle: float,
+    ) -> QRectF | None:
         dots, line = self.legend()
         needed = 14 + metrics.horizontalAdvance(dots) + 12 + 18 + metrics.horizontalAdvance(line)
         if right - left < needed:

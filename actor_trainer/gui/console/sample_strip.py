@@ -49,16 +49,23 @@ class SampleStrip(QWidget):
                 widget.deleteLater()
         self.tiles = []
         if version is None or not steps:
-            waiting = (version is not None and not version.status.is_terminal and self._ctx.speaks_v2()
-                       and version.parameters.sample_settings.every > 0)
+            waiting = (
+                version is not None
+                and not version.status.is_terminal
+                and self._ctx.speaks_v2()
+                and version.parameters.sample_settings.every > 0
+            )
             self.title.setText(tr("Samples appear here as each checkpoint lands.") if waiting else "")
             self.setVisible(waiting)
             return
         latest = samples_at(version)
         every = [s for s in version.samples or [] if s.step is not None]
         gallery = [ShownImage(s, sample_caption(s, version.name)) for s in every]
-        self.title.setText(tr("Samples at step {step} ({n} checkpoint(s) so far) — click to enlarge").format(
-            step=steps[-1], n=len(steps)))
+        self.title.setText(
+            tr("Samples at step {step} ({n} checkpoint(s) so far) — click to enlarge").format(
+                step=steps[-1], n=len(steps)
+            )
+        )
         for sample in latest:
             index = every.index(sample)
             tile = SampleTile(self._ctx, sample, TILE, gallery[index].caption, self)

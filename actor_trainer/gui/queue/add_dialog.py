@@ -46,8 +46,9 @@ class PlannedEntry:
     blocked: bool
 
 
-def plan(library: Library, actor_ids: list[int], mode: str, own: dict[int, TrainingParameters],
-         one_set: TrainingParameters) -> list[PlannedEntry]:
+def plan(
+    library: Library, actor_ids: list[int], mode: str, own: dict[int, TrainingParameters], one_set: TrainingParameters
+) -> list[PlannedEntry]:
     """Blocking (reads folders, checks pictures): the parameters and the doctor's verdict per actor."""
     from actor_trainer.core.dataset_doctor import check_actor
 
@@ -62,8 +63,7 @@ def plan(library: Library, actor_ids: list[int], mode: str, own: dict[int, Train
         else:
             params = own[actor_id]
         report = check_actor(library, actor, params)
-        out.append(PlannedEntry(actor=actor, params=params, verdict=report.summary_text(),
-                                blocked=report.has_blocking))
+        out.append(PlannedEntry(actor=actor, params=params, verdict=report.summary_text(), blocked=report.has_blocking))
     return out
 
 
@@ -101,8 +101,9 @@ class AddToQueueDialog(QDialog):
         self.status.setObjectName("queuePlanStatus")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
-        self.force = QCheckBox(tr("Submit even where the dataset check blocks (recorded in the version as forced)"),
-                               self)
+        self.force = QCheckBox(
+            tr("Submit even where the dataset check blocks (recorded in the version as forced)"), self
+        )
         self.force.setObjectName("queueForce")
         layout.addWidget(self.force)
         self.buttons = QDialogButtonBox(self)
@@ -131,28 +132,36 @@ class AddToQueueDialog(QDialog):
             if generation == self._generation:
                 self._show(planned)
 
-        self._ctx.tasks.start("queue-plan", asyncio.to_thread(plan, self._ctx.library, self._actor_ids, mode, own,
-                                                              one_set),
-                              on_done=done, on_error=lambda exc: self._ctx.report_error(exc, tr("Could not check")),
-                              replace=True, owner=self)
+        self._ctx.tasks.start(
+            "queue-plan",
+            asyncio.to_thread(plan, self._ctx.library, self._actor_ids, mode, own, one_set),
+            on_done=done,
+            on_error=lambda exc: self._ctx.report_error(exc, tr("Could not check")),
+            replace=True,
+            owner=self,
+        )
 
     def _show(self, planned: list[PlannedEntry]) -> None:
         self.planned = planned
         self.table.setRowCount(len(planned))
         for row, p in enumerate(planned):
             params = p.params
-            cells = [p.actor.name, str(params.max_train_steps),
-                     f"{params.learning_rate:g} / {params.network_dim} / {params.network_alpha:g}",
-                     ("⛔ " if p.blocked else "") + p.verdict]
+            cells = [
+                p.actor.name,
+                str(params.max_train_steps),
+                f"{params.learning_rate:g} / {params.network_dim} / {params.network_alpha:g}",
+                ("⛔ " if p.blocked else "") + p.verdict,
+            ]
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
         blocked = sum(1 for p in planned if p.blocked)
         text = tr("{n} actor(s) to queue.").format(n=len(planned))
         if blocked:
-            text += " " + tr("{b} of them have problems that block training: their entries fail unless fixed "
-                             "first, or unless “Submit even where the dataset check blocks” is ticked.").format(
-                b=blocked)
+            text += " " + tr(
+                "{b} of them have problems that block training: their entries fail unless fixed "
+                "first, or unless “Submit even where the dataset check blocks” is ticked."
+            ).format(b=blocked)
         self.status.setText(text)
         self.add_button.setEnabled(bool(planned))
 

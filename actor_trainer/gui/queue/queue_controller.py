@@ -92,10 +92,14 @@ class QueueController(QObject):
     # --- reading --------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._ctx.tasks.start("queue-reload", asyncio.to_thread(self.store.load), on_done=self._loaded,
-                              on_error=lambda exc: self._ctx.report_error(exc, tr("The queue could not be read"),
-                                                                          quiet=True),
-                              replace=True, owner=self)
+        self._ctx.tasks.start(
+            "queue-reload",
+            asyncio.to_thread(self.store.load),
+            on_done=self._loaded,
+            on_error=lambda exc: self._ctx.report_error(exc, tr("The queue could not be read"), quiet=True),
+            replace=True,
+            owner=self,
+        )
 
     def _loaded(self, queue: QueueFile) -> None:
         self.queue = queue
@@ -116,12 +120,22 @@ class QueueController(QObject):
             if on_done is not None:
                 on_done(result)
 
-        self._ctx.tasks.start(f"queue-edit-{next(self._names)}", asyncio.to_thread(fn, *args), on_done=done,
-                              on_error=lambda exc: self._ctx.report_error(exc, tr("The queue could not be changed")),
-                              replace=False, owner=self)
+        self._ctx.tasks.start(
+            f"queue-edit-{next(self._names)}",
+            asyncio.to_thread(fn, *args),
+            on_done=done,
+            on_error=lambda exc: self._ctx.report_error(exc, tr("The queue could not be changed")),
+            replace=False,
+            owner=self,
+        )
 
-    def add(self, items: list[tuple[int, str, TrainingParameters]], *, force: bool = False,
-            on_done: Callable[[list[QueueEntry]], None] | None = None) -> None:
+    def add(
+        self,
+        items: list[tuple[int, str, TrainingParameters]],
+        *,
+        force: bool = False,
+        on_done: Callable[[list[QueueEntry]], None] | None = None,
+    ) -> None:
         store = self.store
 
         def add_all() -> list[QueueEntry]:

@@ -77,6 +77,6 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             p = e.parameters
             return tr("{steps} steps, lr {lr:g}, dim/alpha {dim}/{alpha:g}").format(
-                steps=p.max_train_steps, lr=p.learning_rate, dim=p.network_dim, alpha=p.network_alpha) + (
-                "\n" + (e.error or e.note or "") if (e.error or e.note) else "")
+                steps=p.max_train_steps, lr=p.learning_rate, dim=p.network_dim, alpha=p.network_alpha
+            ) + ("\n" + (e.error or e.note or "") if (e.error or e.note) else "")
         return None

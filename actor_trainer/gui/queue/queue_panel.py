@@ -57,9 +57,13 @@ class QueuePanel(QWidget):
         self.concurrent.setObjectName("queueMaxConcurrent")
         self.concurrent.setRange(1, 64)
         self.concurrent.setSuffix(tr(" at once"))
-        self.concurrent.setToolTip(tr("How many runs the queue keeps in flight. RunPod's /health reports the "
-                                      "workers running now, not the endpoint's maximum: set what your endpoint "
-                                      "allows."))
+        self.concurrent.setToolTip(
+            tr(
+                "How many runs the queue keeps in flight. RunPod's /health reports the "
+                "workers running now, not the endpoint's maximum: set what your endpoint "
+                "allows."
+            )
+        )
         self.concurrent.editingFinished.connect(self._set_concurrent)
         bar.addWidget(self.concurrent)
         layout.addLayout(bar)
@@ -105,7 +109,7 @@ class QueuePanel(QWidget):
         for e in queue.visible():
             counts[e.state] = counts.get(e.state, 0) + 1
         parts = [f"{n} {tr(state.value)}" for state, n in counts.items() if n]
-        text = (" · ".join(parts) if parts else tr("The queue is empty: Add actors… to train several overnight."))
+        text = " · ".join(parts) if parts else tr("The queue is empty: Add actors… to train several overnight.")
         if queue.paused:
             text += " — " + tr("PAUSED: nothing new is submitted; runs in flight go on.")
         if self.controller.runner_text:
@@ -167,8 +171,13 @@ class QueuePanel(QWidget):
         """The actor selector with several actors selectable; Choose opens Add to queue."""
         from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
 
-        dialog = ActorSelectorDialog(self._ctx.actor_model, self._ctx.thumbnails, self,
-                                     current_actor_id=self._ctx.current_actor_id, multi_select=True)
+        dialog = ActorSelectorDialog(
+            self._ctx.actor_model,
+            self._ctx.thumbnails,
+            self,
+            current_actor_id=self._ctx.current_actor_id,
+            multi_select=True,
+        )
         dialog.setWindowTitle(tr("Choose actors to queue"))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.actorsChosen.connect(self.add_actors)

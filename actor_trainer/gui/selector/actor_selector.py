@@ -430,4 +430,3 @@ class ActorSelectorDialog(QDialog):
             QApplication.sendEvent(self._search, copy_key_event(event))
             return True
         return super().eventFilter(watched, event)
-

@@ -118,8 +118,16 @@ class PosterDelegate(QStyledItemDelegate):
             cached.setDevicePixelRatio(dpr)
             cached.fill(Qt.GlobalColor.transparent)
             local = QPainter(cached)
-            self._draw(local, QRect(0, 0, rect.width(), rect.height()), option, card, pixmap,
-                       selected=selected, hovered=hovered, active=active)
+            self._draw(
+                local,
+                QRect(0, 0, rect.width(), rect.height()),
+                option,
+                card,
+                pixmap,
+                selected=selected,
+                hovered=hovered,
+                active=active,
+            )
             local.end()
             self._cards[key] = cached
             self._card_bytes += _bytes(cached)
@@ -129,8 +137,18 @@ class PosterDelegate(QStyledItemDelegate):
             self._cards.move_to_end(key)
         painter.drawPixmap(rect.topLeft(), cached)
 
-    def _draw(self, painter: QPainter, rect: QRect, option: QStyleOptionViewItem, card: tuple[Any, ...],
-              pixmap: QPixmap | None, *, selected: bool, hovered: bool, active: bool) -> None:
+    def _draw(
+        self,
+        painter: QPainter,
+        rect: QRect,
+        option: QStyleOptionViewItem,
+        card: tuple[Any, ...],
+        pixmap: QPixmap | None,
+        *,
+        selected: bool,
+        hovered: bool,
+        active: bool,
+    ) -> None:
         actor_id, name, meta, id_text, initials, validated, count, sync, training, _path = card
         name_font, small_font, badge_font, initials_font = self._fonts(option.font)
         palette = option.palette
@@ -174,8 +192,9 @@ class PosterDelegate(QStyledItemDelegate):
             y += metrics.height()
         painter.restore()
 
-    def _paint_poster(self, painter: QPainter, rect: QRect, actor_id: int, initials: str,
-                      pixmap: QPixmap | None, font: QFont) -> None:
+    def _paint_poster(
+        self, painter: QPainter, rect: QRect, actor_id: int, initials: str, pixmap: QPixmap | None, font: QFont
+    ) -> None:
         if pixmap is not None:
             painter.drawPixmap(rect, pixmap)
             return
@@ -189,8 +208,16 @@ class PosterDelegate(QStyledItemDelegate):
         painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), initials or "?")
         painter.restore()
 
-    def _paint_badges(self, painter: QPainter, poster: QRect, validated: bool, count: int, sync: str | None,
-                      training: bool, font: QFont) -> None:
+    def _paint_badges(
+        self,
+        painter: QPainter,
+        poster: QRect,
+        validated: bool,
+        count: int,
+        sync: str | None,
+        training: bool,
+        font: QFont,
+    ) -> None:
         painter.setFont(font)
         metrics = QFontMetrics(font)
         inner = poster.adjusted(4, 4, -4, -4)

@@ -151,7 +151,8 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.scroll_area, 1)
         self.restart_note = QLabel(
-            tr("The webhook mode applies at once; the other changes when Actor Trainer restarts."), self)
+            tr("The webhook mode applies at once; the other changes when Actor Trainer restarts."), self
+        )
         self.restart_note.setStyleSheet("color: palette(mid);")
         layout.addWidget(self.restart_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
@@ -173,8 +174,10 @@ class SettingsDialog(QDialog):
         self.scroll_area.setMinimumWidth(min(width, available.width() - 40))
         layout = self.layout()
         margins = layout.contentsMargins() if layout is not None else QMargins()
-        below = sum(w.sizeHint().height() for w in (self.restart_note, self.restart_button.parentWidget())
-                    if w is not None) + 24
+        below = (
+            sum(w.sizeHint().height() for w in (self.restart_note, self.restart_button.parentWidget()) if w is not None)
+            + 24
+        )
         wanted = self.content.sizeHint().height() + below + margins.top() + margins.bottom()
         height = min(wanted, available.height() - 80)  # the window's title bar and the desktop's panel
         self.scroll_area.setMinimumHeight(min(200, height))
@@ -264,9 +267,12 @@ class SettingsDialog(QDialog):
         button = row.findChild(QPushButton)
         assert button is not None  # _test_row made it
         self.tunnel_test_button = button
-        self.tunnel_test_button.setToolTip(tr(
-            "Sends a test webhook through the public URL to this app. In ngrok mode a stopped tunnel is "
-            "started first and keeps running afterwards (stop it in the Tunnel panel)."))
+        self.tunnel_test_button.setToolTip(
+            tr(
+                "Sends a test webhook through the public URL to this app. In ngrok mode a stopped tunnel is "
+                "started first and keeps running afterwards (stop it in the Tunnel panel)."
+            )
+        )
         form.addRow("", row)
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self._mode_changed()
@@ -320,9 +326,14 @@ class SettingsDialog(QDialog):
         def answered(health: EndpointHealth) -> None:
             done(health.summary() if endpoint else tr("sandbox endpoint answers: ") + health.summary())
 
-        self.ctx.check_endpoint(endpoint or None, api_root=self.api_root.text().strip() or RUNPOD_API_ROOT,
-                                api_key=self._secret(self.api_key) if endpoint else None,
-                                on_done=answered, on_error=failed, owner=self)
+        self.ctx.check_endpoint(
+            endpoint or None,
+            api_root=self.api_root.text().strip() or RUNPOD_API_ROOT,
+            api_key=self._secret(self.api_key) if endpoint else None,
+            on_done=answered,
+            on_error=failed,
+            owner=self,
+        )
 
     def _test_storage(self, done: Done, failed: Failed) -> None:
         bucket = self.bucket.text().strip()
@@ -332,11 +343,15 @@ class SettingsDialog(QDialog):
             else:
                 done(tr("no bucket set: the sandbox's local folder would be used"))
             return
-        typed = StorageConfig(bucket=bucket, prefix=self.prefix.text().strip(),
-                              endpoint_url=self.s3_endpoint.text().strip() or None,
-                              region=self.region.text().strip() or None,
-                              access_key_id=self.access_key.text().strip() or None,
-                              secret_access_key=self._secret(self.secret_key), url_style="s3")
+        typed = StorageConfig(
+            bucket=bucket,
+            prefix=self.prefix.text().strip(),
+            endpoint_url=self.s3_endpoint.text().strip() or None,
+            region=self.region.text().strip() or None,
+            access_key_id=self.access_key.text().strip() or None,
+            secret_access_key=self._secret(self.secret_key),
+            url_style="s3",
+        )
         self.ctx.check_storage(typed, on_done=done, on_error=failed, owner=self)
 
     def _test_tunnel(self, done: Done, failed: Failed) -> None:
@@ -387,15 +402,22 @@ class SettingsDialog(QDialog):
         def done(_: None) -> None:
             self.ctx.settings = settings
             if settings.webhook_mode != self.ctx.config.webhook_mode and not os.environ.get(
-                    "ACTOR_TRAINER_WEBHOOK_MODE"):
+                "ACTOR_TRAINER_WEBHOOK_MODE"
+            ):
                 self.ctx.apply_webhook_mode(settings.webhook_mode, settings.public_url)  # at once, not at restart
             self.saved.emit()
             then()
 
-        typed = {f.name: value for f in (self.api_key, self.secret_key, self.ngrok_token)
-                 if (value := f.value()) is not None}  # read on the GUI thread, written off it
-        self.ctx.tasks.start("settings-save", asyncio.to_thread(self._persist, settings, typed), on_done=done,
-                             on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")), owner=self)
+        typed = {
+            f.name: value for f in (self.api_key, self.secret_key, self.ngrok_token) if (value := f.value()) is not None
+        }  # read on the GUI thread, written off it
+        self.ctx.tasks.start(
+            "settings-save",
+            asyncio.to_thread(self._persist, settings, typed),
+            on_done=done,
+            on_error=lambda exc: self.ctx.report_error(exc, tr("Settings were not saved")),
+            owner=self,
+        )
 
     def _save_clicked(self) -> None:
         self._save(self.accept)

@@ -87,8 +87,11 @@ def make_excepthook(app: QApplication, reporter: ErrorReporter, logs: LogSetup) 
 def thread_excepthook(hook_args: threading.ExceptHookArgs) -> None:
     if hook_args.exc_type is SystemExit:
         return
-    log.error("unhandled exception in thread %s", getattr(hook_args.thread, "name", "?"),
-              exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback))  # type: ignore[arg-type]
+    log.error(
+        "unhandled exception in thread %s",
+        getattr(hook_args.thread, "name", "?"),
+        exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback),  # type: ignore[arg-type]
+    )
 
 
 def make_loop_handler(reporter: ErrorReporter, logs: LogSetup) -> Any:

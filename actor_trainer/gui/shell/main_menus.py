@@ -60,8 +60,14 @@ def build_menus(window: MainWindow) -> MenuActions:
     bar = window.menuBar()
     registry: dict[QAction, str] = {}
 
-    def action(text: str, slot: object, *, shortcut: QKeySequence | str | None = None, icon: str | None = None,
-               tip: str | None = None) -> QAction:
+    def action(
+        text: str,
+        slot: object,
+        *,
+        shortcut: QKeySequence | str | None = None,
+        icon: str | None = None,
+        tip: str | None = None,
+    ) -> QAction:
         act = QAction(text, window)
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
@@ -77,11 +83,20 @@ def build_menus(window: MainWindow) -> MenuActions:
 
     # File
     file_menu = bar.addMenu(tr("&File"))
-    open_library = action(tr("Open library…"), window.choose_library_folder, icon="folder",
-                          shortcut="Ctrl+Shift+O", tip=tr("Open another library folder (the app restarts on it)"))
+    open_library = action(
+        tr("Open library…"),
+        window.choose_library_folder,
+        icon="folder",
+        shortcut="Ctrl+Shift+O",
+        tip=tr("Open another library folder (the app restarts on it)"),
+    )
     preferences = QKeySequence(QKeySequence.StandardKey.Preferences)
-    settings = action(tr("Settings…"), lambda: _open_settings(window), icon="settings",
-                      shortcut=preferences if not preferences.isEmpty() else "Ctrl+,")
+    settings = action(
+        tr("Settings…"),
+        lambda: _open_settings(window),
+        icon="settings",
+        shortcut=preferences if not preferences.isEmpty() else "Ctrl+,",
+    )
     settings.setMenuRole(QAction.MenuRole.PreferencesRole)
     quit_ = action(tr("Quit"), window.close, shortcut="Ctrl+Q")
     quit_.setMenuRole(QAction.MenuRole.QuitRole)
@@ -92,30 +107,45 @@ def build_menus(window: MainWindow) -> MenuActions:
     # Actor
     actor_menu = bar.addMenu(tr("&Actor"))
     change_actor = action(tr("Change actor…"), lambda: window.open_actor_selector(), icon="user", shortcut="Ctrl+O")
-    find_actor = action(tr("Find actor…"), lambda: window.open_actor_selector(focus_search=True), icon="search",
-                        shortcut="Ctrl+F")
-    sync_now = action(tr("Sync now"), lambda: _sync_now(window), icon="sync",
-                      tip=tr("Upload the actor's missing or changed training images to the bucket"))
-    refresh = action(tr("Refresh"), lambda: _refresh(window), icon="refresh", shortcut="F5",
-                     tip=tr("Re-read the library and compare the actor's images with the bucket"))
+    find_actor = action(
+        tr("Find actor…"), lambda: window.open_actor_selector(focus_search=True), icon="search", shortcut="Ctrl+F"
+    )
+    sync_now = action(
+        tr("Sync now"),
+        lambda: _sync_now(window),
+        icon="sync",
+        tip=tr("Upload the actor's missing or changed training images to the bucket"),
+    )
+    refresh = action(
+        tr("Refresh"),
+        lambda: _refresh(window),
+        icon="refresh",
+        shortcut="F5",
+        tip=tr("Re-read the library and compare the actor's images with the bucket"),
+    )
     actor_menu.addActions([change_actor, find_actor])
     actor_menu.addSeparator()
     actor_menu.addActions([sync_now, refresh])
     # Issue 12: the current actor's versions side by side, same prompt and seed (gui/compare/).
-    compare = action(tr("Compare versions…"), lambda: _compare_versions(window), shortcut="Ctrl+Shift+K",
-                     tip=tr("See 2–4 versions or checkpoints of the actor side by side, same prompt and seed"))
+    compare = action(
+        tr("Compare versions…"),
+        lambda: _compare_versions(window),
+        shortcut="Ctrl+Shift+K",
+        tip=tr("See 2–4 versions or checkpoints of the actor side by side, same prompt and seed"),
+    )
     compare.setObjectName("compareVersionsAction")
     actor_menu.addSeparator()
     actor_menu.addAction(compare)
 
     # Run
     run_menu = bar.addMenu(tr("&Run"))
-    start_training = action(tr("Start training"), lambda: _start_training(window), icon="train",
-                            shortcut="Ctrl+Return")
-    check_status = action(tr("Check status"), lambda: _check_status(window), icon="status",
-                          tip=tr("Ask RunPod about the current run now"))
-    abort = action(tr("Abort…"), lambda: _abort(window), icon="stop",
-                   tip=tr("Cancel the current run on RunPod (asks first)"))
+    start_training = action(tr("Start training"), lambda: _start_training(window), icon="train", shortcut="Ctrl+Return")
+    check_status = action(
+        tr("Check status"), lambda: _check_status(window), icon="status", tip=tr("Ask RunPod about the current run now")
+    )
+    abort = action(
+        tr("Abort…"), lambda: _abort(window), icon="stop", tip=tr("Cancel the current run on RunPod (asks first)")
+    )
     run_menu.addAction(start_training)
     run_menu.addSeparator()
     run_menu.addActions([check_status, abort])
@@ -145,8 +175,9 @@ def build_menus(window: MainWindow) -> MenuActions:
     about = action(tr("About Actor Trainer"), lambda: _about(window), icon="info")
     about.setMenuRole(QAction.MenuRole.AboutRole)
     open_log_folder = action(tr("Open log folder"), _open_log_folder, icon="folder")
-    user_guide = action(tr("User guide"), lambda: _user_guide(window),
-                        shortcut=QKeySequence(QKeySequence.StandardKey.HelpContents))
+    user_guide = action(
+        tr("User guide"), lambda: _user_guide(window), shortcut=QKeySequence(QKeySequence.StandardKey.HelpContents)
+    )
     user_guide.setObjectName("userGuideAction")
     help_menu.addActions([user_guide, about, open_log_folder])
 
@@ -164,8 +195,11 @@ def _open_settings(window: MainWindow) -> None:
 
     dialog = SettingsDialog(window.ctx, window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    dialog.saved.connect(lambda: window.ctx.statusMessage.emit(
-        tr("Settings saved; the webhook mode applies now, the rest after a restart.")))
+    dialog.saved.connect(
+        lambda: window.ctx.statusMessage.emit(
+            tr("Settings saved; the webhook mode applies now, the rest after a restart.")
+        )
+    )
     dialog.restartRequested.connect(lambda: window.request_restart(None))
     dialog.open()
 
@@ -216,17 +250,24 @@ def _abort(window: MainWindow) -> None:
 
 def _about(window: MainWindow) -> None:
     ctx = window.ctx
-    mode = (tr("SANDBOX: a simulated RunPod endpoint and a local bucket on this computer. No credentials "
-               "are needed, nothing is billed, and the LoRAs it makes are random weights. Set a RunPod "
-               "endpoint and API key in Settings to train for real.")
-            if ctx.is_sandbox else tr("RunPod endpoint {id}.").format(id=ctx.config.endpoint_label))
-    text = (f"<h3>{APP_NAME} {__version__}</h3>"
-            f"<p>{tr('Train, track and validate LoRA models of recurring characters on RunPod Serverless.')}</p>"
-            f"<p>{mode}</p>"
-            f"<p>{tr('Library')}: {html.escape(str(ctx.config.data_dir))}<br>"
-            f"{tr('Logs')}: {html.escape(str(log_dir()))}</p>"
-            f"<p><small>{html.escape(_build_line())}<br>"
-            f"Python {platform.python_version()}, Qt {qVersion()} (PySide6 {pyside_version})</small></p>")
+    mode = (
+        tr(
+            "SANDBOX: a simulated RunPod endpoint and a local bucket on this computer. No credentials "
+            "are needed, nothing is billed, and the LoRAs it makes are random weights. Set a RunPod "
+            "endpoint and API key in Settings to train for real."
+        )
+        if ctx.is_sandbox
+        else tr("RunPod endpoint {id}.").format(id=ctx.config.endpoint_label)
+    )
+    text = (
+        f"<h3>{APP_NAME} {__version__}</h3>"
+        f"<p>{tr('Train, track and validate LoRA models of recurring characters on RunPod Serverless.')}</p>"
+        f"<p>{mode}</p>"
+        f"<p>{tr('Library')}: {html.escape(str(ctx.config.data_dir))}<br>"
+        f"{tr('Logs')}: {html.escape(str(log_dir()))}</p>"
+        f"<p><small>{html.escape(_build_line())}<br>"
+        f"Python {platform.python_version()}, Qt {qVersion()} (PySide6 {pyside_version})</small></p>"
+    )
     box = QMessageBox(QMessageBox.Icon.NoIcon, tr("About Actor Trainer"), text, QMessageBox.StandardButton.Ok, window)
     box.setObjectName("aboutBox")
     box.setIconPixmap(icons.app_icon().pixmap(64, 64))

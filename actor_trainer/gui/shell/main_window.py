@@ -222,8 +222,10 @@ class MainWindow(QMainWindow):
         )
         box.setObjectName("firstRunNote")
         box.setInformativeText(
-            tr("To work on your studio's library instead, use File → Open library… (Ctrl+Shift+O). "
-               "The demo copy stays where it is; nothing in it is billed.")
+            tr(
+                "To work on your studio's library instead, use File → Open library… (Ctrl+Shift+O). "
+                "The demo copy stays where it is; nothing in it is billed."
+            )
         )
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -449,4 +451,3 @@ class MainWindow(QMainWindow):
             on_error=lambda exc: self.ctx.report_error(exc, tr("The theme was not saved")),
             owner=self,
         )
-

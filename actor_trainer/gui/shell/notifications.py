@@ -36,8 +36,7 @@ TOAST_MS = 7000
 def describe_run_end(actor_name: str, version: TrainingVersion) -> tuple[str, str]:
     """(title, message) for a run that reached a terminal state."""
     status = version.status
-    title = tr("{version} of {actor} {state}").format(version=version.name, actor=actor_name,
-                                                     state=tr(status.label))
+    title = tr("{version} of {actor} {state}").format(version=version.name, actor=actor_name, state=tr(status.label))
     if status is VersionStatus.COMPLETED:
         message = tr("The LoRA is ready. Try it, then mark it as good in Versions.")
     elif version.error is not None and version.error.message:
@@ -195,8 +194,11 @@ class RunNotifier(QObject):
     def _show(self, title: str, message: str, status: VersionStatus) -> None:
         in_front = self._window.isVisible() and self._window.isActiveWindow()
         if self._tray is not None and self._tray.supportsMessages() and not in_front:
-            kind = (QSystemTrayIcon.MessageIcon.Information if status is VersionStatus.COMPLETED
-                    else QSystemTrayIcon.MessageIcon.Warning)
+            kind = (
+                QSystemTrayIcon.MessageIcon.Information
+                if status is VersionStatus.COMPLETED
+                else QSystemTrayIcon.MessageIcon.Warning
+            )
             self._tray.showMessage(title, message, kind, TOAST_MS)
             self._ctx.statusMessage.emit(title)
         else:

@@ -29,25 +29,31 @@ def quit_question(runs: list[tuple[str, TrainingVersion]], my_sandbox: str | Non
     `my_sandbox` is this app's sandbox owner token (None outside the sandbox)."""
     if not runs:
         return None
-    stopping = [(n, v) for n, v in runs
-                if my_sandbox is not None and v.owner is not None and v.owner.token == my_sandbox]
+    stopping = [
+        (n, v) for n, v in runs if my_sandbox is not None and v.owner is not None and v.owner.token == my_sandbox
+    ]
     going_on = [(n, v) for n, v in runs if (n, v) not in stopping]
     paragraphs: list[str] = []
     if stopping:
-        paragraphs.append(tr(
-            "Stops with the app: {runs}. The sandbox's simulated worker runs inside this app; the next "
-            "start marks these runs “interrupted: the sandbox stopped with the app”."
-        ).format(runs=_names(stopping)))
+        paragraphs.append(
+            tr(
+                "Stops with the app: {runs}. The sandbox's simulated worker runs inside this app; the next "
+                "start marks these runs “interrupted: the sandbox stopped with the app”."
+            ).format(runs=_names(stopping))
+        )
     sandboxed = [(n, v) for n, v in going_on if v.owner is not None]
     remote = [(n, v) for n, v in going_on if v.owner is None]
     if sandboxed:
-        paragraphs.append(tr("Goes on in another Actor Trainer process's sandbox: {runs}.").format(
-            runs=_names(sandboxed)))
+        paragraphs.append(
+            tr("Goes on in another Actor Trainer process's sandbox: {runs}.").format(runs=_names(sandboxed))
+        )
     if remote:
-        paragraphs.append(tr(
-            "Goes on at RunPod (and is billed) while the app is closed: {runs}. "
-            "The next start picks these runs up again."
-        ).format(runs=_names(remote)))
+        paragraphs.append(
+            tr(
+                "Goes on at RunPod (and is billed) while the app is closed: {runs}. "
+                "The next start picks these runs up again."
+            ).format(runs=_names(remote))
+        )
     title = tr("Quit with {n} run(s) in flight?").format(n=len(runs))
     return title, "\n\n".join(paragraphs)
 
@@ -58,8 +64,12 @@ class QuitGuard(QObject):
         self._ctx = ctx
         self._runs: dict[tuple[int, str], tuple[str, TrainingVersion]] = {}
         ctx.bridge.versionChanged.connect(self._track_run)
-        ctx.tasks.start("quit-runs-in-flight", asyncio.to_thread(ctx.library.in_flight_versions),
-                        on_done=self._track_runs, owner=self)
+        ctx.tasks.start(
+            "quit-runs-in-flight",
+            asyncio.to_thread(ctx.library.in_flight_versions),
+            on_done=self._track_runs,
+            owner=self,
+        )
 
     def runs(self) -> list[tuple[str, TrainingVersion]]:
         return list(self._runs.values())

@@ -116,6 +116,7 @@ class SingleInstance(QObject):
                 reply.set_result(bytes(socket.readLine().data()).strip() == RAISED)
 
         socket.readyRead.connect(on_ready_read)
+
         def on_disconnected() -> None:
             if not reply.done():
                 reply.set_result(False)

@@ -96,8 +96,12 @@ class AppStatusBar(QStatusBar):
         ctx.servicesFailed.connect(self._on_services_failed)
         if ctx.services_state == "starting":
             self._services.setText(f"{_dot(_DOT['starting'])} " + tr("Starting services…"))
-            self._services.setToolTip(tr("The sandbox or RunPod client, the webhook server and the status poller "
-                                         "are starting; Start Training waits for them."))
+            self._services.setToolTip(
+                tr(
+                    "The sandbox or RunPod client, the webhook server and the status poller "
+                    "are starting; Start Training waits for them."
+                )
+            )
             self._services.setVisible(True)
         self.refresh_in_flight()
 
@@ -119,7 +123,7 @@ class AppStatusBar(QStatusBar):
         return self._webhook.text()
 
     def services_text(self) -> str:
-        """"Starting services…" while they start, why they failed if they did; empty once they run."""
+        """ "Starting services…" while they start, why they failed if they did; empty once they run."""
         return self._services.text() if self._services.isVisibleTo(self) else ""
 
     def show_message(self, text: str) -> None:
@@ -132,7 +136,9 @@ class AppStatusBar(QStatusBar):
             "statusbar-in-flight",
             asyncio.to_thread(library.in_flight_versions),
             on_done=self._apply_in_flight,
-            on_error=lambda _exc: None, owner=self)
+            on_error=lambda _exc: None,
+            owner=self,
+        )
 
     # --- updates ---------------------------------------------------------------------------------
 

@@ -62,9 +62,12 @@ class UserGuideDialog(QDialog):
         else:
             self.browser.hide()
             self.open_button.setEnabled(False)
-            self.missing.setText(tr("The user guide is not part of this installation (looked in: {places}). "
-                                    "It is docs/user-guide.md in Actor Trainer's source.").format(
-                places=", ".join(str(p) for p in guide_candidates())))
+            self.missing.setText(
+                tr(
+                    "The user guide is not part of this installation (looked in: {places}). "
+                    "It is docs/user-guide.md in Actor Trainer's source."
+                ).format(places=", ".join(str(p) for p in guide_candidates()))
+            )
         self.resize(900, 720)
 
     def headings(self) -> list[str]:

@@ -127,8 +127,9 @@ class DoctorBadgeDelegate(QStyledItemDelegate):
         painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), "!" if severity == "blocking" else "?")
         painter.restore()
 
-    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView, option: QStyleOptionViewItem,
-                  index: _Index) -> bool:
+    def helpEvent(
+        self, event: QHelpEvent, view: QAbstractItemView, option: QStyleOptionViewItem, index: _Index
+    ) -> bool:
         name = index.data(Qt.ItemDataRole.AccessibleTextRole)
         findings = self.marks.get(str(name)) if name else None
         if event.type() == QEvent.Type.ToolTip and findings:
@@ -242,8 +243,12 @@ class DatasetCheck(QWidget):
 
         def run() -> DoctorReport:
             actor = library.get_actor(actor_id)
-            return check_actor(library, actor, chosen,
-                               progress=lambda done, total, _name: progress.progressed.emit(generation, done, total))
+            return check_actor(
+                library,
+                actor,
+                chosen,
+                progress=lambda done, total, _name: progress.progressed.emit(generation, done, total),
+            )
 
         def done(report: DoctorReport) -> None:
             if generation == self._generation and report.actor_id == self._actor_id:
@@ -295,8 +300,9 @@ class DatasetCheck(QWidget):
         def failed(exc: BaseException) -> None:
             self._ctx.report_error(exc, tr("The fix could not be made"))
 
-        self._ctx.tasks.start(FIX_TASK, asyncio.to_thread(action, actor_id), on_done=done, on_error=failed,
-                              replace=False, owner=self)
+        self._ctx.tasks.start(
+            FIX_TASK, asyncio.to_thread(action, actor_id), on_done=done, on_error=failed, replace=False, owner=self
+        )
 
     def _on_progress(self, generation: int, done: int, total: int) -> None:
         if generation != self._generation or total < 20:  # small sets: no flicker
@@ -331,8 +337,11 @@ class DatasetCheck(QWidget):
         blocking, warnings = len(report.blocking), len(report.warnings)
         if blocking:
             colour = blocking_colour()
-            text = counted(blocking, "⛔ Dataset check: {n} problem blocks training",
-                           "⛔ Dataset check: {n} problems block training")
+            text = counted(
+                blocking,
+                "⛔ Dataset check: {n} problem blocks training",
+                "⛔ Dataset check: {n} problems block training",
+            )
             if warnings:
                 text += counted(warnings, ", {n} warning", ", {n} warnings")
         elif warnings:
@@ -340,15 +349,19 @@ class DatasetCheck(QWidget):
             text = counted(warnings, "⚠ Dataset check: {n} warning", "⚠ Dataset check: {n} warnings")
         else:
             colour = good_colour(self.palette())
-            text = counted(report.image_count, "✓ Dataset check: {n} picture, nothing to fix",
-                           "✓ Dataset check: {n} pictures, nothing to fix")
+            text = counted(
+                report.image_count,
+                "✓ Dataset check: {n} picture, nothing to fix",
+                "✓ Dataset check: {n} pictures, nothing to fix",
+            )
         if report.dismissed:
             text += counted(len(report.dismissed), " ({n} dismissed)", " ({n} dismissed)")
         self.summary_label.setText(text)
         self.summary_label.setStyleSheet(f"color: {colour.name()};")
         p = report.params
-        self.panel_hint.setText(tr("Checked against {steps} steps at {res} px.").format(
-            steps=p.max_train_steps, res=p.resolution))
+        self.panel_hint.setText(
+            tr("Checked against {steps} steps at {res} px.").format(steps=p.max_train_steps, res=p.resolution)
+        )
         for finding in report.findings:
             self.rows_layout.addWidget(self._row(finding))
         if not report.findings:

@@ -275,8 +275,7 @@ class ParametersForm(QWidget):
         if any(spec.name in errors for spec in ADVANCED_FIELDS) and not self.advanced.isVisible():
             self.set_advanced_visible(True)  # show where the problem is
         self._update_advanced_title()
-        messages = tuple(sorted({**{f"!{k}": v for k, v in warnings.items()}, **errors,
-                                 "": general}.items()))
+        messages = tuple(sorted({**{f"!{k}": v for k, v in warnings.items()}, **errors, "": general}.items()))
         changed = params != self._params or (params is None) != (self._params is None) or messages != self._messages
         self._params = params
         self._messages = messages

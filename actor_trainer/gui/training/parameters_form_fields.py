@@ -350,4 +350,5 @@ class ParamField(QObject):
 
     def _set_outline(self, colour: str | None) -> None:
         self.outline.setStyleSheet(
-            f"QFrame#outline {{ border: 2px solid {colour or 'transparent'}; border-radius: 4px; }}")
+            f"QFrame#outline {{ border: 2px solid {colour or 'transparent'}; border-radius: 4px; }}"
+        )

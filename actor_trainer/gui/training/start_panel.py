@@ -75,8 +75,11 @@ class StartPanel(Card):
         )
         self.button.clicked.connect(self.start_training)
         row.addWidget(self.button)
-        self.sandbox_note = make_badge(tr("SANDBOX — simulated run, no GPU is used"),
-                                       status_colour(VersionStatus.IN_PROGRESS, self.palette()), self)
+        self.sandbox_note = make_badge(
+            tr("SANDBOX — simulated run, no GPU is used"),
+            status_colour(VersionStatus.IN_PROGRESS, self.palette()),
+            self,
+        )
         self.sandbox_note.setObjectName("sandboxNote")
         self.sandbox_note.setVisible(ctx.is_sandbox)
         row.addWidget(self.sandbox_note, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -133,11 +136,17 @@ class StartPanel(Card):
         """Ask before starting despite blocking findings; True only for "Start anyway"."""
         lines = "\n".join(f"• {f.message}" for f in report.blocking[:5])
         more = len(report.blocking) - 5
-        text = tr("The dataset check found problems that make this run fail or train on garbage:\n\n{lines}").format(
-            lines=lines) + (tr("\n… and {n} more.").format(n=more) if more > 0 else "") + "\n\n" + tr(
-            "Starting anyway spends GPU time on it; the version records what was overridden.")
-        box = QMessageBox(QMessageBox.Icon.Warning, tr("Start anyway?"), text, QMessageBox.StandardButton.NoButton,
-                          self)
+        text = (
+            tr("The dataset check found problems that make this run fail or train on garbage:\n\n{lines}").format(
+                lines=lines
+            )
+            + (tr("\n… and {n} more.").format(n=more) if more > 0 else "")
+            + "\n\n"
+            + tr("Starting anyway spends GPU time on it; the version records what was overridden.")
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, tr("Start anyway?"), text, QMessageBox.StandardButton.NoButton, self
+        )
         box.setObjectName("confirmForced")
         go = box.addButton(tr("Start anyway"), QMessageBox.ButtonRole.AcceptRole)
         keep = box.addButton(tr("Don't start"), QMessageBox.ButtonRole.RejectRole)
@@ -232,8 +241,10 @@ class StartPanel(Card):
             return None, ""
         if isinstance(exc, RunInFlightError) and exc.version is not None:
             version = exc.version
-            return (tr("{name} is {state} — Start anyway?").format(name=version.name, state=version.status.label),
-                    tr("Wait for it to finish, or tick “Allow a second run” to train another version beside it."))
+            return (
+                tr("{name} is {state} — Start anyway?").format(name=version.name, state=version.status.label),
+                tr("Wait for it to finish, or tick “Allow a second run” to train another version beside it."),
+            )
         if isinstance(exc, ActorTrainerError):
             return exc.message, exc.hint
         return tr("Could not check whether training can start: {e}").format(e=exc), ""
@@ -264,22 +275,36 @@ class StartPanel(Card):
         forced = forced_reasons(blocked) if blocked is not None else []
         self._submitting = True  # before anything else: a second click finds the button disabled
         self._update()
-        if not self._ctx.submit_run(actor_id, params, description=description, allow_concurrent=allow,
-                                    on_done=lambda version: self._submitted(actor_id, params, version, forced),
-                                    on_error=self._submit_failed, owner=self):
+        if not self._ctx.submit_run(
+            actor_id,
+            params,
+            description=description,
+            allow_concurrent=allow,
+            on_done=lambda version: self._submitted(actor_id, params, version, forced),
+            on_error=self._submit_failed,
+            owner=self,
+        ):
             self._submitting = False  # a submission is already running: this click makes no second job
             self._update()
             return False
         return True
 
-    def _submitted(self, actor_id: int, params: TrainingParameters, version: TrainingVersion,
-                   forced: list[dict[str, Any]] | None = None) -> None:
+    def _submitted(
+        self,
+        actor_id: int,
+        params: TrainingParameters,
+        version: TrainingVersion,
+        forced: list[dict[str, Any]] | None = None,
+    ) -> None:
         self._submitting = False
         if forced:  # what "Start anyway" overrode, in the version (core/dataset_doctor_dismissals.py)
-            self._ctx.tasks.start(f"record-forced-{version.key}",
-                                  asyncio.to_thread(record_forced, self._ctx.library, actor_id, version.key, forced),
-                                  on_error=lambda exc: self._ctx.report_error(exc, tr("Could not record the override")),
-                                  replace=False, owner=self)
+            self._ctx.tasks.start(
+                f"record-forced-{version.key}",
+                asyncio.to_thread(record_forced, self._ctx.library, actor_id, version.key, forced),
+                on_error=lambda exc: self._ctx.report_error(exc, tr("Could not record the override")),
+                replace=False,
+                owner=self,
+            )
         self._ctx.parameters.remember_now(actor_id)
         self._ctx.statusMessage.emit(tr("{name} started").format(name=version.name))
         if actor_id == self._actor_id:
@@ -303,15 +328,24 @@ class StartPanel(Card):
         self.allow_concurrent.setVisible(in_flight or self._concurrent_with is not None)
         if reason is None and self._concurrent_with is not None:
             beside = self._concurrent_with
-            reason_html = html.escape(tr("{name} is still {state}: this starts a second, separate run.").format(
-                name=beside.name, state=status_word(beside)))
+            reason_html = html.escape(
+                tr("{name} is still {state}: this starts a second, separate run.").format(
+                    name=beside.name, state=status_word(beside)
+                )
+            )
             self.reason_label.setText(reason_html)
             self.reason_label.setVisible(True)
             self.reason_label.setStyleSheet("")
         elif reason is None and (blocked := self.dataset_blocked()) is not None:
-            self.reason_label.setText("⛔ " + html.escape(tr(
-                "The dataset check found {n} problem(s) that block training: Start asks before it sends the run."
-            ).format(n=len(blocked.blocking))))
+            self.reason_label.setText(
+                "⛔ "
+                + html.escape(
+                    tr(
+                        "The dataset check found {n} problem(s) that block training: "
+                        "Start asks before it sends the run."
+                    ).format(n=len(blocked.blocking))
+                )
+            )
             self.reason_label.setVisible(True)
             self.reason_label.setStyleSheet(f"color: {warning_colour(self.palette()).name()};")
         elif reason is None and (warnings := self.warnings()):

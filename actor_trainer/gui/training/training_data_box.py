@@ -101,7 +101,8 @@ class TrainingDataBox(Card):
         self.unsupported_label.setObjectName("unsupportedLabel")
         self.unsupported_label.setWordWrap(True)
         self.unsupported_label.setStyleSheet(
-            f"color: {status_colour(VersionStatus.IN_PROGRESS, self.palette()).name()};")
+            f"color: {status_colour(VersionStatus.IN_PROGRESS, self.palette()).name()};"
+        )
         self.body.addWidget(self.unsupported_label)
         self.strip = TrainingImagesStrip(ctx.thumbnails, self)
         self.body.addWidget(self.strip)
@@ -137,8 +138,7 @@ class TrainingDataBox(Card):
             self.strip.images.set_scan(None)
             self.dataset_check.clear()
             self._show_progress(new_id is not None and new_id in self._syncing)
-            if (new_id is not None and new_id not in self._ctx.sync_states
-                    and not self._ctx.is_checking_sync(new_id)):
+            if new_id is not None and new_id not in self._ctx.sync_states and not self._ctx.is_checking_sync(new_id):
                 self._unknown.discard(new_id)
                 self._ctx.refresh_sync(new_id)  # never "checking…" without a check running
         self._actor_id = new_id
@@ -149,6 +149,7 @@ class TrainingDataBox(Card):
         actor_id = self._actor_id
         if actor_id is None:
             return
+
         def done(scan: TrainingDataScan) -> None:
             if scan.actor_id == self._actor_id:
                 self._scan = scan
@@ -199,13 +200,22 @@ class TrainingDataBox(Card):
         if event.actor_id != self._actor_id:
             return
         self._show_progress(True)
-        fraction = event.bytes_done / event.bytes_total if event.bytes_total else (
-            event.files_done / event.files_total if event.files_total else 0.0)
+        fraction = (
+            event.bytes_done / event.bytes_total
+            if event.bytes_total
+            else (event.files_done / event.files_total if event.files_total else 0.0)
+        )
         self.progress.setValue(round(1000 * min(1.0, fraction)))
         current = tr("Uploading {name} — ").format(name=event.current) if event.current else ""
-        self.progress_label.setText(current + tr("{f} of {t} files · {b} of {bt}").format(
-            f=event.files_done, t=event.files_total, b=human_bytes(event.bytes_done),
-            bt=human_bytes(event.bytes_total)))
+        self.progress_label.setText(
+            current
+            + tr("{f} of {t} files · {b} of {bt}").format(
+                f=event.files_done,
+                t=event.files_total,
+                b=human_bytes(event.bytes_done),
+                bt=human_bytes(event.bytes_total),
+            )
+        )
 
     def _show_progress(self, visible: bool) -> None:
         self.progress.setVisible(visible)
@@ -231,9 +241,11 @@ class TrainingDataBox(Card):
         status = self._ctx.sync_states.get(actor_id)
         checking = status is None and actor_id not in self._unknown
         text, self.state_key = sync_words(status, checking)
-        colours = {"synced": good_colour(self.palette()),
-                   "not_synced": status_colour(VersionStatus.IN_PROGRESS, self.palette()),
-                   "checking": status_colour(VersionStatus.QUEUED, self.palette())}
+        colours = {
+            "synced": good_colour(self.palette()),
+            "not_synced": status_colour(VersionStatus.IN_PROGRESS, self.palette()),
+            "checking": status_colour(VersionStatus.QUEUED, self.palette()),
+        }
         self.sync_badge.set_badge(text, colours.get(self.state_key, QColor("#757575")))
         self.sync_badge.show()
 
@@ -244,24 +256,40 @@ class TrainingDataBox(Card):
         if scan is not None and scan.captions:
             parts[0] += counted(len(scan.captions), " (+{n} caption)", " (+{n} captions)")
         if status is not None:
-            parts.append(counted(status.local_count, "{r} of {n} file in the bucket", "{r} of {n} files in the bucket",
-                                 r=status.count(FileSyncState.IN_SYNC)))
+            parts.append(
+                counted(
+                    status.local_count,
+                    "{r} of {n} file in the bucket",
+                    "{r} of {n} files in the bucket",
+                    r=status.count(FileSyncState.IN_SYNC),
+                )
+            )
             remote_only = status.count(FileSyncState.REMOTE_ONLY)
             if remote_only:
                 parts.append(tr("{n} only in the bucket").format(n=remote_only))
         self.counts_label.setText(" · ".join(parts))
         if images:
-            self.recommended_label.setText(counted(images, "Recommended for {n} image: {steps} steps",
-                                                   "Recommended for {n} images: {steps} steps",
-                                                   steps=recommended_steps(images)))
+            self.recommended_label.setText(
+                counted(
+                    images,
+                    "Recommended for {n} image: {steps} steps",
+                    "Recommended for {n} images: {steps} steps",
+                    steps=recommended_steps(images),
+                )
+            )
         else:
-            self.recommended_label.setText(tr("Add PNG, JPEG or WebP images to the actor's training_data "
-                                              "folder."))
+            self.recommended_label.setText(tr("Add PNG, JPEG or WebP images to the actor's training_data folder."))
         unsupported = scan.unsupported if scan is not None else ()
         if unsupported:
             names = ", ".join(p.name for p in unsupported[:3]) + (", …" if len(unsupported) > 3 else "")
-            self.unsupported_label.setText(counted(len(unsupported), "⚠ {n} unsupported file is ignored: {names}",
-                                                   "⚠ {n} unsupported files are ignored: {names}", names=names))
+            self.unsupported_label.setText(
+                counted(
+                    len(unsupported),
+                    "⚠ {n} unsupported file is ignored: {names}",
+                    "⚠ {n} unsupported files are ignored: {names}",
+                    names=names,
+                )
+            )
         self.unsupported_label.setVisible(bool(unsupported))
         self.strip.setVisible(scan is None or bool(scan.images or scan.unsupported))
         self.empty_label.setText(tr("The folder has no training images yet.") if scan is not None else "")

@@ -70,7 +70,8 @@ class TrainingImagesModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if kind == "unsupported":
                 return tr("{name} — not a PNG, JPEG or WebP image (or a caption without one): ignored").format(
-                    name=name)
+                    name=name
+                )
             return name
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return name
@@ -98,8 +99,12 @@ class TrainingImagesModel(QAbstractListModel):
         pixmap = self._loader.pixmap(path)
         if pixmap is not None:
             dpr = _dpr()
-            scaled = pixmap.scaled(round(TILE * dpr), round(TILE * dpr), Qt.AspectRatioMode.KeepAspectRatioByExpanding,
-                                   Qt.TransformationMode.SmoothTransformation)
+            scaled = pixmap.scaled(
+                round(TILE * dpr),
+                round(TILE * dpr),
+                Qt.AspectRatioMode.KeepAspectRatioByExpanding,
+                Qt.TransformationMode.SmoothTransformation,
+            )
             scaled.setDevicePixelRatio(dpr)
             self._scaled[path] = scaled
             return scaled

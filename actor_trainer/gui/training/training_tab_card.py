@@ -36,9 +36,7 @@ class Card(QFrame):
             return  # setting a style sheet itself sends a palette change: do not loop
         self._fill = fill
         # An id selector, so the style reaches this frame only and not the widgets inside it.
-        self.setStyleSheet(
-            f"QFrame#card {{ background: {fill}; border: 1px solid palette(mid); border-radius: 8px; }}"
-        )
+        self.setStyleSheet(f"QFrame#card {{ background: {fill}; border: 1px solid palette(mid); border-radius: 8px; }}")
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

@@ -18,7 +18,7 @@ MODE_WORDS = {"ngrok": "ngrok tunnel", "public": "public URL", "poll": "poll onl
 
 
 def mode_word(mode: str) -> str:
-    """"ngrok tunnel", "public URL" or "poll only"."""
+    """ "ngrok tunnel", "public URL" or "poll only"."""
     return tr(MODE_WORDS.get(mode, mode))
 
 

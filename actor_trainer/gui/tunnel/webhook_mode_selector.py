@@ -23,7 +23,8 @@ def mode_description(mode: str, poll_seconds: float, public_url: str | None) -> 
     every = f"{poll_seconds:g}"
     if mode == "poll":
         return tr("Webhooks are off ({mode}): the status of each run is checked every {n} s.").format(
-            mode=mode_word("poll"), n=every)
+            mode=mode_word("poll"), n=every
+        )
     if mode == "public":
         return tr(
             "Webhooks go to {url} ({mode}); it must forward to this app's webhook server. "
@@ -86,12 +87,18 @@ class WebhookModeSelector(QWidget):
             "save-webhook-mode",
             asyncio.to_thread(settings.save),
             on_done=lambda _none: self._apply(mode),
-            on_error=self._save_failed, owner=self)
+            on_error=self._save_failed,
+            owner=self,
+        )
 
     def _apply(self, mode: str) -> None:
-        self._ctx.apply_webhook_mode(mode, self._ctx.settings.public_url,
-                                     on_done=lambda: self._show_note(saved=True), on_error=self._apply_failed,
-                                     owner=self)
+        self._ctx.apply_webhook_mode(
+            mode,
+            self._ctx.settings.public_url,
+            on_done=lambda: self._show_note(saved=True),
+            on_error=self._apply_failed,
+            owner=self,
+        )
 
     def _apply_failed(self, exc: BaseException) -> None:
         self._select(self._ctx.config.webhook_mode)

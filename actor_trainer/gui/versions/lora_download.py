@@ -154,8 +154,9 @@ class LoraDownloadDialog(QDialog):
             self.downloaded.emit(self.dest)
             self._on_info(info)
 
-        self._task = self.ctx.download_lora(self.task_name, url, self.dest, progress, on_done=done,
-                                            on_error=self._on_error, owner=self)
+        self._task = self.ctx.download_lora(
+            self.task_name, url, self.dest, progress, on_done=done, on_error=self._on_error, owner=self
+        )
         if self._task is not None:
             self._task.add_done_callback(self._maybe_cancelled)
 

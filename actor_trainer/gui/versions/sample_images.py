@@ -39,8 +39,9 @@ class SampleTile(QLabel):
 
     clicked = Signal()
 
-    def __init__(self, ctx: AppContext, sample: Sample, size: int = 128, caption: str = "",
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, sample: Sample, size: int = 128, caption: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("sampleTile")
         self._ctx = ctx
@@ -69,8 +70,11 @@ class SampleTile(QLabel):
         pixmap = self._ctx.sample_images.pixmap(self.sample.url)
         if pixmap is None:
             return False
-        self.setPixmap(pixmap.scaled(self._size, self._size, Qt.AspectRatioMode.KeepAspectRatio,
-                                     Qt.TransformationMode.SmoothTransformation))
+        self.setPixmap(
+            pixmap.scaled(
+                self._size, self._size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
         return True
 
     def _on_ready(self, url: str) -> None:
@@ -93,8 +97,9 @@ class ImageViewer(QDialog):
 
     SIZE = 512
 
-    def __init__(self, ctx: AppContext, images: Sequence[ShownImage], index: int = 0,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, images: Sequence[ShownImage], index: int = 0, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("sampleViewer")
         self.setWindowTitle(tr("Samples"))
@@ -157,8 +162,11 @@ class ImageViewer(QDialog):
             self.picture.setText(tr("loading…"))
             self._ctx.sample_images.request(shown.sample.url)
         else:
-            self.picture.setPixmap(pixmap.scaled(self.SIZE, self.SIZE, Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.SmoothTransformation))
+            self.picture.setPixmap(
+                pixmap.scaled(
+                    self.SIZE, self.SIZE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
+            )
 
     def _on_ready(self, url: str) -> None:
         shown = self.current()

@@ -45,8 +45,9 @@ def open_try(ctx: AppContext, actor_id: int, key: str, parent: QWidget | None = 
     return panel
 
 
-def open_compare(ctx: AppContext, actor_id: int, key: str | None = None,
-                 parent: QWidget | None = None) -> CompareWindow:
+def open_compare(
+    ctx: AppContext, actor_id: int, key: str | None = None, parent: QWidget | None = None
+) -> CompareWindow:
     from actor_trainer.gui.compare.compare_window import CompareWindow
 
     window = CompareWindow(ctx, actor_id, key, parent)

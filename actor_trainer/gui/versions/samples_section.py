@@ -93,9 +93,15 @@ class SamplesSection(QWidget):
             self._clear()
             self._shown_key = None
             return
-        key = (version.key, tuple((s.step, s.index, s.url) for s in version.samples or []),
-               tuple((c.step, c.url) for c in version.checkpoints or []), version.isGood, version.goodCheckpointStep,
-               tuple((t.id, t.status, len(t.images or [])) for t in version.trials or []), version.status)
+        key = (
+            version.key,
+            tuple((s.step, s.index, s.url) for s in version.samples or []),
+            tuple((c.step, c.url) for c in version.checkpoints or []),
+            version.isGood,
+            version.goodCheckpointStep,
+            tuple((t.id, t.status, len(t.images or [])) for t in version.trials or []),
+            version.status,
+        )
         if key == self._shown_key:
             return
         self._shown_key = key
@@ -121,16 +127,22 @@ class SamplesSection(QWidget):
         completed = version.status is VersionStatus.COMPLETED and bool(version.loraUrl)
         self.try_button.setVisible(v2)
         self.try_button.setEnabled(completed)
-        self.try_button.setToolTip(tr("Generate images with this version's LoRA") if completed
-                                   else tr("Only a completed version can be tried"))
+        self.try_button.setToolTip(
+            tr("Generate images with this version's LoRA") if completed else tr("Only a completed version can be tried")
+        )
         steps = sample_steps(version)
         if not steps:
             if not v2:
-                self.note.setText(tr("This endpoint speaks worker contract v1: it makes no samples and cannot "
-                                     "run a Try. Update the worker (docs/worker-contract.md) to see them."))
+                self.note.setText(
+                    tr(
+                        "This endpoint speaks worker contract v1: it makes no samples and cannot "
+                        "run a Try. Update the worker (docs/worker-contract.md) to see them."
+                    )
+                )
             elif version.status.is_terminal:
-                self.note.setText(tr("This version has no samples (sampling was off, or its worker spoke "
-                                     "contract v1)."))
+                self.note.setText(
+                    tr("This version has no samples (sampling was off, or its worker spoke contract v1).")
+                )
             else:
                 self.note.setText(tr("Samples appear here as each checkpoint lands."))
             self.note.show()
@@ -179,8 +191,9 @@ class SamplesSection(QWidget):
         self.grid.setColumnStretch(len(prompts) + 1, 1)  # the images stay left, next to their step
         self._build_trials(version)
 
-    def _add_tile(self, grid: QGridLayout, row: int, col: int, sample: Sample, gallery: list[ShownImage],
-                  version_name: str) -> SampleTile:
+    def _add_tile(
+        self, grid: QGridLayout, row: int, col: int, sample: Sample, gallery: list[ShownImage], version_name: str
+    ) -> SampleTile:
         shown = ShownImage(sample, sample_caption(sample, version_name))
         gallery.append(shown)
         index = len(gallery) - 1
@@ -199,8 +212,11 @@ class SamplesSection(QWidget):
             column.setContentsMargins(0, 0, 0, 4)
             head = QHBoxLayout()
             where = f" @ step {trial.checkpoint_step}" if trial.checkpoint_step is not None else ""
-            text = QLabel(f"{trial.status.label} · seed {trial.seed} · ×{trial.count} · "
-                          f"strength {trial.strength:g}{where} — {trial.prompt}", box)
+            text = QLabel(
+                f"{trial.status.label} · seed {trial.seed} · ×{trial.count} · "
+                f"strength {trial.strength:g}{where} — {trial.prompt}",
+                box,
+            )
             text.setWordWrap(True)
             text.setObjectName("trialText")
             head.addWidget(text, 1)
@@ -209,7 +225,9 @@ class SamplesSection(QWidget):
                 cancel.setObjectName("cancelTrial")
                 cancel.clicked.connect(
                     lambda _=False, a=self._actor_id, k=version.key, t=trial.id: self._ctx.cancel_trial(
-                        a, k, t, owner=self))
+                        a, k, t, owner=self
+                    )
+                )
                 head.addWidget(cancel)
             column.addLayout(head)
             if trial.error is not None:
@@ -245,4 +263,3 @@ class SamplesSection(QWidget):
     def _request_compare(self) -> None:
         if self._actor_id is not None and self._version is not None:
             self.compareRequested.emit(self._actor_id, self._version.key)
-

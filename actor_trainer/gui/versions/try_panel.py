@@ -36,8 +36,9 @@ class TryPanel(QDialog):
 
     sent = Signal(object)  # the Trial as first recorded
 
-    def __init__(self, ctx: AppContext, actor_id: int, version: TrainingVersion, trigger: str,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, actor_id: int, version: TrainingVersion, trigger: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("tryPanel")
         self.setWindowTitle(tr("Try {name}").format(name=version.name))
@@ -131,10 +132,17 @@ class TryPanel(QDialog):
             self.status.setText(tr("Describe the picture to make."))
             return False
         sent = self._ctx.try_version(
-            self._actor_id, self._version.key, prompt=prompt, negative=self.negative.text().strip(),
-            seed=self.seed.value(), count=self.count.value(), strength=self.strength.value(),
-            checkpoint_step=self.lora.currentData(), on_done=self._on_sent,
-            on_error=lambda _exc: self._reset_button(), owner=self,
+            self._actor_id,
+            self._version.key,
+            prompt=prompt,
+            negative=self.negative.text().strip(),
+            seed=self.seed.value(),
+            count=self.count.value(),
+            strength=self.strength.value(),
+            checkpoint_step=self.lora.currentData(),
+            on_done=self._on_sent,
+            on_error=lambda _exc: self._reset_button(),
+            owner=self,
         )
         if sent:
             self.try_button.setEnabled(False)
@@ -166,8 +174,10 @@ class TryPanel(QDialog):
             self._show_trial(trial)
 
     def _show_trial(self, trial: Trial) -> None:
-        self.status.setText(tr("{state} · seed {seed}").format(state=trial.status.label, seed=trial.seed)
-                            + (f" — {trial.error.message}" if trial.error else ""))
+        self.status.setText(
+            tr("{state} · seed {seed}").format(state=trial.status.label, seed=trial.seed)
+            + (f" — {trial.error.message}" if trial.error else "")
+        )
         if trial.images and len(self.tiles) != len(trial.images):
             while self.results.count():
                 item = self.results.takeAt(0)

@@ -55,7 +55,8 @@ def mark_good_refusal(version: TrainingVersion) -> str | None:
     """Why `version` cannot be marked good (the library's own rule), or None if it can."""
     if version.status is not VersionStatus.COMPLETED:
         return tr("{name} is {status}; only a completed version can be marked good.").format(
-            name=version.name, status=tr(version.status.label))
+            name=version.name, status=tr(version.status.label)
+        )
     if not version.loraUrl:
         return tr("{name} has no LoRA URL, so there is no model to validate.").format(name=version.name)
     return None
@@ -92,8 +93,9 @@ class VersionActions(QObject):
         self.mark_good = self._action("markGood", tr("✓ Mark as good"), self.mark_good_selected)
         self.unmark_good = self._action("unmarkGood", tr("Unmark good"), self.unmark_good_selected)
         self.download = self._action("downloadLora", tr("Download LoRA…"), lambda: self.download_selected())
-        self.train_again = self._action("trainAgain", tr("Train again with these parameters"),
-                                        self.train_again_selected)
+        self.train_again = self._action(
+            "trainAgain", tr("Train again with these parameters"), self.train_again_selected
+        )
         self.train_again.setIconText(tr("Train again"))  # the button's short text; menus say it all
         self.check = self._action("checkStatus", tr("Check status"), self.check_selected)
         self.cancel = self._action("cancelRun", tr("Cancel run…"), self.cancel_selected)
@@ -107,8 +109,7 @@ class VersionActions(QObject):
         return action
 
     def all(self) -> list[QAction]:
-        return [self.mark_good, self.unmark_good, self.download, self.train_again, self.check, self.cancel,
-                self.retry]
+        return [self.mark_good, self.unmark_good, self.download, self.train_again, self.check, self.cancel, self.retry]
 
     # --- target ---------------------------------------------------------------------------------
 
@@ -116,32 +117,58 @@ class VersionActions(QObject):
     def version(self) -> TrainingVersion | None:
         return self._version
 
-    def set_target(self, actor_id: int | None, version: TrainingVersion | None,
-                   versions: list[TrainingVersion]) -> None:
+    def set_target(
+        self, actor_id: int | None, version: TrainingVersion | None, versions: list[TrainingVersion]
+    ) -> None:
         """Act on `version` of `actor_id`; `versions` are the actor's others (for the good mark)."""
         self._actor_id, self._version, self._others = actor_id, version, versions
         v = version
-        self._set(self.mark_good, v is not None and mark_good_refusal(v) is None and not v.isGood,
-                  self._mark_good_tip(v), self._mark_good_reason(v))
-        self._set(self.unmark_good, v is not None and v.isGood,
-                  tr("Take the good mark off {name}: the actor then has no validated model").format(
-                      name=v.name if v is not None else ""), None)
+        self._set(
+            self.mark_good,
+            v is not None and mark_good_refusal(v) is None and not v.isGood,
+            self._mark_good_tip(v),
+            self._mark_good_reason(v),
+        )
+        self._set(
+            self.unmark_good,
+            v is not None and v.isGood,
+            tr("Take the good mark off {name}: the actor then has no validated model").format(
+                name=v.name if v is not None else ""
+            ),
+            None,
+        )
         self.unmark_good.setVisible(v is not None and v.isGood)
-        self._set(self.download, v is not None and v.status is VersionStatus.COMPLETED and bool(v.loraUrl),
-                  tr("Save the LoRA file on this computer and show what it contains"),
-                  None if v is None else tr("Only a completed version with a LoRA can be downloaded."))
-        self._set(self.train_again, v is not None,
-                  tr("Put these parameters in the form, to start a new version with them"), None)
+        self._set(
+            self.download,
+            v is not None and v.status is VersionStatus.COMPLETED and bool(v.loraUrl),
+            tr("Save the LoRA file on this computer and show what it contains"),
+            None if v is None else tr("Only a completed version with a LoRA can be downloaded."),
+        )
+        self._set(
+            self.train_again,
+            v is not None,
+            tr("Put these parameters in the form, to start a new version with them"),
+            None,
+        )
         checkable = v is not None and can_check(v)
-        self._set(self.check, checkable, tr("Ask RunPod for this run's state now"),
-                  None if v is None else tr("{name} is {status}: its state is final.").format(
-                      name=v.name, status=tr(v.status.label)))
+        self._set(
+            self.check,
+            checkable,
+            tr("Ask RunPod for this run's state now"),
+            None
+            if v is None
+            else tr("{name} is {status}: its state is final.").format(name=v.name, status=tr(v.status.label)),
+        )
         self.check.setVisible(v is None or checkable)
         running = v is not None and not v.status.is_terminal
-        self._set(self.cancel, running and v is not None and v.job_id is not None,
-                  tr("Stop this run on RunPod (/cancel); billing stops with it"),
-                  None if v is None or not running else tr(
-                      "{name} has no RunPod job id yet; check its status first.").format(name=v.name))
+        self._set(
+            self.cancel,
+            running and v is not None and v.job_id is not None,
+            tr("Stop this run on RunPod (/cancel); billing stops with it"),
+            None
+            if v is None or not running
+            else tr("{name} has no RunPod job id yet; check its status first.").format(name=v.name),
+        )
         self.cancel.setVisible(v is None or running)
         retryable = v is not None and can_retry(v)
         self._set(self.retry, retryable, self._retry_tip(v), None)
@@ -169,8 +196,10 @@ class VersionActions(QObject):
 
     def _retry_tip(self, v: TrainingVersion | None) -> str:
         if v is not None and v.status in (VersionStatus.FAILED, VersionStatus.TIMED_OUT) and v.job_id:
-            return tr("Ask RunPod to run the same job again; if it no longer can, start a new version "
-                      "with the same parameters")
+            return tr(
+                "Ask RunPod to run the same job again; if it no longer can, start a new version "
+                "with the same parameters"
+            )
         return tr("Start a new version with the same parameters")
 
     def validated_name(self) -> str | None:
@@ -205,14 +234,14 @@ class VersionActions(QObject):
         v, actor_id = self._version, self._actor_id
         if v is None or actor_id is None or not v.isGood:
             return
-        self.ctx.unmark_good(actor_id, v.key, on_done=lambda saved: self.unmarkedGood.emit(actor_id, saved),
-                             owner=self)
+        self.ctx.unmark_good(actor_id, v.key, on_done=lambda saved: self.unmarkedGood.emit(actor_id, saved), owner=self)
 
     def check_selected(self) -> None:
         v, actor_id = self._version, self._actor_id
         if v is not None and actor_id is not None:
-            self.ctx.check_run(actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, False),
-                               owner=self)
+            self.ctx.check_run(
+                actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, False), owner=self
+            )
 
     def cancel_selected(self) -> None:
         v, actor_id = self._version, self._actor_id
@@ -221,14 +250,16 @@ class VersionActions(QObject):
         question = self.ctx.cancel_question(v)
         if not self.confirm(question.title, question.text):
             return
-        self.ctx.cancel_run(actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, False),
-                            owner=self)
+        self.ctx.cancel_run(
+            actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, False), owner=self
+        )
 
     def retry_selected(self) -> None:
         v, actor_id = self._version, self._actor_id
         if v is not None and actor_id is not None:
-            self.ctx.retry_run(actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, True),
-                               owner=self)
+            self.ctx.retry_run(
+                actor_id, v.key, on_done=lambda saved: self.versionUpdated.emit(actor_id, saved, True), owner=self
+            )
 
     def download_selected(self, dest: Path | None = None) -> LoraDownloadDialog | None:
         """Download the selected LoRA to `dest` (asked for when None); returns the dialog showing it."""
@@ -254,16 +285,24 @@ class VersionActions(QObject):
     # --- default questions ----------------------------------------------------------------------
 
     def _ask(self, title: str, question: str) -> bool:
-        answer = QMessageBox.question(self._parent, title, question,
-                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self._parent,
+            title,
+            question,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def _ask_path(self, version: TrainingVersion) -> Path | None:
         """The save dialog, opening in the folder last saved to (else Downloads)."""
         name = QUrl(version.loraUrl or "").fileName() or f"{version.name}.safetensors"
-        dialog = QFileDialog(self._parent, tr("Save {name} LoRA").format(name=version.name),
-                             str(download_start_folder()), tr("LoRA files (*.safetensors);;All files (*)"))
+        dialog = QFileDialog(
+            self._parent,
+            tr("Save {name} LoRA").format(name=version.name),
+            str(download_start_folder()),
+            tr("LoRA files (*.safetensors);;All files (*)"),
+        )
         dialog.setObjectName("saveLoraDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setDefaultSuffix("safetensors")

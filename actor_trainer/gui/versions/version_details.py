@@ -252,11 +252,7 @@ class VersionDetails(QScrollArea):
 
     def set_version(self, version: TrainingVersion | None) -> None:
         """Show `version` (None: the placeholder). Updates in place, keeping the error toggle."""
-        same_version = (
-            version is not None
-            and self._version is not None
-            and version.key == self._version.key
-        )
+        same_version = version is not None and self._version is not None and version.key == self._version.key
         self._version = version
         self.placeholder.setVisible(version is None)
         self.content.setVisible(version is not None)
@@ -272,8 +268,12 @@ class VersionDetails(QScrollArea):
         self.sandbox_note.setVisible(is_sandbox_endpoint(version.endpoint))
         # "Random weights" only where there is a LoRA to have weights (issue 10, item 6).
         if version.status is VersionStatus.COMPLETED and version.loraUrl:
-            self.sandbox_note.setText(tr("Simulated run — random weights. This version ran on the SANDBOX endpoint; "
-                                         "its LoRA is not a trained model."))
+            self.sandbox_note.setText(
+                tr(
+                    "Simulated run — random weights. This version ran on the SANDBOX endpoint; "
+                    "its LoRA is not a trained model."
+                )
+            )
         else:
             self.sandbox_note.setText(tr("Simulated run. This version ran on the SANDBOX endpoint; no GPU was used."))
         self._show_run(version)
@@ -283,8 +283,9 @@ class VersionDetails(QScrollArea):
 
     def _paint_notes(self) -> None:
         info = status_colour(VersionStatus.QUEUED, self.palette()).name()
-        sheet = (f"QLabel#sandboxNote {{ border: 1px solid {info}; border-radius: 4px; padding: 4px 8px;"
-                 f" color: {info}; }}")
+        sheet = (
+            f"QLabel#sandboxNote {{ border: 1px solid {info}; border-radius: 4px; padding: 4px 8px; color: {info}; }}"
+        )
         if sheet != self.sandbox_note.styleSheet():  # re-styling changes the palette: only when it differs
             self.sandbox_note.setStyleSheet(sheet)
 

@@ -68,7 +68,6 @@ _HEADERS = {
 _NUMERIC = {Column.STEPS, Column.LR, Column.DIM_ALPHA, Column.IMAGES, Column.DURATION}
 
 
-
 class VersionsModel(QAbstractTableModel):
     """One actor's versions, newest first (highest V number first)."""
 

@@ -59,8 +59,10 @@ class ErrorBox(QFrame):
 
     def _paint(self) -> None:
         failed = status_colour(VersionStatus.FAILED, self.palette()).name()
-        sheet = (f"QFrame#errorBox {{ border: 1px solid {failed}; border-radius: 4px; }}"
-                 f"QLabel#errorMessage {{ color: {failed}; }}")
+        sheet = (
+            f"QFrame#errorBox {{ border: 1px solid {failed}; border-radius: 4px; }}"
+            f"QLabel#errorMessage {{ color: {failed}; }}"
+        )
         if sheet != self.styleSheet():  # re-styling changes the palette: only when it differs
             self.setStyleSheet(sheet)
 
