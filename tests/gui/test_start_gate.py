@@ -78,3 +78,31 @@ def test_a_clean_set_starts_without_asking(gui_ctx: Any, qtbot: QtBot) -> None:
     with qtbot.waitSignal(tab.trainingStarted, timeout=QT_WAIT_MS):
         assert tab.start.start_training() is True  # no box: nothing clicks one, and the run is sent
     assert not [w for w in QApplication.topLevelWidgets() if w.objectName() == "confirmForced" and w.isVisible()]
+
+
+def test_unusual_values_need_a_confirmation_which_the_version_records(gui_ctx: Any, qtbot: QtBot) -> None:
+    """Issue 10, item 4: a value outside the realistic range asks first (the GUI's --force)."""
+    from actor_trainer.core.models import TrainingParameters
+
+    tab = ActorTrainingTab(gui_ctx)
+    qtbot.addWidget(tab)
+    tab.show()
+    gui_ctx.select_actor(0)
+    tab.load_parameters(TrainingParameters(network_dim=256, network_alpha=128, max_train_steps=40))
+    qtbot.waitUntil(lambda: tab.data_box.dataset_check.report is not None and tab.can_start(), timeout=QT_WAIT_MS)
+    asked: list[list[str]] = []
+    tab.start.confirm_unusual = lambda unusual: asked.append([u.field for u in unusual]) is not None and False
+    assert tab.start.start_training() is False  # "Change them": nothing sent, nothing written
+    assert asked == [["network_dim"]] and gui_ctx.library.load_versions(0) == []
+
+    tab.start.confirm_unusual = lambda unusual: asked.append([u.field for u in unusual]) is None
+    with qtbot.waitSignal(tab.trainingStarted, timeout=QT_WAIT_MS) as started:
+        assert tab.start.start_training() is True
+    ref = started.args[1]
+
+    def forced() -> list[dict[str, Any]]:
+        value = (gui_ctx.library.get_version(0, ref).model_extra or {}).get("forced")
+        return value if isinstance(value, list) else []
+
+    qtbot.waitUntil(lambda: bool(forced()), timeout=QT_WAIT_MS)
+    assert [(r["field"], r["value"]) for r in forced()] == [("network_dim", 256)]

@@ -20,6 +20,7 @@ from actor_trainer.core.dataset_doctor import DoctorReport, forced_reasons, reco
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.models import TrainingParameters, TrainingVersion, VersionStatus
 from actor_trainer.core.preflight import DataNotSyncedError, InvalidParametersError, RunInFlightError
+from actor_trainer.core.realistic_range import UnusualValue, unusual_values
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
 from actor_trainer.gui.training.parameter_warnings import parameter_warnings
@@ -154,6 +155,27 @@ class StartPanel(Card):
         box.exec()
         return box.clickedButton() is go
 
+    def confirm_unusual(self, unusual: list[UnusualValue]) -> bool:
+        """Ask before starting with values outside the realistic range (what the CLI's --force
+        stands for); True only for "Start with these values". Replaceable so a test can answer."""
+        lines = "\n".join(f"• {u.message}" for u in unusual)
+        text = (
+            tr("These values are unusual for a person's likeness and cost more than usual:\n\n{lines}").format(
+                lines=lines
+            )
+            + "\n\n"
+            + tr("Start with them anyway? The version records that you confirmed them.")
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, tr("Unusual values"), text, QMessageBox.StandardButton.NoButton, self
+        )
+        box.setObjectName("confirmUnusual")
+        go = box.addButton(tr("Start with these values"), QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton(tr("Change them"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is go
+
     @property
     def _params(self) -> TrainingParameters | None:
         return self._ctx.parameters.current(self._actor_id)[0] if self._actor_id is not None else None
@@ -273,6 +295,11 @@ class StartPanel(Card):
         if blocked is not None and not self.confirm_forced(blocked):
             return False
         forced = forced_reasons(blocked) if blocked is not None else []
+        summary = self._ctx.summary(actor_id)
+        unusual = unusual_values(params, summary.image_count if summary is not None else None)
+        if unusual and not self.confirm_unusual(unusual):
+            return False
+        forced += [u.to_json() for u in unusual]  # the GUI's "--force", recorded in the version
         self._submitting = True  # before anything else: a second click finds the button disabled
         self._update()
         if not self._ctx.submit_run(
