@@ -204,3 +204,29 @@ def test_trigger_placeholder_is_the_actor_name(form: ParametersForm, qtbot: QtBo
     qtbot.keyClick(trigger, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(trigger, Qt.Key.Key_Delete)
     assert form.parameters() is not None and form.parameters().trigger is None
+
+
+def test_sample_settings_are_edited_in_advanced_and_travel_with_the_parameters(
+    form: ParametersForm, qtbot: QtBot
+) -> None:
+    from actor_trainer.core.models import SampleSettings
+
+    assert form.parameters() is not None and form.parameters().sampling is None  # type: ignore[union-attr]
+    samples = form.samples
+    samples.every.setValue(250)
+    samples.seed.setValue(7)
+    samples.prompts.setPlainText("{trigger} as a knight\n{trigger} laughing, close-up")
+    samples.keep.setChecked(True)
+    params = form.parameters()
+    assert params is not None and params.sampling == SampleSettings(
+        prompts=["{trigger} as a knight", "{trigger} laughing, close-up"], every=250, seed=7, keep_checkpoints=True
+    )
+    assert "sampling" in form.edited_fields()
+
+    samples.prompts.setPlainText("a | b")  # FluxTrainer splits prompts on "|"
+    assert form.parameters() is None and "|" in (form.first_error() or "")
+    samples.prompts.setPlainText("ok")
+    assert form.parameters() is not None
+
+    form.set_parameters(TrainingParameters())  # a load shows the defaults again
+    assert samples.every.value() == SampleSettings().every and form.parameters().sampling is None  # type: ignore[union-attr]

@@ -37,6 +37,7 @@ from actor_trainer.gui.training.parameters_form_fields import (
     error_colour,
     format_number,
 )
+from actor_trainer.gui.training.sample_settings_editor import SampleSettingsEditor
 from actor_trainer.gui.training.training_tab_card import counted, heading, secondary
 
 
@@ -98,6 +99,10 @@ class ParametersForm(QWidget):
         advanced_grid = self._grid(ADVANCED_FIELDS)
         advanced_grid.setContentsMargins(18, 0, 0, 0)
         self.advanced.setLayout(advanced_grid)
+        self.samples = SampleSettingsEditor(self.advanced)
+        advanced_grid.addWidget(heading(tr("Samples while training"), self.advanced), advanced_grid.rowCount(), 0, 1, 4)
+        advanced_grid.addWidget(self.samples, advanced_grid.rowCount(), 0, 1, 4)
+        self.samples.changed.connect(lambda: self._on_field_changed("sampling"))
         layout.addWidget(self.advanced)
 
         self.general_error = QLabel(self)  # an error no single field owns
@@ -234,6 +239,7 @@ class ParametersForm(QWidget):
             self._base = params
             for name, field in self.fields.items():
                 field.set_value(getattr(params, name))
+            self.samples.set_value(params.sample_settings)
         finally:
             self._loading = False
         self._revalidate()
@@ -254,6 +260,10 @@ class ParametersForm(QWidget):
             except ValueError as exc:
                 errors[name] = str(exc)
         general = ""
+        try:
+            values["sampling"] = self.samples.value()
+        except ValueError as exc:
+            general = str(exc)
         params: TrainingParameters | None = None
         try:
             params = TrainingParameters.model_validate({**self._base.model_dump(), **values})
