@@ -18,10 +18,20 @@ find_python() {
   return 1
 }
 
-# pip, minus notes about package mirrors configured on this machine but absent; errors still show.
+# pip, minus notes about package mirrors configured on this machine but absent, and minus
+# setuptools' advisory block about editable installs ("be careful with folders named like the
+# package": the checkout is the package, on purpose); errors still show.
 quiet_pip() {
   local status=0
-  "$VENV/bin/python" -m pip install --quiet "$@" 2>&1 | { grep -v "Location 'file:" >&2 || true; } || status=$?
+  "$VENV/bin/python" -m pip install --quiet "$@" 2>&1 | {
+    awk '
+      /Location .file:/ { next }
+      /BuildBackendWarning: Editable installation\./ { skipping = 1; next }
+      skipping && /with strategy, WheelFile/ { skipping = 0; next }
+      skipping { next }
+      { print }
+    ' >&2 || true
+  } || status=$?
   return "$status"
 }
 
