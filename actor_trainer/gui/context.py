@@ -15,17 +15,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from actor_trainer.core.errors import ActorTrainerError, MarkGoodRefusedError
+from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import LogLevel, TunnelChanged
-from actor_trainer.core.library import ActorSummary, Library, TrainingDataScan
-from actor_trainer.core.lora_file import LoraInfo, fetch_lora
+from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.parameter_memory import ParameterMemory
-from actor_trainer.core.run_control import Question, cancel_question
 from actor_trainer.core.settings import Config, Settings, cache_dir, config_dir
 from actor_trainer.core.storage.base import SyncStatus
 from actor_trainer.core.thumbnails import ThumbnailCache
 from actor_trainer.gui.bridge import EventBridge
+from actor_trainer.gui.context_runs import RunActions
 from actor_trainer.gui.context_sync import SyncActions, state_word
 from actor_trainer.gui.context_trials import TrialActions
 from actor_trainer.gui.context_tunnel import TunnelActions
@@ -46,7 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
+class AppContext(RunActions, SyncActions, TunnelActions, TrialActions, QObject):
     """Everything a widget may use. Widgets call methods here; results arrive as signals."""
 
     #: the actor being worked on changed (ActorSummary, or None when none is chosen)
@@ -197,219 +196,6 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
         if actor_id is not None and actor_id not in self.sync_states:
             self.refresh_sync(actor_id)
 
-    # --- runs and the validated model (one road each: the same core methods as the CLI) ---------
-
-    def run_task_name(self, what: str, ref: str) -> str:
-        """The task of a check/cancel/retry/mark-good of one run, to ask whether it is under way."""
-        return f"run-{what}-{ref}"
-
-    def is_run_busy(self, what: str, ref: str) -> bool:
-        return self.tasks.is_running(self.run_task_name(what, ref))
-
-    def check_can_start(
-        self,
-        actor_id: int,
-        params: TrainingParameters,
-        *,
-        allow_concurrent: bool,
-        on_done: Callable[[TrainingVersion | None], None],
-        on_error: Callable[[BaseException], None],
-        owner: QObject | None = None,
-    ) -> None:
-        """The Start gate (see RunControl.can_start), with this actor's cached sync state."""
-        # While the services start, the check waits for them (the panel says "Starting services…").
-        self.tasks.start(
-            "preflight",
-            self._when_ready(
-                lambda: self.services.require_runs().can_start(
-                    actor_id, params, allow_concurrent=allow_concurrent, cached_sync=self.sync_states.get(actor_id)
-                )
-            ),
-            on_done=on_done,
-            on_error=on_error,
-            replace=True,
-            owner=owner,
-        )
-
-    def submit_run(
-        self,
-        actor_id: int,
-        params: TrainingParameters,
-        *,
-        description: str | None,
-        allow_concurrent: bool,
-        on_done: Callable[[TrainingVersion], None],
-        on_error: Callable[[BaseException], None],
-        owner: QObject | None = None,
-    ) -> bool:
-        """Submit one run; False when a submission is already under way (no second job)."""
-        if self.tasks.is_running("submit"):
-            return False
-        self.tasks.start(
-            "submit",
-            self._when_ready(
-                lambda: self.services.require_runs().submit(
-                    actor_id, params, description=description, allow_concurrent=allow_concurrent
-                )
-            ),
-            on_done=on_done,
-            on_error=on_error,
-            replace=False,
-            owner=owner,
-        )
-        return True
-
-    def scan_training_data(
-        self,
-        actor_id: int,
-        *,
-        on_done: Callable[[TrainingDataScan], None],
-        on_error: Callable[[BaseException], None],
-        owner: QObject | None = None,
-    ) -> None:
-        """Read the actor's training folder (off the loop)."""
-        self.tasks.start(
-            "training-data-scan", self.services.sync.scan(actor_id), on_done=on_done, on_error=on_error, owner=owner
-        )
-
-    def download_lora(
-        self,
-        name: str,
-        url: str,
-        dest: Path,
-        progress: Callable[[int, int], None],
-        *,
-        on_done: Callable[[LoraInfo], None],
-        on_error: Callable[[BaseException], None],
-        owner: QObject | None = None,
-    ) -> asyncio.Task[LoraInfo] | None:
-        """Download a LoRA to `dest` (atomically) and read its header; the task can be cancelled."""
-        return self.tasks.start(
-            name,
-            fetch_lora(self.services.storage, url, dest, progress),
-            on_done=on_done,
-            on_error=on_error,
-            owner=owner,
-        )
-
-    def sandbox_owner_token(self) -> str | None:
-        """The token this app's in-process sandbox stamps on its runs (None outside the sandbox)."""
-        sandbox = self.services.sandbox
-        return sandbox.owner_token if sandbox is not None else None
-
-    def watch_run(self, actor_id: int, ref: str) -> None:
-        """Poll this run often (live progress) while a view shows it."""
-        if self.services.poller is not None:
-            self.services.poller.watch(actor_id, ref)
-        elif self.services_state == "starting":  # watched once the poller exists (start_services)
-            self.__dict__.setdefault("_watch_later", []).append((actor_id, ref))
-
-    def cancel_question(self, version: TrainingVersion) -> Question:
-        return cancel_question(version, app_in_sandbox=self.is_sandbox)
-
-    def check_run(
-        self,
-        actor_id: int,
-        ref: str,
-        *,
-        on_done: Callable[[TrainingVersion], None] | None = None,
-        owner: QObject | None = None,
-    ) -> None:
-        """Ask RunPod about a run now (and the endpoint's /health for a queued one)."""
-        self._run_action(
-            "check",
-            actor_id,
-            ref,
-            self._when_ready(lambda: self.services.require_runs().check(actor_id, ref)),
-            tr("Check status failed"),
-            on_done,
-            owner,
-        )
-
-    def cancel_run(
-        self,
-        actor_id: int,
-        ref: str,
-        *,
-        on_done: Callable[[TrainingVersion], None] | None = None,
-        owner: QObject | None = None,
-    ) -> None:
-        """Cancel a run on RunPod. Ask first with `cancel_question`."""
-        self._run_action(
-            "cancel",
-            actor_id,
-            ref,
-            self._when_ready(lambda: self.services.require_runs().cancel(actor_id, ref)),
-            tr("Cancel failed"),
-            on_done,
-            owner,
-        )
-
-    def retry_run(
-        self,
-        actor_id: int,
-        ref: str,
-        *,
-        on_done: Callable[[TrainingVersion], None] | None = None,
-        owner: QObject | None = None,
-    ) -> None:
-        self._run_action(
-            "retry",
-            actor_id,
-            ref,
-            self._when_ready(lambda: self.services.require_runs().retry(actor_id, ref)),
-            tr("Retry failed"),
-            on_done,
-            owner,
-        )
-
-    def mark_good(
-        self,
-        actor_id: int,
-        ref: str,
-        *,
-        on_done: Callable[[TrainingVersion], None] | None = None,
-        owner: QObject | None = None,
-    ) -> None:
-        """Record the version as the actor's validated model; every view hears it as events."""
-
-        async def run() -> TrainingVersion:
-            _actor, version = await self.services.registry.mark_good(actor_id, ref)
-            return version
-
-        def done(version: TrainingVersion) -> None:
-            self.statusMessage.emit(tr("{name} is now the validated model").format(name=version.name))
-            if on_done is not None:
-                on_done(version)
-
-        def failed(exc: BaseException) -> None:
-            title = tr("Cannot mark as good") if isinstance(exc, MarkGoodRefusedError) else tr("Mark as good failed")
-            self.report_error(exc, title)
-
-        self.tasks.start(self.run_task_name("mark-good", ref), run(), on_done=done, on_error=failed, owner=owner)
-
-    def _run_action(
-        self,
-        what: str,
-        actor_id: int,
-        ref: str,
-        coro: Coroutine[Any, Any, TrainingVersion],
-        title: str,
-        on_done: Callable[[TrainingVersion], None] | None,
-        owner: QObject | None,
-    ) -> None:
-        def failed(exc: BaseException) -> None:
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-            hint = getattr(exc, "hint", "")
-            self.events.log(LogLevel.ERROR, f"{title}: {message}" + (f" {hint}" if hint else ""), actor_id=actor_id)
-            self.report_error(exc, title, quiet=what == "check")
-
-        name = self.run_task_name(what, ref)
-        if what != "check" and self.tasks.is_running(name):
-            coro.close()  # the same cancel/retry is already on its way: asking twice changes nothing
-            return
-        self.tasks.start(name, coro, on_done=on_done or (lambda _v: None), on_error=failed, owner=owner)
-
     # --- errors ---------------------------------------------------------------------------------
 
     def report_error(self, exc: BaseException, title: str, *, quiet: bool = False) -> None:
@@ -438,35 +224,6 @@ class AppContext(SyncActions, TunnelActions, TrialActions, QObject):
     async def _refresh_training_flag(self, actor_id: int) -> None:
         versions = await asyncio.to_thread(self.library.load_versions, actor_id)
         self.actor_model.set_training(actor_id, any(not v.status.is_terminal for v in versions))
-
-    # --- unmark good (issue 10, item 11) --------------------------------------------------------
-
-    def unmark_good(
-        self,
-        actor_id: int,
-        ref: str,
-        *,
-        on_done: Callable[[TrainingVersion], None] | None = None,
-        owner: QObject | None = None,
-    ) -> None:
-        """Take the good mark off the version: the actor then has no validated model."""
-
-        async def run() -> TrainingVersion:
-            _actor, version = await self.services.registry.unmark_good(actor_id, ref)
-            return version
-
-        def done(version: TrainingVersion) -> None:
-            self.statusMessage.emit(tr("{name} is no longer the validated model").format(name=version.name))
-            if on_done is not None:
-                on_done(version)
-
-        self.tasks.start(
-            self.run_task_name("unmark-good", ref),
-            run(),
-            on_done=done,
-            on_error=lambda exc: self.report_error(exc, tr("Unmark failed")),
-            owner=owner,
-        )
 
     # --- webhook mode, applied at once (issue 10, item 9) ----------------------------------------
 
