@@ -63,6 +63,13 @@ def main() -> None:
     args = parser.parse_args()
     isolate_aws_env()
     aws, aws_label = aws_command()
+    # Both tools as installed: pip byte-compiles the AWS CLI when it installs it, and an installed
+    # Actor Trainer (wheel, .deb, frozen build) carries its bytecode too. This checkout is an
+    # editable install, so compile it once here (this machine sets PYTHONDONTWRITEBYTECODE, and
+    # each run would otherwise compile every module from source).
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "actor_trainer"), quiet=1)
 
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
