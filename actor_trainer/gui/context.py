@@ -36,9 +36,12 @@ from actor_trainer.gui.selector.actor_list_model import ActorListModel
 from actor_trainer.gui.tasks import TaskRunner
 from actor_trainer.gui.thumbnail_loader import ThumbnailLoader
 
-if TYPE_CHECKING:  # the window is built before the services' modules are needed (issue 11, item 3)
+if TYPE_CHECKING:
     from actor_trainer.core.estimate import EstimateReport
     from actor_trainer.core.orchestrator import TrainingOrchestrator
+    from actor_trainer.core.queue_runner import (
+        QueueRunner,  # the window is built before the services' modules are needed (issue 11, item 3)
+    )
     from actor_trainer.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,11 @@ class AppContext(RunActions, SyncActions, TunnelActions, TrialActions, QObject):
     @property
     def orchestrator(self) -> TrainingOrchestrator:
         return self.services.require_orchestrator()
+
+    @property
+    def queue_runner(self) -> QueueRunner | None:
+        """The training queue's runner (core/queue_runner.py), once the services have started."""
+        return self.services.queue
 
     @property
     def is_sandbox(self) -> bool:

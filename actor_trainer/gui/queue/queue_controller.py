@@ -59,7 +59,7 @@ class QueueController(QObject):
     # --- the runner -----------------------------------------------------------------------------
 
     def start_runner(self) -> None:
-        runner = self._ctx.services.queue
+        runner = self._ctx.queue_runner
         if runner is None:
             self._set_runner_text(tr("The queue runs once the app's services have started."))
             return
@@ -85,7 +85,7 @@ class QueueController(QObject):
         self.runnerChanged.emit(text)
 
     def wake(self) -> None:
-        runner = self._ctx.services.queue
+        runner = self._ctx.queue_runner
         if runner is not None:
             runner.wake()
 
