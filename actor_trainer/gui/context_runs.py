@@ -6,47 +6,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import QObject, SignalInstance
+from PySide6.QtCore import QObject
 
 from actor_trainer.core.errors import MarkGoodRefusedError
-from actor_trainer.core.events import EventBus, LogLevel
-from actor_trainer.core.library import Library, TrainingDataScan
+from actor_trainer.core.events import LogLevel
+from actor_trainer.core.library import TrainingDataScan
 from actor_trainer.core.lora_file import LoraInfo, fetch_lora
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.run_control import Question, cancel_question
-from actor_trainer.core.storage.base import SyncStatus
+from actor_trainer.gui.context_parts import ContextParts
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.tasks import TaskRunner
 
 if TYPE_CHECKING:  # the window is built before the services' modules are needed (issue 11, item 3)
-    from actor_trainer.runtime import Services
+    pass
 
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class RunActions:
+class RunActions(ContextParts):
     """Methods of AppContext (a mixin: no state of its own, no signals)."""
-
-    if TYPE_CHECKING:  # what the mixin uses of AppContext
-        services: Services
-        tasks: TaskRunner
-        events: EventBus
-        library: Library
-        sync_states: dict[int, SyncStatus]
-        statusMessage: SignalInstance
-
-        @property
-        def is_sandbox(self) -> bool: ...
-        @property
-        def services_state(self) -> str: ...
-        def report_error(self, exc: BaseException, title: str, *, quiet: bool = False) -> None: ...
-        def _when_ready(self, make: Callable[[], Awaitable[T]]) -> Coroutine[Any, Any, T]: ...
 
     # --- runs and the validated model (one road each: the same core methods as the CLI) ---------
 
@@ -223,21 +207,50 @@ class RunActions:
         owner: QObject | None = None,
     ) -> None:
         """Record the version as the actor's validated model; every view hears it as events."""
+        self._set_good(actor_id, ref, True, on_done, owner)
+
+    def unmark_good(
+        self,
+        actor_id: int,
+        ref: str,
+        *,
+        on_done: Callable[[TrainingVersion], None] | None = None,
+        owner: QObject | None = None,
+    ) -> None:
+        """Take the good mark off the version: the actor then has no validated model."""
+        self._set_good(actor_id, ref, False, on_done, owner)
+
+    def _set_good(
+        self,
+        actor_id: int,
+        ref: str,
+        good: bool,
+        on_done: Callable[[TrainingVersion], None] | None,
+        owner: QObject | None,
+    ) -> None:
+        registry = self.services.registry
+        change = registry.mark_good if good else registry.unmark_good
 
         async def run() -> TrainingVersion:
-            _actor, version = await self.services.registry.mark_good(actor_id, ref)
+            _actor, version = await change(actor_id, ref)
             return version
 
         def done(version: TrainingVersion) -> None:
-            self.statusMessage.emit(tr("{name} is now the validated model").format(name=version.name))
+            said = "{name} is now the validated model" if good else "{name} is no longer the validated model"
+            self.statusMessage.emit(tr(said).format(name=version.name))
             if on_done is not None:
                 on_done(version)
 
         def failed(exc: BaseException) -> None:
-            title = tr("Cannot mark as good") if isinstance(exc, MarkGoodRefusedError) else tr("Mark as good failed")
-            self.report_error(exc, title)
+            if not good:
+                self.report_error(exc, tr("Unmark failed"))
+            elif isinstance(exc, MarkGoodRefusedError):
+                self.report_error(exc, tr("Cannot mark as good"))
+            else:
+                self.report_error(exc, tr("Mark as good failed"))
 
-        self.tasks.start(self.run_task_name("mark-good", ref), run(), on_done=done, on_error=failed, owner=owner)
+        name = self.run_task_name("mark-good" if good else "unmark-good", ref)
+        self.tasks.start(name, run(), on_done=done, on_error=failed, owner=owner)
 
     def _run_action(
         self,
@@ -260,32 +273,3 @@ class RunActions:
             coro.close()  # the same cancel/retry is already on its way: asking twice changes nothing
             return
         self.tasks.start(name, coro, on_done=on_done or (lambda _v: None), on_error=failed, owner=owner)
-
-    # --- unmark good (issue 10, item 11) --------------------------------------------------------
-
-    def unmark_good(
-        self,
-        actor_id: int,
-        ref: str,
-        *,
-        on_done: Callable[[TrainingVersion], None] | None = None,
-        owner: QObject | None = None,
-    ) -> None:
-        """Take the good mark off the version: the actor then has no validated model."""
-
-        async def run() -> TrainingVersion:
-            _actor, version = await self.services.registry.unmark_good(actor_id, ref)
-            return version
-
-        def done(version: TrainingVersion) -> None:
-            self.statusMessage.emit(tr("{name} is no longer the validated model").format(name=version.name))
-            if on_done is not None:
-                on_done(version)
-
-        self.tasks.start(
-            self.run_task_name("unmark-good", ref),
-            run(),
-            on_done=done,
-            on_error=lambda exc: self.report_error(exc, tr("Unmark failed")),
-            owner=owner,
-        )

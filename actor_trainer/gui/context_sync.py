@@ -5,35 +5,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import SignalInstance
-
 from actor_trainer.core.storage.base import SyncResult, SyncStatus
+from actor_trainer.gui.context_parts import ContextParts
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from actor_trainer.gui.selector.actor_list_model import ActorListModel
-    from actor_trainer.runtime import Services
+    pass
 
 
 def state_word(status: SyncStatus) -> str:
     return "synced" if status.is_synced else "not_synced"
 
 
-class SyncActions:
+class SyncActions(ContextParts):
     """Methods of AppContext (a mixin: no state of its own, no signals)."""
-
-    if TYPE_CHECKING:  # what the mixin uses of AppContext
-        services: Services
-        tasks: TaskRunner
-        sync_states: dict[int, SyncStatus]
-        actor_model: ActorListModel
-        syncStateChanged: SignalInstance
-        syncRunning: SignalInstance
-        errorRaised: SignalInstance
-        statusMessage: SignalInstance
-
-        def report_error(self, exc: BaseException, title: str, *, quiet: bool = False) -> None: ...
 
     # --- sync -----------------------------------------------------------------------------------
 

@@ -8,39 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import QObject, SignalInstance
+from PySide6.QtCore import QObject
 
 from actor_trainer.core.errors import MarkGoodRefusedError
-from actor_trainer.core.events import EventBus
-from actor_trainer.core.library import Library
 from actor_trainer.core.models import TrainingVersion
+from actor_trainer.gui.context_parts import ContextParts
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.tasks import TaskRunner
 
 if TYPE_CHECKING:  # the window is built before the services' modules are needed (issue 11, item 3)
-    from actor_trainer.runtime import Services
+    pass
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-class TrialActions:
+class TrialActions(ContextParts):
     """Methods of AppContext (a mixin: no state of its own, no signals)."""
-
-    # What the mixin uses of AppContext (declared for the type checker).
-    if TYPE_CHECKING:
-        services: Services
-        library: Library
-        tasks: TaskRunner
-        events: EventBus
-        statusMessage: SignalInstance
-
-        def report_error(self, exc: BaseException, title: str, *, quiet: bool = False) -> None: ...
-        def run_task_name(self, what: str, ref: str) -> str: ...
-        def _when_ready(self, make: Callable[[], Awaitable[_T]]) -> Coroutine[Any, Any, _T]: ...
 
     # --- issue 12 (app half): samples, Try, compare — begin -------------------------------------
     # Widgets call these and never await; sample images come from `ctx.sample_images`

@@ -190,11 +190,9 @@ def test_sandbox_timing_scales_with_steps_resolution_and_batch() -> None:
 
 
 def test_sampling_is_not_counted_twice_when_learnt_from_runs_that_sampled() -> None:
-    from actor_trainer.core.models import Sample
+    from actor_trainer.core.models import Sample, SampleSettings
 
-    params = TrainingParameters(max_train_steps=1000)
-    if params.sample_settings.every <= 0:
-        pytest.skip("the default parameters do not sample")
+    params = TrainingParameters(max_train_steps=1000, sampling=SampleSettings(every=500))
     plain = run(1, steps=1000, seconds=1000)
     sampling = run(2, steps=1000, seconds=1200)
     sampling.samples = [Sample.model_validate(s) for s in _sample_payloads()]
