@@ -7,7 +7,7 @@ the sandbox's local bucket at the same key (its rank, alpha, save dtype and trai
 record; random weights, marked as a simulation), and its URLs — and the actor's validated model —
 are rewritten to that file; a demo version without an endpoint is marked as the sandbox's.
 Download and Open then work on the demo, and what it says about its LoRAs is true.
-Idempotent: a second start finds nothing left to do. Blocking (file I/O, numpy): run it in a thread.
+Idempotent: a second start finds nothing left to do. Blocking (file I/O, making LoRAs): run it in a thread.
 """
 
 from __future__ import annotations

@@ -185,3 +185,51 @@ def test_the_spec_bundles_the_demo_library_and_resources_and_builds_a_mac_app() 
     assert "BUNDLE(" in spec and '"CFBundleShortVersionString": VERSION' in spec
     for excluded in ('"pytest"', '"moto"', '"flask"', '"hypothesis"', '"tkinter"'):
         assert excluded in spec, f"{excluded} is not excluded from the bundle"
+
+
+def _runtime_requirements() -> list[str]:
+    dependencies: list[str] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"
+    ]
+    return [re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in dependencies]
+
+
+def test_numpy_is_neither_imported_nor_required_nor_bundled() -> None:
+    """Issue 11, item 3: numpy (+ OpenBLAS, ~43 MB) was bundled for the sandbox's LoRA writer alone."""
+    import ast
+
+    importers = []
+    for path in sorted((ROOT / "actor_trainer").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            if any(n.split(".")[0] in {"numpy", "safetensors"} for n in names):
+                importers.append(str(path.relative_to(ROOT)))
+    assert not importers, f"imported at run time by {importers}: add it back to pyproject's dependencies first"
+    assert not {"numpy", "safetensors"} & set(_runtime_requirements())
+    spec = SPEC.read_text(encoding="utf-8")
+    assert '"numpy", "safetensors",' in spec, "the spec no longer excludes numpy and safetensors"
+
+
+def test_the_spec_bundles_the_user_guide_where_help_looks_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        from guide_files import BUNDLE_FOLDER, GUIDE, guide_files
+    finally:
+        sys.path.remove(str(PACKAGING))
+    from actor_trainer.gui.shell import user_guide
+
+    files, broken = guide_files(ROOT / "docs")
+    assert not broken, f"the guide links to files missing from docs/: {broken}"
+    shown = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", (ROOT / "docs" / GUIDE).read_text(encoding="utf-8"))
+    assert shown and {Path(p) for p in shown} <= set(files)
+    assert Path(GUIDE) in files and Path("configuration.md") in files
+    spec = SPEC.read_text(encoding="utf-8")
+    assert 'guide_files(root / "docs")' in spec and "Path(BUNDLE_FOLDER) / rel.parent" in spec
+    # …which is where Help → User guide looks first in a frozen build (sys._MEIPASS is the bundle).
+    monkeypatch.setattr(sys, "_MEIPASS", "/opt/actor-trainer/_internal", raising=False)
+    assert user_guide.GUIDE_NAME == GUIDE
+    assert user_guide.guide_candidates()[0] == Path("/opt/actor-trainer/_internal") / BUNDLE_FOLDER / GUIDE
