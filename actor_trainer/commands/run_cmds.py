@@ -243,6 +243,11 @@ def _resolve_versions(ctx: CommandContext, ref: str) -> list[tuple[int, Training
 
 def cmd_status(args: argparse.Namespace) -> int:
     ctx = open_context(args)
+    from actor_trainer.commands.samples_cmds import TrialFollowUps  # tries are followed here too (issue 12)
+
+    tries = TrialFollowUps.for_target(ctx, args.target)
+    if tries.alone:  # the target is a try's id
+        return tries.run_alone(ctx, as_json=args.json)
     targets = _resolve_versions(ctx, args.target)
     if not targets:
         say("That actor has no training versions yet.")
@@ -250,6 +255,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     async def run() -> list[TrainingVersion]:
         async with running_services(ctx, serve_webhooks=False, poll=False, echo=not args.json) as services:
+            await tries.run(services)  # first: the versions read back below hold the tries' answers
             runs = services.require_runs()
             return [await runs.check(actor_id, v.key, explain_queue=False) for actor_id, v in targets]
 
@@ -265,6 +271,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             + (f" — {v.error.message}" if v.error else "")
             + (f" — LoRA {v.loraUrl}" if v.loraUrl else "")
         )
+    tries.report()
     return 0
 
 
@@ -302,17 +309,24 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     ctx = open_context(args)
+    from actor_trainer.commands.samples_cmds import TrialFollowUps  # unfinished tries too (issue 12)
+
+    tries = TrialFollowUps.everywhere(ctx)
 
     async def run() -> list[TrainingVersion]:
         async with running_services(ctx, serve_webhooks=False, poll=False, echo=not args.json) as services:
             assert services.poller is not None
+            await tries.run(services)
             return await services.poller.reconcile("reconcile command")
 
     results = asyncio.run(run())
+    seen = {v.key for v in results}
+    with_tries = [v for v in tries.versions(ctx) if v.key not in seen]
     if args.json:
-        print_json([v.to_json() for v in results])
-    if not results:
-        say("No run in flight: nothing to reconcile.")
+        print_json([v.to_json() for v in results + with_tries])
+    if not results and not tries.refs:
+        say("No run or try in flight: nothing to reconcile.")
     for v in results:
         say(f"{v.name} ({v.id}): {v.status.label}")
+    tries.report()
     return 0

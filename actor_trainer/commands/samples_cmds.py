@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actor_trainer.commands.common import CommandContext, open_context
 from actor_trainer.commands.output import print_json, say, table
@@ -18,6 +18,10 @@ from actor_trainer.core.contact_sheet import compare_columns, sheet_rows, write_
 from actor_trainer.core.errors import ActorTrainerError, VersionNotFoundError
 from actor_trainer.core.models import Actor, Sample, TrainingVersion, Trial, VersionStatus
 from actor_trainer.core.trials import find_version, parse_version_ref
+
+if TYPE_CHECKING:
+    from actor_trainer.core.trial_followup import FollowedTrial as FollowedTrialType
+    from actor_trainer.core.trial_followup import TrialRef as TrialRefType
 
 
 def _resolve(ctx: CommandContext, actor: Actor, text: str) -> tuple[TrainingVersion, int | None]:
@@ -143,9 +147,11 @@ async def _try(ctx: CommandContext, args: argparse.Namespace) -> int:
             say("SANDBOX: the simulated endpoint runs inside this command, so it waits for the images.")
         if not wait:
             say(
-                f"Not waiting: the app follows it, or run `actor-trainer try … --wait` next time; "
-                f"`actor-trainer samples {actor.id} {args.version} --json` shows it once it is recorded."
+                f"Not waiting: collect the images later with `actor-trainer status {actor.id}` (or "
+                f"`actor-trainer status {trial.id}`, or `reconcile`); the app also follows it when open."
             )
+            if args.json:
+                print_json(_trial_doc(trial, {}))
             return 0
         ref = parse_version_ref(args.version)[0]
         trial = await trials.wait(actor.id, ref, trial.id)
@@ -221,3 +227,79 @@ async def _compare(ctx: CommandContext, args: argparse.Namespace) -> int:
         )
     say(f"Wrote {out}: {len(rows)} row(s) × {len(columns)} column(s), {width}×{height} px.")
     return 0
+
+
+# --- following up tries: `status` and `reconcile` (commands/run_cmds.py) ----------------------------
+
+
+class TrialFollowUps:
+    """The tries a `status` or `reconcile` command checks, through the app's road (TrialService.check,
+    core/trial_followup.py): their answers recorded with the version, finished images fetched into
+    the app's image cache. `alone`: the command's target is a try's id, not an actor or a run."""
+
+    def __init__(self, refs: list[TrialRefType], *, alone: bool = False) -> None:
+        self.refs = refs
+        self.alone = alone
+        self.results: list[FollowedTrialType] = []
+
+    @classmethod
+    def for_target(cls, ctx: CommandContext, target: str) -> TrialFollowUps:
+        """`status ACTOR`: the actor's unfinished tries; `status TRY_ID`: that try (whatever its state)."""
+        from actor_trainer.core.trial_followup import find_trial, trials_to_follow
+
+        try:
+            actor = ctx.library.get_actor(target)
+        except ActorTrainerError:
+            found = find_trial(ctx.library, target)
+            return cls([found], alone=True) if found is not None else cls([])
+        return cls(trials_to_follow(ctx.library, actor.id))
+
+    @classmethod
+    def everywhere(cls, ctx: CommandContext) -> TrialFollowUps:
+        from actor_trainer.core.trial_followup import trials_to_follow
+
+        return cls(trials_to_follow(ctx.library))
+
+    async def run(self, services: Any) -> None:
+        from actor_trainer.core.image_cache import ImageCache
+        from actor_trainer.core.trial_followup import follow_up
+
+        if self.refs and services.trials is not None:
+            self.results = await follow_up(services.trials, self.refs, cache=ImageCache(services.storage))
+
+    def report(self) -> None:
+        """One line per try on stderr (what it is now, its error, where its images are)."""
+        for done in self.results:
+            ref, t = done.ref, done.trial
+            head = f"try {t.id} of {ref.version_name} ({ref.actor_name})"
+            if done.problem is not None:
+                say(f"{head}: still {t.status.label}; it could not be checked — {done.problem}")
+                continue
+            was = "" if t.status is ref.trial.status else f" (was {ref.trial.status.label})"
+            why = f" — {t.error.message}" if t.error else ""
+            images = f", {len(t.images or [])} image(s), seed {t.seed}" if t.images else ""
+            say(f"{head}: {t.status.label}{was}{images}{why}")
+            for _url, path in done.files:
+                say(f"  {path}")
+            for missing in done.missing:
+                say(f"  warning: not fetched: {missing}")
+
+    def versions(self, ctx: CommandContext) -> list[TrainingVersion]:
+        """The versions whose tries were followed, as the library holds them now."""
+        keys = {(r.actor_id, r.version_key) for r in self.refs}
+        return [ctx.library.get_version(actor_id, key) for actor_id, key in sorted(keys)]
+
+    def run_alone(self, ctx: CommandContext, *, as_json: bool) -> int:
+        """`status TRY_ID`: check that one try; exit 1 when the check itself failed."""
+
+        async def go() -> None:
+            async with running_services(ctx, serve_webhooks=False, poll=False, echo=not as_json) as services:
+                await self.run(services)
+
+        asyncio.run(go())
+        if as_json:
+            for done in self.results:
+                doc = _trial_doc(done.trial, dict(done.files))
+                print_json({"actor": done.ref.actor_id, "version": done.ref.version_name, "try": doc})
+        self.report()
+        return 1 if any(done.problem is not None for done in self.results) else 0

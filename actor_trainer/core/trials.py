@@ -4,7 +4,9 @@ Contract v2 (docs/worker-contract.md): a job with `input.task: "generate"` on th
 training. A trial is written to the version's `trials` list *before* `/run` (status pending, its id
 the app-made request id), then takes RunPod's job id; its status and images come from the job's
 `/status`, applied forward only (as runs are: pending → queued → in progress → completed | failed |
-cancelled | timed out). Trials are followed by polling (no webhook), and cancelled like training.
+cancelled | timed out). Trials are followed by polling (no webhook), and cancelled like training; one
+nobody waited for is checked again by the app at start-up and by `actor-trainer status`/`reconcile`
+(core/trial_followup.py: when RunPod has forgotten the job, the bucket says).
 Every write is one `Library.update_version` (read-modify-write under the library's lock).
 
 Offered only where the endpoint speaks v2 (core/contract_memory.py): a v1 worker would fail the job.
@@ -28,6 +30,7 @@ from actor_trainer.core.generate import build_generate_request
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import (
     Actor,
+    Sample,
     TrainingVersion,
     Trial,
     VersionError,
@@ -36,8 +39,17 @@ from actor_trainer.core.models import (
 )
 from actor_trainer.core.redact import redact
 from actor_trainer.core.request_builder import model_name_for
-from actor_trainer.core.sample_keys import trial_image_key
+from actor_trainer.core.runpod_errors import RunPodNotFoundError
 from actor_trainer.core.storage.base import Storage
+from actor_trainer.core.trial_followup import (
+    NOT_REGISTERED_GRACE_S,
+    age_s,
+    needs_follow_up,
+    recovered_or_expired,
+    trial_image_urls,
+    trials_to_follow,
+    was_sent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +225,7 @@ class TrialService:
             checkpoint_step=step,
         )
         model_name = model_name_for(actor, version.name)
-        url_for_key: Callable[[str], str] = self.storage.url_for_key  # type: ignore[attr-defined]
-        prefix: str = getattr(self.storage, "prefix", "")
-        image_urls = [url_for_key(trial_image_key(prefix, actor.id, model_name, request_id, i)) for i in range(count)]
+        image_urls = trial_image_urls(self.storage, actor, version.name, request_id, count)
         worker_lora = await self.storage.worker_url(lora_url)
         # Polled, not webhooked: a Try is short, and the poller of runs need not know it.
         built = build_generate_request(
@@ -302,13 +312,45 @@ class TrialService:
         return trial
 
     async def check(self, actor_id: int, version_ref: str, trial_id: str) -> Trial:
-        """Ask `/status` about the trial now and apply the answer."""
+        """Ask `/status` about the trial now and apply the answer. When RunPod no longer knows the job
+        (or `/run` never answered), past the not-registered grace the bucket says (core/trial_followup.py)."""
         version = await self._version(actor_id, version_ref)
         trial = _trial_in(version, trial_id)
-        if trial.status.is_terminal or trial.id == trial.requestId:
+        if not needs_follow_up(trial):
             return trial
-        status = await self.client.status(trial.id)
-        return await self.apply(actor_id, version.key, trial.id, status)
+        if trial.status is not VersionStatus.EXPIRED and was_sent(trial):
+            try:
+                status = await self.client.status(trial.id)
+            except RunPodNotFoundError:
+                pass  # not registered yet, or forgotten: the grace and the bucket decide, below
+            else:
+                return await self.apply(actor_id, version.key, trial.id, status)
+        if age_s(trial) < NOT_REGISTERED_GRACE_S:
+            return trial
+        return await self._from_bucket(actor_id, version, trial)
+
+    async def _from_bucket(self, actor_id: int, version: TrainingVersion, trial: Trial) -> Trial:
+        images: list[Sample] | None = None
+        if trial.requestId:
+            actor = await asyncio.to_thread(self.library.get_actor, actor_id)
+            urls = trial_image_urls(self.storage, actor, version.name, trial.requestId, trial.count)
+            if all([await self.storage.exists_url(u) for u in urls]):
+                images = [Sample(url=u, prompt=trial.prompt, seed=trial.seed + i, index=i) for i, u in enumerate(urls)]
+
+        def change(v: TrainingVersion) -> tuple[Trial, bool]:
+            t = _trial_in(v, trial.id)
+            return t, recovered_or_expired(t, images)
+
+        saved, (found, moved) = await asyncio.to_thread(self.library.update_version, actor_id, version.key, change)
+        if moved:
+            self._changed(actor_id, saved)
+            what = (
+                "its images found in the bucket"
+                if images
+                else f"expired — {found.error.message if found.error else ''}"
+            )
+            self._log(LogLevel.INFO if images else LogLevel.WARNING, f"Try of {saved.name}: {what}", actor_id, saved.id)
+        return found.model_copy(deep=True)
 
     async def wait(self, actor_id: int, version_ref: str, trial_id: str, *, timeout_s: float | None = None) -> Trial:
         """Poll until the trial ends (or `timeout_s` passes: then it is returned as it is)."""
@@ -364,18 +406,11 @@ class TrialService:
 
     async def resume(self) -> int:
         """Follow every unfinished trial of the library that reached the endpoint (after a restart)."""
-        count = 0
-        for actor in await asyncio.to_thread(self.library.load_actors):
-            try:
-                versions = await asyncio.to_thread(self.library.load_versions, actor.id)
-            except ActorTrainerError:
-                continue
-            for version in versions:
-                for trial in version.trials or []:
-                    if not trial.status.is_terminal and trial.id != trial.requestId:
-                        self.watch(actor.id, version.key, trial.id)
-                        count += 1
-        return count
+        refs = await asyncio.to_thread(trials_to_follow, self.library, sent_only=True)
+        refs = [r for r in refs if r.trial.status is not VersionStatus.EXPIRED]  # `status` looks again
+        for ref in refs:
+            self.watch(ref.actor_id, ref.version_key, ref.trial.id)
+        return len(refs)
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
