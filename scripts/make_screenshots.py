@@ -1,6 +1,7 @@
 """Render the README's and the user guide's screenshots from the real app: the actor selector, the
-chosen actor, Auto-adjust, the tunnel panel, Settings, the main window mid-run, the versions panel
-and Mark as good — on a copy of the demo library, in the sandbox (docs/user-guide.md shows them).
+chosen actor, Auto-adjust, the tunnel panel, Settings, the main window mid-run, the versions panel,
+Mark as good, and the run's sample gallery, Compare and Try — on a copy of the demo library, in the
+sandbox (docs/user-guide.md shows them).
 
     .venv/bin/python scripts/make_screenshots.py [--out docs/screenshots]
 
@@ -94,9 +95,23 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
     args.out.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
 
-    def grab(widget, name: str) -> None:  # type: ignore[no-untyped-def]
+    def grab(widget, name: str, *, small: bool = False, height: int | None = None) -> None:  # type: ignore[no-untyped-def]
+        """Save `widget` as `name` (its top `height` px only, when given); `small`: 256 colours,
+        which keeps a picture full of sample images near 100 KB instead of 300."""
         path = args.out / name
-        widget.grab().save(str(path))
+        if height is None:
+            pixmap = widget.grab()
+        else:
+            from PySide6.QtCore import QRect
+
+            pixmap = widget.grab(QRect(0, 0, widget.width(), height))
+        pixmap.save(str(path))
+        if small:
+            from PIL import Image
+
+            with Image.open(path) as image:
+                quantized = image.convert("RGB").quantize(256, Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+            quantized.save(path, optimize=True)
         saved.append(path)
         print("saved", path, flush=True)
 
@@ -147,13 +162,22 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
 
         # 3. After completion: the versions panel, the new version selected.
         await wait_for(lambda: "Completed" in window.console.status_text(), limit_s=60, what="the run to complete")
+        # The console's live strip: the newest checkpoint's samples (issue 12), cropped under the strip.
+        strip = window.console.sample_strip
+        await wait_for(lambda: len(strip.tiles) >= 4 and all(t.loaded for t in strip.tiles), what="the sample strip")
+        await pause(0.3)
+        bottom = strip.mapTo(window.console, strip.rect().bottomLeft()).y() + 8
+        grab(window.console, "guide-sample-strip.png", small=True, height=bottom)
         window.show_versions()
         await pause(0.5)
         window.versions.select_version(started[0])
         await pause(0.5)
         grab(window, "versions-panel.png")
 
-        # 4. Mark as good: the row and the details say "Good"; Unmark good appears.
+        # 4. What the version draws (issue 12): Compare of its checkpoints, a Try, its sample gallery.
+        await shoot_samples(window, ctx, grab, started[0])
+
+        # 5. Mark as good: the row and the details say "Good"; Unmark good appears.
         window.versions.version_actions.confirm = lambda _title, _question: True  # replaces V1's mark
         marked: list[object] = []
         window.versions.version_actions.markedGood.connect(lambda _a, v: marked.append(v))
@@ -162,7 +186,7 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
         await pause(0.3)
         grab(window.versions, "guide-mark-good.png")
 
-        # 5. Settings, as a first-time user fills them in for a real endpoint.
+        # 6. Settings, as a first-time user fills them in for a real endpoint.
         from actor_trainer.gui.settings.settings_dialog import SettingsDialog
 
         settings_dialog = SettingsDialog(ctx, window)
@@ -177,6 +201,69 @@ async def shoot(app, args: argparse.Namespace, tmp: Path) -> int:  # type: ignor
     for path in saved:
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
+
+
+async def shoot_samples(window, ctx, grab, ref: str) -> None:  # type: ignore[no-untyped-def]
+    """Compare of the run's checkpoints and its final LoRA, a Try of it with its images, then the
+    run's sample gallery with that try, and one sample enlarged (the sandbox draws every image and
+    stamps it SIMULATED)."""
+    from PySide6.QtWidgets import QApplication
+
+    from actor_trainer.core.models import VersionStatus
+    from actor_trainer.gui.versions.sample_images import ImageViewer
+    from actor_trainer.gui.versions.samples_hooks import open_compare, open_try
+
+    version = next(v for v in ctx.versions.versions() if ref in (v.id, v.requestId))
+    compare = open_compare(ctx, 10, version.key, window)
+    compare.resize(1330, 800)
+    await wait_for(lambda: len(compare.choice_labels()) > 1, what="Compare's choices")
+    steps = sorted({s.step for s in version.samples or [] if s.step is not None})
+    for step in (steps[0], steps[len(steps) // 2 - 1]):  # the first checkpoint and a middle one
+        compare.choose((version.key, step), True)
+    await wait_for(lambda: len(compare.tiles) >= 12, what="Compare's rows")
+    await wait_for(lambda: all(t.loaded for t in compare.tiles), what="Compare's images")
+    await pause(0.3)
+    grab(compare, "guide-compare.png", small=True)
+    compare.close()
+
+    panel = open_try(ctx, 10, version.key, window)
+    assert panel is not None
+    panel.resize(760, panel.sizeHint().height())
+    panel.prompt.setText(panel.prompt.text() + "walking on a beach at sunset")
+    panel.seed.setValue(1234)
+    panel.count.setValue(3)
+    if not panel.send():
+        raise RuntimeError(f"Try refused: {panel.status.text()}")
+
+    def tried() -> bool:
+        trial = panel.trial()
+        return trial is not None and trial.status is VersionStatus.COMPLETED and len(panel.tiles) == 3
+
+    await wait_for(tried, what="the Try's images")
+    await wait_for(lambda: all(t.loaded for t in panel.tiles), what="the Try's images to load")
+    panel.prompt.setCursorPosition(0)
+    await pause(0.3)
+    grab(panel, "guide-try.png", small=True)
+    panel.close()
+
+    section = window.versions.samples
+    await wait_for(lambda: len(section.tiles) >= 8 and len(section.trial_tiles) == 3, what="the sample gallery")
+    await wait_for(lambda: all(t.loaded for t in section.tiles + section.trial_tiles), what="the gallery's images")
+    await pause(0.3)
+    grab(section, "guide-samples-gallery.png", small=True)
+
+    section.tiles[-4].clicked.emit()  # the last checkpoint's first prompt, enlarged
+
+    def viewer() -> ImageViewer | None:
+        return next((w for w in QApplication.topLevelWidgets() if isinstance(w, ImageViewer) and w.isVisible()), None)
+
+    await wait_for(lambda: viewer() is not None, what="the image viewer")
+    shown = viewer()
+    assert shown is not None
+    await wait_for(lambda: shown.picture.pixmap() is not None and not shown.picture.pixmap().isNull(), what="it")
+    await pause(0.3)
+    grab(shown, "guide-sample-viewer.png", small=True)
+    shown.close()
 
 
 def _console_progress(window) -> float:  # type: ignore[no-untyped-def]

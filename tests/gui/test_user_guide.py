@@ -28,6 +28,7 @@ SECTIONS = (
     "tunnel and the webhook modes",
     "A run",
     "Versions and Mark as good",
+    "Samples, Compare and Try",
     "real RunPod endpoint",
     "S3 bucket",
     "ngrok account",
