@@ -1,9 +1,17 @@
 """runtime.Services' tunnel and checks: start, stop and test the public webhook address, apply a
 webhook mode at once, ask an endpoint's /health, list a bucket — one road each, which the GUI
-(through AppContext) and the CLI both take."""
+(through AppContext) and the CLI both take.
+
+The ngrok tunnel's domain is kept across restarts (issue 9, item 9): the domain ngrok gives the
+first start is remembered in the settings file (`ngrok_remembered_domain`) and asked for again at
+every later start, so the webhook URL — and the webhook of a job submitted before a restart — stays
+valid. A domain the user typed (`ngrok_domain`) is asked for instead and never replaced. When ngrok
+refuses the remembered domain (the account changed), the start falls back once to no domain, says
+so, and remembers the new one. The sandbox's simulated tunnel keeps no memory."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from typing import TYPE_CHECKING
@@ -11,7 +19,7 @@ from typing import TYPE_CHECKING
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, TunnelChanged
 from actor_trainer.core.preflight import WebhookNotReadyError
-from actor_trainer.core.settings import RUNPOD_API_ROOT, Config, StorageConfig
+from actor_trainer.core.settings import RUNPOD_API_ROOT, Config, Settings, StorageConfig
 from actor_trainer.core.storage.base import Storage
 
 # The running services' modules (the RunPod client and httpx, the webhook server and aiohttp, the
@@ -31,6 +39,39 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True)
+class _DomainChoice:
+    """How the running tunnel's domain was chosen (tunnel_status.DOMAIN_KINDS)."""
+
+    domain: str
+    kind: str
+    refused: str | None = None
+
+
+def _load_settings(events: EventBus) -> Settings | None:
+    """The saved settings (blocking), or None when they cannot be read: then nothing is remembered
+    (and the file is not rewritten over what the user may want to repair)."""
+    try:
+        return Settings.load()
+    except (ActorTrainerError, OSError) as exc:
+        events.log(LogLevel.WARNING, f"ngrok: the settings could not be read, so no domain is remembered ({exc})")
+        return None
+
+
+def _remember_domain(domain: str, events: EventBus) -> bool:
+    """Write `domain` as the remembered ngrok domain into the settings file (blocking, atomic)."""
+    settings = _load_settings(events)
+    if settings is None:
+        return False
+    settings.ngrok_remembered_domain = domain
+    try:
+        settings.save()
+    except OSError as exc:
+        events.log(LogLevel.WARNING, f"ngrok: could not remember the domain {domain} in the settings ({exc})")
+        return False
+    return True
+
+
 class TunnelAndChecks:
     """Methods of Services (a mixin: the state is Services')."""
 
@@ -45,6 +86,8 @@ class TunnelAndChecks:
         poller: StatusPoller | None
         sandbox: SandboxEndpoint | None
 
+    _domain_choice: _DomainChoice | None = None  # of the running ngrok tunnel (set by start_tunnel)
+
     # --- tunnel and checks: one road each, for the GUI and the CLI ------------------------------
 
     def tunnel_status(self) -> TunnelStatus:
@@ -55,10 +98,12 @@ class TunnelAndChecks:
         cfg, tunnel, server = self.config, self.tunnel, self.webhook_server
         state = tunnel.state if tunnel is not None else TunnelState.STOPPED
         url: str | None = None
+        domain: str | None = None
         if cfg.webhook_mode == "public":
             url = cfg.public_url
         elif cfg.webhook_mode == "ngrok" and tunnel is not None and state is TunnelState.RUNNING:
-            url = tunnel.public_url
+            url, domain = tunnel.public_url, tunnel.domain
+        choice = self._domain_choice if self._domain_choice and self._domain_choice.domain == domain else None
         return TunnelStatus(
             mode=cfg.webhook_mode,
             state=state,
@@ -67,6 +112,9 @@ class TunnelAndChecks:
             server_port=server.port if server is not None else None,
             last_error=tunnel.last_error if tunnel is not None else None,
             last_delivery_at=server.last_delivery_at if server is not None else None,
+            domain=domain,
+            domain_kind=choice.kind if choice else None,
+            refused_domain=choice.refused if choice else None,
         )
 
     async def start_tunnel(self, *, watch: bool = False) -> str:
@@ -76,10 +124,42 @@ class TunnelAndChecks:
             raise WebhookNotReadyError(
                 "The webhook server is not running (poll-only mode).", "Switch the webhook mode to ngrok in Settings."
             )
-        url = await self.tunnel.start(self.webhook_server.port)
+        from actor_trainer.core.tunnel_agent import normalize_domain
+
+        tunnel = self.tunnel
+        settings = await asyncio.to_thread(_load_settings, self.events) if tunnel.label == "ngrok" else None
+        typed = normalize_domain(settings.ngrok_domain) if settings else None
+        remembered = normalize_domain(settings.ngrok_remembered_domain) if settings else None
+        self._domain_choice = None
+        url = await tunnel.start(self.webhook_server.port, domain=typed or remembered, fallback=typed is None)
         if watch:
-            self.tunnel.start_watch()
+            tunnel.start_watch()
+        if settings is not None and tunnel.domain:
+            self._domain_choice = await self._note_domain(tunnel.domain, typed, remembered)
         return url
+
+    async def _note_domain(self, got: str, typed: str | None, remembered: str | None) -> _DomainChoice:
+        """Say which domain the tunnel runs on and remember it for the next start."""
+        assert self.tunnel is not None
+        label, refused = self.tunnel.label, self.tunnel.refused
+        if typed:
+            self.events.log(LogLevel.INFO, f"{label}: webhook domain {got} (yours, from Settings)")
+            return _DomainChoice(got, "typed")
+        if got == remembered:
+            self.events.log(LogLevel.INFO, f"{label}: webhook domain {got}, the same as at the last start (remembered)")
+            return _DomainChoice(got, "remembered")
+        saved = await asyncio.to_thread(_remember_domain, got, self.events)
+        later = "later starts ask ngrok for it again" if saved else "it could not be remembered"
+        if refused is not None and remembered:
+            self.events.log(
+                LogLevel.WARNING,
+                f"{label}: ngrok refused the remembered domain {remembered} ({refused.code}: {refused.reason}), "
+                f"probably because the ngrok account changed; the tunnel runs on {got} instead and {later}. "
+                f"Webhooks of runs sent to {remembered} before now cannot arrive; polling still follows those runs.",
+            )
+            return _DomainChoice(got, "replaced" if saved else "unsaved", remembered)
+        self.events.log(LogLevel.INFO, f"{label}: webhook domain {got}, remembered: {later}")
+        return _DomainChoice(got, "new" if saved else "unsaved")
 
     async def stop_tunnel(self) -> None:
         """Stop the tunnel and its watch. Idempotent."""

@@ -113,6 +113,12 @@ class Settings(BaseModel):
     webhook_port: int | None = Field(default=None, ge=0, le=65535)
     ngrok_path: str | None = None
     ngrok_region: str | None = None
+    #: the domain the tunnel asks ngrok for: a reserved (paid) domain the user typed, or empty for
+    #: "the account's dev domain, remembered after the first start" (docs/configuration.md)
+    ngrok_domain: str | None = None
+    #: written by the app, not typed: the domain ngrok gave the last tunnel, asked for again at the
+    #: next start so the webhook URL stays the same across restarts (runtime_tunnel.py)
+    ngrok_remembered_domain: str | None = None
     poll_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     sandbox_duration_s: float = Field(default=20.0, ge=0.5, le=3600.0)
     user_id: str = "actor_maker_user"

@@ -6,6 +6,12 @@ become typed errors in one place (`tunnel_error_from`), and every state change i
 event. The auth token never reaches a log, an event or an error message, nor the agent's command
 line (`ps` shows that to every user): it is handed over in the agent's environment
 (`NGROK_AUTHTOKEN`). The agent must be 3.30 or newer (`/api/endpoints`, which pyngrok 9 calls).
+
+A start may ask for a domain (the agent API's `url` option): every ngrok account, free ones too,
+has one static dev domain, which an endpoint started without a domain gets anyway; asking for it by
+name keeps the webhook URL the same across restarts. With `fallback`, a domain ngrok refuses
+(`DomainRefusedError`: another account's, or a paid-plan feature) is dropped once and the tunnel
+opens on whatever ngrok gives; `refused` then says why.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from actor_trainer.core.events import EventBus, LogLevel, TunnelChanged
 from actor_trainer.core.tunnel_agent import (
     MIN_AGENT_VERSION,
     agent_version,
+    domain_of,
     exited_within,
     port_of,
     public_url_of,
@@ -36,11 +43,13 @@ from actor_trainer.core.tunnel_agent import (
     token_digest,
     token_in_environment,
     upstream_of,
+    url_for_domain,
 )
 from actor_trainer.core.tunnel_errors import (
     AGENT_HINT,
     AgentTooOldError,
     AgentUnavailableError,
+    DomainRefusedError,
     NoAuthTokenError,
     RedactFilter,
     SessionLimitError,
@@ -96,6 +105,10 @@ class TunnelService:
         self.public_url: str | None = None
         self.local_port: int | None = None
         self.last_error: TunnelError | None = None
+        #: the running tunnel's domain (`domain_of(public_url)`), and the domain the last start
+        #: asked for but ngrok refused, so that it fell back to none (only with `fallback`)
+        self.domain: str | None = None
+        self.refused: DomainRefusedError | None = None
         self._auth_token = auth_token
         self._ngrok_path = ngrok_path
         self._config_path = config_path
@@ -120,21 +133,29 @@ class TunnelService:
         """The running agent's local API (ngrok's inspector), for diagnostics."""
         return self._process.api_url if self._process is not None else None
 
-    async def start(self, port: int, *, host: str = "localhost") -> str:
+    async def start(
+        self, port: int, *, host: str = "localhost", domain: str | None = None, fallback: bool = False
+    ) -> str:
         """Publish `http://{host}:{port}`; return the public URL as the running agent reports it.
 
-        An existing tunnel to the same upstream is reused; one with our name or our port but a
-        different upstream is replaced. Raises a `TunnelError` subclass (state becomes ERROR).
+        With `domain`, ask ngrok for the endpoint on that domain; with `fallback` too, a domain
+        ngrok refuses is dropped once (`refused` says why) instead of failing the start.
+        An existing tunnel to the same upstream (and domain, when one is asked for) is reused; one
+        with our name or our port but another upstream is replaced. Raises a `TunnelError`
+        subclass (state becomes ERROR).
         """
         async with self._lock:
-            self.public_url = None  # until the agent tells us again
+            self.public_url = self.domain = self.refused = None  # until the agent tells us again
             self._set_state(TunnelState.STARTING)
             config: PyngrokConfig | None = None
-            opening: asyncio.Future[tuple[str, NgrokProcess]] | None = None
+            opening: asyncio.Future[tuple[str, NgrokProcess, DomainRefusedError | None]] | None = None
             try:
                 config = await self._make_config()
-                opening = asyncio.ensure_future(asyncio.to_thread(self._open_blocking, config, f"http://{host}:{port}"))
-                url, proc = await asyncio.shield(opening)
+                upstream = f"http://{host}:{port}"
+                opening = asyncio.ensure_future(
+                    asyncio.to_thread(self._open_trying, config, upstream, domain, fallback)
+                )
+                url, proc, refused = await asyncio.shield(opening)
             except BaseException as exc:
                 if opening is not None and not opening.done():
                     # The worker thread cannot be interrupted: let it finish, then kill what it started.
@@ -150,7 +171,7 @@ class TunnelService:
                 self._fail(error)
                 raise error from None  # the cause may hold the token
             self._process = proc
-            self.public_url = url
+            self.public_url, self.domain, self.refused = url, domain_of(url), refused
             self.local_port = port
             self.last_error = None
             self._set_state(TunnelState.RUNNING)
@@ -164,7 +185,7 @@ class TunnelService:
             if self._config is not None:
                 await asyncio.to_thread(ngrok.kill, self._config)
             self._process = None
-            self.public_url = None
+            self.public_url = self.domain = None
             self.local_port = None
             self.last_error = None
             self._remove_filter()
@@ -290,7 +311,22 @@ class TunnelService:
                 logging.getLogger(name).removeFilter(self._filter)
             self._filter = None
 
-    def _open_blocking(self, config: PyngrokConfig, upstream: str) -> tuple[str, NgrokProcess]:
+    def _open_trying(
+        self, config: PyngrokConfig, upstream: str, domain: str | None, fallback: bool
+    ) -> tuple[str, NgrokProcess, DomainRefusedError | None]:
+        """Runs in a worker thread: `_open_blocking` on `domain`, and once more on none when ngrok
+        refuses that domain and `fallback` allows it."""
+        try:
+            return (*self._open_blocking(config, upstream, domain), None)
+        except PyngrokError as exc:
+            error = tunnel_error_from(exc, secret=self._secret(), label=self.label, domain=domain)
+            if not isinstance(error, DomainRefusedError):
+                raise
+            if domain is None or not fallback:
+                raise error from None  # the cause may hold the token
+        return (*self._open_blocking(config, upstream, None), error)
+
+    def _open_blocking(self, config: PyngrokConfig, upstream: str, domain: str | None) -> tuple[str, NgrokProcess]:
         """Runs in a worker thread: start (or reuse) the agent, then reuse/replace/create our tunnel."""
         token = self._auth_token
         with token_in_environment(token):
@@ -313,15 +349,17 @@ class TunnelService:
             current = upstream_of(endpoint)
             if endpoint.get("name") != TUNNEL_NAME and port_of(current) != port:
                 continue  # somebody else's tunnel
-            if keep is None and same_upstream(current, upstream) and public_url_of(endpoint):
+            url = public_url_of(endpoint)
+            if keep is None and same_upstream(current, upstream) and url and domain in (None, domain_of(url)):
                 keep = endpoint
                 continue
             uri = endpoint.get("uri") or f"/api/endpoints/{quote(str(endpoint.get('name')), safe='')}"
             ngrok.api_request(f"{api}{uri}", method="DELETE", timeout=config.request_timeout)
+        options = {"url": url_for_domain(domain)} if domain else {}  # the agent API's `url` (v3 endpoints)
         name = (
             str(keep.get("name"))
             if keep is not None
-            else (ngrok.connect(addr=upstream, name=TUNNEL_NAME, pyngrok_config=config).name or TUNNEL_NAME)
+            else (ngrok.connect(addr=upstream, name=TUNNEL_NAME, pyngrok_config=config, **options).name or TUNNEL_NAME)
         )
         # Read the URL back from the agent rather than trusting what we were told earlier.
         for endpoint in self._list_blocking(api, config):
@@ -398,6 +436,7 @@ class TunnelService:
 __all__ = [
     "TUNNEL_NAME",
     "AgentUnavailableError",
+    "DomainRefusedError",
     "NoAuthTokenError",
     "SessionLimitError",
     "TunnelDroppedError",

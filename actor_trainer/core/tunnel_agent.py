@@ -112,3 +112,26 @@ def public_url_of(endpoint: dict[str, Any]) -> str | None:
 
 def same_upstream(a: str | None, b: str) -> bool:
     return a is not None and a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def domain_of(url: str | None) -> str | None:
+    """The domain of a public URL as the app remembers it: the host, and the port when the URL has
+    one (`abc-1234.ngrok-free.app`; the stand-in agent's loopback `127.0.0.1:23456`)."""
+    if not url:
+        return None
+    try:
+        netloc = urlsplit(url if "://" in url else f"https://{url}").netloc
+    except ValueError:
+        return None
+    return netloc.rsplit("@", 1)[-1].lower() or None
+
+
+def normalize_domain(text: str | None) -> str | None:
+    """A domain as typed ("https://x.ngrok.app/", " X.ngrok.app ") → "x.ngrok.app"; "" → None."""
+    return domain_of(text.strip()) if text and text.strip() else None
+
+
+def url_for_domain(domain: str) -> str:
+    """What the agent API's `url` option asks for: an https endpoint on `domain` (ngrok's form,
+    `https://example.ngrok.app`)."""
+    return f"https://{domain}"

@@ -6,6 +6,7 @@ itself echoes a rejected token in its error output, so every text passes `redact
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -47,6 +48,15 @@ class TunnelDroppedError(TunnelError):
     """A running tunnel stopped working."""
 
 
+class DomainRefusedError(TunnelError):
+    """ngrok refused the domain the tunnel asked for (not this account's, or a paid-plan feature)."""
+
+    def __init__(self, message: str, hint: str = "", *, code: str, reason: str) -> None:
+        super().__init__(message, hint)
+        self.code = code
+        self.reason = reason  # ngrok's own first sentence
+
+
 TOKEN_HINT = (
     f"Get your auth token at {TOKEN_URL} and store it in Settings → Tunnel "
     "(or set the NGROK_AUTHTOKEN environment variable), then start the tunnel again."
@@ -58,7 +68,12 @@ AGENT_HINT = (
 
 
 AGENTS_URL = "https://dashboard.ngrok.com/agents"
+DOMAINS_URL = "https://dashboard.ngrok.com/domains"
 _CODE = re.compile(r"ERR_NGROK_\d+")
+#: ngrok's refusals of a requested domain when an endpoint starts: 313 custom subdomains are a paid
+#: feature, 314 custom hostnames are a paid feature, 320 the domain is reserved for another account,
+#: 354 nested subdomains must be reserved first, 15000 the plan may not use subdomains of that base.
+DOMAIN_REFUSALS = frozenset({"ERR_NGROK_313", "ERR_NGROK_314", "ERR_NGROK_320", "ERR_NGROK_354", "ERR_NGROK_15000"})
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -68,8 +83,11 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
-def tunnel_error_from(exc: BaseException, *, secret: str | None = None, label: str = "ngrok") -> TunnelError:
-    """The one place where pyngrok's and the OS's failures become typed, actionable errors."""
+def tunnel_error_from(
+    exc: BaseException, *, secret: str | None = None, label: str = "ngrok", domain: str | None = None
+) -> TunnelError:
+    """The one place where pyngrok's and the OS's failures become typed, actionable errors
+    (`domain`: the one the start asked ngrok for, named when ngrok refuses it)."""
     if isinstance(exc, TunnelError):
         return exc
     text = redact(str(exc), secret)
@@ -100,6 +118,15 @@ def tunnel_error_from(exc: BaseException, *, secret: str | None = None, label: s
             f"Close the other copy of the app or stop that agent ({AGENTS_URL}), then start the tunnel "
             "again. Only one agent at a time can serve the domain.",
         )
+    if code in DOMAIN_REFUSALS:
+        reason = ngrok_reason(exc, secret) or detail
+        return DomainRefusedError(
+            f"{label}: ngrok refused the domain {domain or 'the tunnel asked for'} ({code}): {reason}",
+            "Check the ngrok domain in Settings → Tunnel (it must be reserved on this ngrok account: "
+            f"{DOMAINS_URL}), or clear it to use your account's free dev domain.",
+            code=code,
+            reason=reason,
+        )
     if code == "ERR_NGROK_324":
         return SessionLimitError(
             f"{label}: this ngrok session already runs as many endpoints as your plan allows (ERR_NGROK_324).",
@@ -122,6 +149,17 @@ def tunnel_error_from(exc: BaseException, *, secret: str | None = None, label: s
         f"{label}: the tunnel failed ({detail or type(exc).__name__}).",
         "Restart the tunnel. If it keeps failing, check the log for the agent's own message.",
     )
+
+
+def ngrok_reason(exc: BaseException, secret: str | None = None) -> str:
+    """ngrok's own first sentence from an agent API error's body (`details.err`), or ""."""
+    body = getattr(exc, "body", None)
+    try:
+        err = json.loads(body).get("details", {}).get("err", "") if isinstance(body, str) else ""
+    except (ValueError, AttributeError):
+        err = ""
+    first = str(err).replace("\r", "").strip().split("\n", 1)[0].strip()
+    return redact(first, secret)
 
 
 class RedactFilter(logging.Filter):

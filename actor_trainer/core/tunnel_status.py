@@ -12,6 +12,12 @@ from datetime import datetime
 
 from actor_trainer.core.tunnel import TunnelState
 
+#: How the running tunnel's domain was chosen: "typed" (the user's, from Settings), "remembered"
+#: (the one ngrok gave before, asked for again and given), "new" (given by ngrok now, remembered from
+#: now on), "replaced" (ngrok refused the remembered one; the one it gave instead is remembered now).
+#: "unsaved": given by ngrok, but the settings could not be written, so it may change at a restart.
+DOMAIN_KINDS = ("typed", "remembered", "new", "replaced")
+
 
 @dataclass(frozen=True)
 class TunnelStatus:
@@ -24,6 +30,16 @@ class TunnelStatus:
     server_port: int | None = None  # the local webhook server's port; None: no server (poll-only)
     last_error: Exception | None = None  # why the tunnel is in ERROR (a TunnelError), if it is
     last_delivery_at: datetime | None = None  # when the last webhook was accepted
+    domain: str | None = None  # the running tunnel's domain (host, and port if any), if it runs
+    #: how that domain was chosen (DOMAIN_KINDS or "unsaved"); None: not known (yet), or the
+    #: simulated tunnel, which keeps no memory
+    domain_kind: str | None = None
+    refused_domain: str | None = None  # the remembered domain ngrok refused at this start ("replaced")
+
+    @property
+    def stable_domain(self) -> bool:
+        """The webhook URL stays the same across app restarts: ngrok is asked for this domain again."""
+        return self.domain is not None and self.domain_kind in DOMAIN_KINDS
 
     @property
     def has_server(self) -> bool:

@@ -7,7 +7,7 @@ back through callbacks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject
@@ -19,6 +19,7 @@ from actor_trainer.gui.i18n import tr
 
 if TYPE_CHECKING:  # the window is built before the services' modules are needed (issue 11, item 3)
     from actor_trainer.core.runpod_health import EndpointHealth
+    from actor_trainer.core.settings import Settings
     from actor_trainer.core.tunnel_status import DeliveryResult, TunnelStatus
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ _T = TypeVar("_T")
 class TunnelActions(ContextParts):
     """Methods of AppContext (a mixin: no state of its own, no signals)."""
 
+    if TYPE_CHECKING:
+        settings: Settings  # AppContext's: the settings as loaded (and as Settings saves them)
+
     # --- tunnel and checks (one road each: runtime.Services, which the CLI calls too) -----------
     # Widgets call these and never await; results come back to `on_done` / `on_error` on the GUI
     # thread (skipped when `owner` was deleted meanwhile). Tunnel changes arrive as bridge signals.
@@ -35,6 +39,16 @@ class TunnelActions(ContextParts):
     def tunnel_status(self) -> TunnelStatus:
         """The webhook mode, the tunnel and the webhook server now (read-only)."""
         return self.services.tunnel_status()
+
+    async def _keeping_domain(self, work: Callable[[], Awaitable[_T]]) -> _T:
+        """`work()`, then the ngrok domain a tunnel start remembered copied into the settings the app
+        holds, so that saving Settings later keeps it (Settings dialogs copy these when they open)."""
+        try:
+            return await work()
+        finally:
+            status = self.tunnel_status()
+            if status.domain_kind in ("new", "replaced", "remembered") and status.domain:
+                self.settings.ngrok_remembered_domain = status.domain
 
     def is_tunnel_busy(self, what: str) -> bool:
         """A tunnel "start", "stop" or "test-delivery" is under way."""
@@ -56,7 +70,7 @@ class TunnelActions(ContextParts):
             )
         self.tasks.start(
             "tunnel-start",
-            self._when_ready(lambda: self.services.start_tunnel(watch=True)),
+            self._when_ready(lambda: self._keeping_domain(lambda: self.services.start_tunnel(watch=True))),
             on_error=on_error,
             owner=owner,
         )
@@ -76,7 +90,7 @@ class TunnelActions(ContextParts):
         """POST a probe through the running mode's public URL to this app's webhook server."""
         self.tasks.start(
             "tunnel-test-delivery",
-            self._when_ready(self.services.test_delivery),
+            self._when_ready(lambda: self._keeping_domain(self.services.test_delivery)),
             on_done=on_done,
             on_error=on_error,
             owner=owner,
@@ -93,7 +107,9 @@ class TunnelActions(ContextParts):
         """Settings' test: deliver through `public_url`, or the tunnel (started first if it is not running)."""
         self.tasks.start(
             "check-delivery",
-            self._when_ready(lambda: self.services.test_delivery(public_url, start_tunnel=True)),
+            self._when_ready(
+                lambda: self._keeping_domain(lambda: self.services.test_delivery(public_url, start_tunnel=True))
+            ),
             on_done=on_done,
             on_error=on_error,
             owner=owner,

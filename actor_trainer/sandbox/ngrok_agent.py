@@ -13,14 +13,17 @@ drive, so the real pyngrok code path is exercised without the internet:
 
 The API implements what pyngrok calls: `GET/POST /api/endpoints`, `GET/DELETE /api/endpoints/{name}`
 and the v2 `/api/tunnels` equivalents. Every endpoint is a REAL local forwarder: its "public URL" is
-`http://127.0.0.1:<another free port>` (real ngrok gives an https URL on an ngrok domain) and every
-request to it (method, path, query, headers, body) is proxied to the upstream `http://localhost:<port>`
-and the upstream's answer returned, so tests exercise the full path through the "tunnel".
+`http://127.0.0.1:<port>`, the token's dev domain (real ngrok gives an https URL on an ngrok domain),
+and every request to it (method, path, query, headers, body) is proxied to the upstream
+`http://localhost:<port>` and the upstream's answer returned, so tests exercise the full path
+through the "tunnel".
 
 Failure simulation: `ACTOR_TRAINER_FAKE_NGROK_FAIL` = `authtoken` (ERR_NGROK_4018), `invalid_authtoken`
 (ERR_NGROK_107, which — like real ngrok — echoes the token) or `session_limit` (ERR_NGROK_108) makes
 `start` print ngrok's real startup error lines and exit 1; `endpoint_online` makes creating an endpoint
 answer as ngrok does when the account's domain is served by another agent (502, ERR_NGROK_334).
+Each token has one stable dev domain (`ngrok_agent_api.dev_domain_for`); asking for another domain
+is refused with ngrok's own ERR_NGROK_313 / 314 / 320.
 Starting without any authtoken (no
 `--authtoken`, no `NGROK_AUTHTOKEN`, none in the config) fails with ERR_NGROK_4018, as real ngrok does.
 
@@ -42,7 +45,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from actor_trainer.sandbox.ngrok_agent_api import Agent, log_line
+from actor_trainer.sandbox.ngrok_agent_api import Agent, dev_domain_for, log_line
 
 FAIL_ENV = "ACTOR_TRAINER_FAKE_NGROK_FAIL"
 AGENT_VERSION = "3.30.0-sandbox"
@@ -130,7 +133,7 @@ async def run_agent(configs: list[Path], authtoken: str | None, region: str | No
             log_line("crit", "command failed", err=f"failed to read agent configuration {path}: {exc}")
             return 1
     token = authtoken or os.environ.get("NGROK_AUTHTOKEN") or _token_from_configs(configs)
-    agent = Agent(region or "us")
+    agent = Agent(region or "us", dev_domain_for(token or "", [str(path) for path in configs]))
     runner = web.AppRunner(agent.api_app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()  # the API is listening before we say so

@@ -1,19 +1,28 @@
 """The stand-in ngrok agent's local API and its endpoints, each a real loopback forwarder. Simulated.
 
 See `ngrok_agent` for the command line. The API answers what pyngrok 9.x calls (`/api/endpoints` and
-the v2 `/api/tunnels`); every endpoint's "public URL" is `http://127.0.0.1:<free port>` (real ngrok
-gives https on an ngrok domain) and proxies each request, unchanged, to its upstream.
+the v2 `/api/tunnels`); every endpoint's "public URL" is `http://127.0.0.1:<port>` (real ngrok gives
+https on an ngrok domain) and proxies each request, unchanged, to its upstream.
+
+Like a real account, every authtoken has one static dev domain: here the loopback address
+`127.0.0.1:<port>` with a port derived from the token (and the agent's config file, so two
+sandboxes or test workers on one machine do not share one), the same after an agent restart. An
+endpoint started without a domain gets it; asking for it (`url`, `domain` or `hostname`) gets it
+too; asking for any other domain is refused as ngrok refuses it on the free plan (502 "failed to
+start tunnel" with ERR_NGROK_313, 314 or 320); a second endpoint while one holds the dev domain, or
+the port held by another agent with the same token, is ERR_NGROK_334 ("already online").
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -111,11 +120,70 @@ def _normalize_upstream(raw: str) -> str:
 
 
 _ERR_334 = (
-    "The endpoint 'https://sandbox-dev-domain.ngrok-free.app' is already online. Either\n"
+    "The endpoint '{url}' is already online. Either\n"
     "1. stop your existing endpoint first, or\n"
     "2. start both endpoints with `--pooling-enabled` to load balance between them.\r\n\r\n"
     "ERR_NGROK_334\r\n"
 )
+# ngrok's refusals of a domain the free plan may not use (texts as its agent reports them).
+_ACCOUNT = "sandbox account (simulated)"
+_ERR_313 = (
+    "Custom subdomains are a feature on ngrok's paid plans.\n"
+    "Failed to bind the custom subdomain '{domain}' for the account '{account}'.\n"
+    "This account is on the 'Free' plan.\n"
+    "Upgrade to a paid plan at: https://dashboard.ngrok.com/billing/subscription\r\n\r\n"
+    "ERR_NGROK_313\r\n"
+)
+_ERR_314 = (
+    "Only paid plans may create endpoints with custom hostnames.\n"
+    "Failed to create an endpoint with the custom hostname '{domain}' for the account '{account}'.\n"
+    "This account is on the 'Free' plan.\n\n"
+    "Upgrade to a paid plan at: https://dashboard.ngrok.com/billing/choose-a-plan\r\n\r\n"
+    "ERR_NGROK_314\r\n"
+)
+_ERR_320 = (
+    "This domain is reserved for another account.\n"
+    "Failed to create an endpoint with the domain '{domain}' for the account '{account}'.\n\n"
+    "If you have reserved this name, make sure that you are using an\n"
+    "authtoken credential for the appropriate account.\n\n"
+    "Reserve a name on your dashboard: https://dashboard.ngrok.com/domains/new\r\n\r\n"
+    "ERR_NGROK_320\r\n"
+)
+_NGROK_BASES = (".ngrok-free.app", ".ngrok-free.dev", ".ngrok.app", ".ngrok.dev", ".ngrok.io")
+_DEV_PORTS = (20000, 32000)  # below the OS's ephemeral ports, which servers on port 0 get
+
+
+def dev_domain_for(token: str, config_paths: list[str]) -> str:
+    """The static dev domain of the "account" this token stands for: `127.0.0.1:<port>`."""
+    seed = "\0".join(["sandbox-dev-domain", token, *config_paths]).encode()
+    low, high = _DEV_PORTS
+    return f"127.0.0.1:{low + int.from_bytes(hashlib.sha256(seed).digest()[:4], 'big') % (high - low)}"
+
+
+def _domain_of(text: str) -> str:
+    return urlsplit(text if "://" in text else f"https://{text}").netloc.lower()
+
+
+def _asked_domain(data: dict[str, Any]) -> str | None:
+    """The domain an endpoint request asks for: v3 `url`, v2 `domain` / legacy `hostname`,
+    or a `subdomain` (of an ngrok base domain)."""
+    for key in ("url", "domain", "hostname"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip() and value.strip().lower() not in ("http://", "https://"):
+            return _domain_of(value.strip())
+    sub = data.get("subdomain")
+    return f"{sub}.ngrok-free.app".lower() if isinstance(sub, str) and sub.strip() else None
+
+
+def _refusal(domain: str) -> web.Response:
+    host = domain.rsplit(":", 1)[0]
+    if host in ("127.0.0.1", "localhost"):  # another token's dev domain
+        template = _ERR_320
+    elif host.endswith(_NGROK_BASES):
+        template = _ERR_313
+    else:
+        template = _ERR_314
+    return _api_error(502, "failed to start tunnel", template.format(domain=domain, account=_ACCOUNT))
 
 
 def _api_error(status: int, msg: str, err: str) -> web.Response:
@@ -128,8 +196,9 @@ def _api_error(status: int, msg: str, err: str) -> web.Response:
 class Agent:
     """The agent's local API plus one forwarder per endpoint."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, dev_domain: str) -> None:
         self.region = region
+        self.dev_domain = dev_domain  # `127.0.0.1:<port>`: this token's one static domain
         self.endpoints: dict[str, Endpoint] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -171,9 +240,10 @@ class Agent:
             if not isinstance(data, dict):
                 return _api_error(400, "invalid tunnel configuration", "the request body is not an object")
             name = str(data.get("name") or f"endpoint-{secrets.token_hex(4)}")
+            online = _api_error(502, "failed to start tunnel", _ERR_334.format(url=f"http://{self.dev_domain}"))
             if os.environ.get("ACTOR_TRAINER_FAKE_NGROK_FAIL", "").strip().lower() == "endpoint_online":
                 # What ngrok answers when another agent already serves the account's (dev) domain.
-                return _api_error(502, "failed to start tunnel", _ERR_334)
+                return online
             if name in self.endpoints:
                 return _api_error(
                     400, "invalid tunnel configuration", f"A tunnel with the name '{name}' already exists."
@@ -187,8 +257,16 @@ class Agent:
                 return _api_error(
                     400, "invalid tunnel configuration", "the sandbox agent simulates http endpoints only"
                 )
+            asked = _asked_domain(data)
+            if asked is not None and asked != self.dev_domain:
+                return _refusal(asked)
+            if any(_domain_of(ep.public_url) == self.dev_domain for ep in self.endpoints.values()):
+                return online  # the free plan's one domain is served by another endpoint already
             endpoint = Endpoint(name=name, upstream=_normalize_upstream(str(upstream)))
-            await self._open_forwarder(endpoint)
+            try:
+                await self._open_forwarder(endpoint, int(self.dev_domain.rsplit(":", 1)[1]))
+            except OSError:  # another agent with this token (or another program) holds the address
+                return online
             self.endpoints[name] = endpoint
             log_line(
                 "info", "started tunnel", obj="tunnels", name=name, addr=endpoint.upstream, url=endpoint.public_url
@@ -206,7 +284,7 @@ class Agent:
         log_line("info", "stopped tunnel", obj="tunnels", name=endpoint.name)
         return web.Response(status=204)
 
-    async def _open_forwarder(self, endpoint: Endpoint) -> None:
+    async def _open_forwarder(self, endpoint: Endpoint, port: int) -> None:
         app = web.Application(client_max_size=_FORWARD_MAX_BODY)
 
         async def forward(request: web.Request) -> web.StreamResponse:
@@ -215,11 +293,13 @@ class Agent:
         app.router.add_route("*", "/{tail:.*}", forward)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
+        try:
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
         endpoint.runner = runner
-        # A loopback address stands in for ngrok's public https://<name>.ngrok-free.app URL.
+        # A loopback address stands in for ngrok's public https://<dev domain> URL.
         endpoint.public_url = f"http://127.0.0.1:{port}"
 
     async def _client(self) -> aiohttp.ClientSession:

@@ -250,6 +250,8 @@ class SettingsDialog(QDialog):
         self.public_url = QLineEdit(s.public_url or "", box)
         self.public_url.setPlaceholderText("https://trainer.example.com")
         self.ngrok_token = SecretField("ngrok_authtoken", self.secrets, box)
+        self.ngrok_domain = QLineEdit(s.ngrok_domain or "", box)  # empty: the dev domain, remembered
+        self.ngrok_domain.setPlaceholderText(tr("your account's dev domain (remembered after the first start)"))
         self.poll = QDoubleSpinBox(box)
         self.poll.setRange(1, 3600)
         self.poll.setSuffix(" s")
@@ -261,6 +263,7 @@ class SettingsDialog(QDialog):
         form.addRow(tr("Mode"), self.mode)
         form.addRow(tr("Public URL"), self.public_url)
         form.addRow(tr("ngrok auth token"), self.ngrok_token)
+        form.addRow(tr("ngrok domain"), self.ngrok_domain)
         form.addRow(tr("Webhook port"), self.port)
         form.addRow(tr("Poll every"), self.poll)
         row, self.tunnel_result = self._test_row(tr("Test delivery (starts the tunnel)"), self._test_tunnel)
@@ -293,6 +296,7 @@ class SettingsDialog(QDialog):
         mode = self.mode.currentData()
         self.public_url.setEnabled(mode == "public")
         self.ngrok_token.setEnabled(mode == "ngrok" and not self.ngrok_token.from_env)
+        self.ngrok_domain.setEnabled(mode == "ngrok")
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, tr("Choose a library folder"), self.library.text())
@@ -381,6 +385,8 @@ class SettingsDialog(QDialog):
         s.url_style = self.url_style.currentData()
         s.webhook_mode = self.mode.currentData()
         s.public_url = self.public_url.text().strip() or None
+        s.ngrok_domain = self.ngrok_domain.text().strip() or None
+        s.ngrok_remembered_domain = self.ctx.settings.ngrok_remembered_domain  # a tunnel start may have set it
         s.webhook_port = self.port.value() or None
         s.poll_seconds = self.poll.value()
         s.data_dir = self.library.text().strip() or None

@@ -1,4 +1,5 @@
-"""The tunnel panel's expanded part: where the tunnel forwards, the last webhook, the webhook mode
+"""The tunnel panel's expanded part: where the tunnel forwards, its domain (and whether it is the
+remembered, stable one), the last webhook, the webhook mode
 (with its switch), the sandbox's stand-in note, and the last failure with what to do.
 """
 
@@ -17,6 +18,8 @@ class TunnelDetails(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.forwarding = self._label("tunnelForwarding")
+        self.domain = self._label("tunnelDomain")
+        self._domain_caption = self._caption(tr("Domain"))
         self.last_webhook = self._label("tunnelLastWebhook")
         self.last_webhook.setText(tr("None received yet"))
         self.mode_text = self._label("tunnelModeText")
@@ -37,15 +40,19 @@ class TunnelDetails(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(4)
-        rows = ((tr("Tunnel"), self.forwarding), (tr("Last webhook"), self.last_webhook))
+        rows = (
+            (self._caption(tr("Tunnel")), self.forwarding),
+            (self._domain_caption, self.domain),
+            (self._caption(tr("Last webhook")), self.last_webhook),
+        )
         for row, (caption, widget) in enumerate(rows):
-            grid.addWidget(self._caption(caption), row, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(caption, row, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(widget, row, 1)
-        grid.addWidget(self._caption(tr("Webhook mode")), 2, 0, Qt.AlignmentFlag.AlignVCenter)
-        grid.addWidget(self.mode_selector, 2, 1)
-        grid.addWidget(self.mode_text, 3, 1)
-        grid.addWidget(self.sandbox_note, 4, 1)
-        grid.addWidget(self.error_box, 5, 0, 1, 2)
+        grid.addWidget(self._caption(tr("Webhook mode")), 3, 0, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.mode_selector, 3, 1)
+        grid.addWidget(self.mode_text, 4, 1)
+        grid.addWidget(self.sandbox_note, 5, 1)
+        grid.addWidget(self.error_box, 6, 0, 1, 2)
         grid.setColumnStretch(1, 1)
 
     def _label(self, name: str) -> QLabel:
@@ -60,6 +67,12 @@ class TunnelDetails(QWidget):
         label = QLabel(text, self)
         label.setStyleSheet("color: palette(placeholder-text);")
         return label
+
+    def show_domain(self, text: str | None) -> None:
+        """The tunnel's domain row (hidden while no tunnel runs)."""
+        self.domain.setText(text or "")
+        self.domain.setVisible(text is not None)
+        self._domain_caption.setVisible(text is not None)
 
     def show_sandbox_note(self, text: str | None) -> None:
         self.sandbox_note.setVisible(text is not None)

@@ -1,9 +1,10 @@
 """The tunnel panel (the original web app's ngrok box): is the webhook reachable from RunPod, and at which URL?
 
 It shows the tunnel's state (colour AND word), the public URL read back from the running agent,
-where it forwards, the last webhook that arrived, and a Test delivery button that POSTs a probe
-through the public URL to this app's webhook server. Start/Stop drive the tunnel; failures are
-shown in place with what to do. One line when the tunnel runs and works; expanded otherwise.
+its domain and whether that is the remembered one that survives a restart, where it forwards,
+the last webhook that arrived, and a Test delivery button that POSTs a probe through the public
+URL to this app's webhook server. Start/Stop drive the tunnel; failures are shown in place with
+what to do. One line when the tunnel runs and works; expanded otherwise.
 
 Every action goes through the AppContext's "tunnel and checks" methods (the same
 `runtime.Services` methods the CLI calls); the words live in `tunnel_texts`, the expanded part in
@@ -172,7 +173,9 @@ class TunnelPanel(QWidget):
         self.badge.set_badge(word, tone_color(tone, self.palette()))
 
         url = status.public_url
+        domain = texts.domain_text(status)
         self.url_field.setText(url or "")
+        self.url_field.setToolTip(domain or "")
         self.url_field.setVisible(mode != "poll")
         self._copy.setVisible(mode != "poll")
         self._copy.setEnabled(bool(url))
@@ -185,6 +188,7 @@ class TunnelPanel(QWidget):
 
         details = self.details
         details.forwarding.setText(texts.forwarding_text(status.server_port))
+        details.show_domain(domain)
         details.mode_text.setText(mode_description(mode, ctx.config.poll_seconds, ctx.config.public_url))
         details.show_sandbox_note(texts.sandbox_note(status.label) if status.simulated else None)
         details.show_error(self._error)

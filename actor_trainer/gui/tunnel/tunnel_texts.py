@@ -59,6 +59,39 @@ def forwarding_text(port: int | None) -> str:
     return tr("Forwarding to localhost:{port}").format(port=port)
 
 
+def domain_text(status: TunnelStatus) -> str | None:
+    """The running tunnel's domain and whether the webhook URL stays the same after a restart
+    (issue 9, item 9); None when no tunnel runs."""
+    domain, kind = status.domain, status.domain_kind
+    if domain is None:
+        return None
+    if status.simulated:
+        return tr("{domain} (simulated: the same for this computer's sandbox at every start)").format(domain=domain)
+    if kind == "typed":
+        return tr("{domain} — your domain from Settings; the webhook URL stays the same after a restart").format(
+            domain=domain
+        )
+    if kind == "remembered":
+        return tr(
+            "{domain} — your stable dev domain (remembered): the webhook URL stays the same after a restart"
+        ).format(domain=domain)
+    if kind == "new":
+        return tr(
+            "{domain} — remembered now: the app asks ngrok for it at every start, so the webhook URL stays "
+            "the same after a restart"
+        ).format(domain=domain)
+    if kind == "replaced":
+        return tr(
+            "{domain} — remembered now; ngrok refused the domain remembered before ({old}), probably because "
+            "the ngrok account changed"
+        ).format(domain=domain, old=status.refused_domain)
+    if kind == "unsaved":
+        return tr("{domain} — could not be remembered: the webhook URL may change after a restart").format(
+            domain=domain
+        )
+    return domain  # while the start is still choosing
+
+
 def sandbox_note(label: str) -> str:
     return tr(
         "{label}: no ngrok token is configured, so a local forwarder stands in for ngrok; its URL "
