@@ -6,7 +6,8 @@ to any of these shapes is a contract version bump.
 
 Version 2 adds, all optional so that a v1 worker's answers still parse: sampling while training
 (`training_config.sampling`, `sample_urls`, `checkpoint_urls`; `samples` in progress and result,
-cumulative), checkpoint LoRAs (`checkpoints` in the result), the worker's `contract_version` in
+cumulative), checkpoint LoRAs (`checkpoints` in progress, cumulative, and in the result;
+`checkpoint_failures` for those not uploaded), the worker's `contract_version` in
 progress and result, and a second job type, `input.task: "generate"` ("Try this version").
 """
 
@@ -195,9 +196,12 @@ class ProgressPayload(_Open):
     total: int | None = Field(default=None, ge=0)
     loss: float | None = None
     message: str | None = None
-    # v2: every sample so far (cumulative: /status shows only the latest payload); read through
-    # samples_of(), which skips malformed entries instead of failing the payload
+    # v2: every sample and kept checkpoint so far (cumulative: /status shows only the latest
+    # payload), and the checkpoints that could not be uploaded; read through samples_of(),
+    # checkpoints_of() and checkpoint_failures_of(), which skip malformed entries instead of failing
     samples: Any = None
+    checkpoints: Any = None
+    checkpoint_failures: Any = None
     contract_version: Any = None
 
 
@@ -225,6 +229,7 @@ class ResultOutput(_Open):
     # v2 (read through samples_of / checkpoints_of / images_of / contract_version_of)
     samples: Any = None
     checkpoints: Any = None
+    checkpoint_failures: Any = None
     images: Any = None  # a generate job's result
     contract_version: Any = None
 
@@ -388,7 +393,7 @@ def images_of(result: Any) -> list[Sample]:
 
 
 def checkpoints_of(result: Any) -> list[Checkpoint]:
-    """The checkpoint LoRAs a result lists, by step (malformed entries skipped)."""
+    """The checkpoint LoRAs a progress payload or result lists, by step (malformed entries skipped)."""
     entries = _mapping(result).get("checkpoints")
     found: dict[int, Checkpoint] = {}
     for entry in entries if isinstance(entries, list) else []:
@@ -398,3 +403,17 @@ def checkpoints_of(result: Any) -> list[Checkpoint]:
         if step is not None and step >= 1 and isinstance(url, str) and url.strip():
             found[step] = Checkpoint(step=step, url=url)
     return [found[s] for s in sorted(found)]
+
+
+def checkpoint_failures_of(payload: Any) -> list[tuple[int, str]]:
+    """The kept checkpoints a progress payload or result says could not be uploaded: (step, the
+    worker's reason), by step; [] when none (or from a worker that does not say)."""
+    entries = _mapping(payload).get("checkpoint_failures")
+    found: dict[int, str] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        step, error = _int_or_none(entry.get("step")), entry.get("error")
+        if step is not None and step >= 1:
+            found[step] = error.strip() if isinstance(error, str) and error.strip() else "no reason given"
+    return [(s, found[s]) for s in sorted(found)]

@@ -12,11 +12,17 @@ import asyncio
 import logging
 import math
 
-from actor_trainer.core.contract import JobStatus, checkpoints_of, contract_version_of, samples_of
+from actor_trainer.core.contract import (
+    JobStatus,
+    checkpoint_failures_of,
+    checkpoints_of,
+    contract_version_of,
+    samples_of,
+)
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import EventBus, LogLevel, RunProgress, VersionChanged
 from actor_trainer.core.library import Library
-from actor_trainer.core.models import Sample, TrainingVersion, VersionError, VersionStatus, can_transition
+from actor_trainer.core.models import Checkpoint, Sample, TrainingVersion, VersionError, VersionStatus, can_transition
 from actor_trainer.core.redact import redact, redact_any
 from actor_trainer.core.storage.base import Storage
 from actor_trainer.core.version_updates import StatusOutcome, apply_job_status, mark_recovered_or_expired
@@ -72,9 +78,23 @@ def _as_stored(v: TrainingVersion, sample: Sample) -> Sample:
     return sample.model_copy(update={"url": url})
 
 
+def _checkpoint_as_stored(v: TrainingVersion, checkpoint: Checkpoint) -> Checkpoint:
+    """The checkpoint at the bucket URL of the key the app chose for it (core/sample_keys.py:
+    `<model>_step001500.safetensors` beside the LoRA), when the worker reported another scheme (a
+    presigned upload's https address), as `_as_stored` does for samples."""
+    output = v.outputUrl
+    if not output or checkpoint.url.split(":", 1)[0] == output.split(":", 1)[0]:
+        return checkpoint
+    if not output.endswith(".safetensors"):
+        return checkpoint
+    url = f"{output.removesuffix('.safetensors')}_step{checkpoint.step:06d}.safetensors"
+    return checkpoint.model_copy(update={"url": url})
+
+
 def record_samples(v: TrainingVersion, status: JobStatus) -> bool:
     """Contract v2 (docs/worker-contract.md): keep the samples and checkpoints a progress payload or
-    result lists, and the highest `contract_version` the worker stated. The worker's list is
+    result lists (a worker uploads each checkpoint while it trains and lists it in its progress),
+    and the highest `contract_version` the worker stated. The worker's list is
     cumulative, so it replaces ours — merged by (step, prompt) and by step, so that a late or
     shorter payload never takes away what was seen. True when anything changed."""
     output = status.output
@@ -88,7 +108,7 @@ def record_samples(v: TrainingVersion, status: JobStatus) -> bool:
         ordered = sorted(merged.values(), key=lambda s: (s.step or 0, s.index))
         if ordered != (v.samples or []):
             v.samples, changed = ordered, True
-    checkpoints = checkpoints_of(output)
+    checkpoints = [_checkpoint_as_stored(v, c) for c in checkpoints_of(output)]
     if checkpoints:
         by_step = {c.step: c for c in v.checkpoints or []}
         by_step.update({c.step: c for c in checkpoints})
@@ -150,6 +170,15 @@ class RunRecorder:
             self.events.emit(RunProgress(actor_id=actor_id, version_id=saved.id, progress=saved.progress))
         if outcome.moved:
             self.log_transition(actor_id, saved, source)
+            if saved.status is VersionStatus.COMPLETED:
+                for step, reason in checkpoint_failures_of(status.output):
+                    self.log(
+                        LogLevel.WARNING,
+                        f"{saved.name}: the checkpoint at step {step} was not uploaded ({reason}); "
+                        "it cannot be marked good.",
+                        actor_id,
+                        saved.id,
+                    )
         return saved
 
     def log_transition(self, actor_id: int, v: TrainingVersion, source: str) -> None:

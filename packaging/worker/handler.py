@@ -15,7 +15,9 @@ it reads, uploads nothing and re-raises.
 
 Contract v2 (docs/worker-contract.md): a job asking for samples gets each checkpoint's samples
 uploaded as ComfyUI saves them (samples.py), listed cumulatively in every progress payload and
-in the result; kept checkpoint LoRAs are uploaded after the run; progress and result state
+in the result; each kept checkpoint LoRA is uploaded as soon as FluxTrainer has written it, while
+the training goes on (checkpoints.py), listed the same way (`checkpoints`, and
+`checkpoint_failures` for those that could not be uploaded); progress and result state
 `contract_version` 2. `input.task: "generate"` runs a Try instead (generate.py). A v1 job runs,
 reports and returns exactly as before.
 
@@ -26,6 +28,7 @@ only by the RunPod entry point, so the handler runs and is tested without it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import posixpath
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 # The helper modules beside this file (on sys.path when it runs as `python handler.py`).
+from checkpoints import CheckpointUploads, both, v2_fields
 from cleanup import clean_job
 from comfy_client import ComfyClient, PromptFailed, PromptInterrupted, output_images
 from dataset import IMAGE_EXTENSIONS, prepare
@@ -53,7 +57,7 @@ from errors import (
 )
 from explain import explain
 from generate import run_generate
-from job_spec import CONTRACT_VERSION, WORKFLOW_ROOT, Job, read_job
+from job_spec import WORKFLOW_ROOT, Job, read_job
 from progress import PHASES, Progress, Reporter, TrainingEvents
 from samples import SampleUploads
 from transfer import delete_object, digests, download, make_s3_client, parse_s3_url, upload_lora
@@ -167,6 +171,7 @@ class _Run:
         self.prompt_over = False  # ComfyUI reported the prompt ended
         self.upload_started = False
         self.refresh = False
+        self.checkpoints: CheckpointUploads | None = None  # v2: the kept checkpoints' uploads
         self.comfy: ComfyClient
 
     async def execute(self, comfy: ComfyClient) -> dict[str, Any]:
@@ -209,6 +214,7 @@ class _Run:
         spec, report = self.spec, self.report
         self.s3 = await self._in_pool(self.s3_client_factory)
         uploads: SampleUploads | None = None
+        checkpoints: CheckpointUploads | None = None
         if spec.contract_version >= 2:
             uploads = SampleUploads(
                 spec,
@@ -218,8 +224,14 @@ class _Run:
                 comfy_output_dir=self.comfy_output_dir,
                 on_sample=lambda: report(*(report.last or ("sampling", "samples uploaded")), force=True),
             )
-            samples = uploads.samples
-            report.extra = lambda: {"samples": list(samples), "contract_version": CONTRACT_VERSION}
+            checkpoints = self.checkpoints = CheckpointUploads(
+                spec,
+                s3=self.s3,
+                in_pool=self._in_pool,
+                stop=self.stop,
+                on_change=lambda: report(*(report.last or ("training", "checkpoint uploaded")), force=True),
+            )
+            report.extra = functools.partial(v2_fields, uploads, checkpoints)
         await self._download_all()
         data = await self._in_pool(prepare, spec.dataset_dir, spec.trigger, spec.caption_extension)
         if not data.images:
@@ -230,6 +242,7 @@ class _Run:
         # A LoRA left by an earlier run with the same name must not pass for this run's.
         await self._in_pool(spec.output_file.unlink, True)
         events = TrainingEvents(spec, report)
+        on_event = events if checkpoints is None else both(events, checkpoints.on_event)
         client_id = uuid.uuid4().hex
         async with await self.comfy.connect(client_id) as ws:
             # Shielded: a cancel that lands while ComfyUI queues the prompt still learns its id
@@ -241,7 +254,7 @@ class _Run:
                 await self.comfy.follow(
                     ws,
                     self.prompt_id,
-                    events,
+                    on_event,
                     self.idle_timeout,
                     on_output=uploads.on_output if uploads is not None else None,
                 )
@@ -250,6 +263,8 @@ class _Run:
                 raise
             self.prompt_over = True
         events.finish()
+        if checkpoints is not None:
+            checkpoints.prompt_ended()
         if uploads is not None:
             await uploads.drain()
         report("saving", f"looking for {spec.output_file.name}")
@@ -262,9 +277,9 @@ class _Run:
         report("uploading", f"uploading {spec.output_file.name} ({size:,} bytes)")
         self.upload_started = True
         await self._in_pool(upload_lora, spec.output_file, spec.output_url, md5, self.s3, self.stop)
-        if uploads is not None and spec.checkpoint_urls:
-            report("uploading", f"uploading {len(spec.checkpoint_urls)} checkpoint(s)", force=True)
-            await uploads.upload_checkpoints()
+        if checkpoints is not None and spec.checkpoint_urls:
+            report("uploading", "finishing the checkpoint uploads", force=True)
+            await checkpoints.drain()
         result: dict[str, Any] = {
             "status": "success",
             "loraUrl": spec.output_url,
@@ -279,10 +294,8 @@ class _Run:
                 "base_model": BASE_MODEL,
             },
         }
-        if uploads is not None:
-            result.update(
-                samples=list(uploads.samples), checkpoints=list(uploads.checkpoints), contract_version=CONTRACT_VERSION
-            )
+        if uploads is not None and checkpoints is not None:
+            result.update(v2_fields(uploads, checkpoints))
         return result
 
     async def _download_all(self) -> None:
@@ -323,6 +336,8 @@ class _Run:
         """
         spec = self.spec
         self.stop.set()
+        if self.checkpoints is not None:
+            await self.checkpoints.cancel()  # checkpoint uploads not started yet never start
         if self.prompt_id is None and self.queueing is not None:
             try:  # cancelled while ComfyUI was queueing the prompt: its answer names the prompt to stop
                 self.prompt_id = await asyncio.wait_for(self.queueing, 60)

@@ -1,5 +1,5 @@
-"""Contract v2 while training: upload each checkpoint's samples as ComfyUI saves them, keep the
-cumulative list the progress payloads and the result carry, upload the kept checkpoint LoRAs.
+"""Contract v2 while training: upload each checkpoint's samples as ComfyUI saves them and keep the
+cumulative list the progress payloads and the result carry (the kept checkpoint LoRAs: checkpoints.py).
 
 ComfyUI reports each SaveImage with an `executed` message naming its files in its output folder;
 the SaveImage linked to a FluxTrainValidate holds one image per sample prompt, in the prompts'
@@ -21,7 +21,7 @@ from typing import Any
 from comfy_client import node_images
 from errors import TransferAborted, TransferError
 from job_spec import Job
-from transfer import digests, redact, upload_file
+from transfer import upload_file
 
 log = logging.getLogger("actor_trainer_worker")
 
@@ -47,7 +47,6 @@ class SampleUploads:
         self.spec, self.s3, self.in_pool, self.stop = spec, s3, in_pool, stop
         self.comfy_output_dir, self.on_sample = comfy_output_dir, on_sample
         self.samples: list[dict[str, Any]] = []  # every sample uploaded so far, cumulative
-        self.checkpoints: list[dict[str, Any]] = []
         self.tasks: list[asyncio.Future[None]] = []
         # steps are uploaded one after the other and listed whole, so that every payload's list
         # extends the previous one (the app may read any of them)
@@ -106,19 +105,3 @@ class SampleUploads:
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
                 log.warning("a sample upload failed: %r", outcome)
-
-    async def upload_checkpoints(self) -> None:
-        """Upload each kept checkpoint's LoRA (`checkpoint_urls`), with its MD5 in the metadata."""
-        for step, url in sorted(self.spec.checkpoint_urls.items()):
-            path = self.spec.checkpoint_file(step)
-            if not await self.in_pool(path.is_file):
-                log.warning("checkpoint of step %d not uploaded: %s was not written", step, path.name)
-                continue
-            try:
-                md5, _, _ = await self.in_pool(digests, path)
-                upload = functools.partial(upload_file, content_type="application/octet-stream", metadata={"md5": md5})
-                await self.in_pool(upload, path, url, self.s3, self.stop)
-            except TransferError as exc:
-                log.warning("checkpoint of step %d not uploaded to %s: %s", step, redact(url), exc)
-                continue
-            self.checkpoints.append({"step": step, "url": public_url(url)})

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actor_trainer.core.contract import JobStatus
+from actor_trainer.core.contract import JobStatus, checkpoint_failures_of
 from actor_trainer.core.events import EventBus, LogEvent, VersionChanged
 from actor_trainer.core.library import Library
 from actor_trainer.core.models import TrainingVersion, VersionStatus
@@ -106,3 +106,79 @@ def test_samples_uploaded_through_presigned_urls_are_recorded_at_the_apps_keys()
         "s3://studio-bucket/team/actors/0000/models/actor_0000_V2/samples/step000500_p01.png"
     ]
     assert "Signature" not in v.model_dump_json()
+
+
+def test_checkpoints_are_recorded_from_progress_as_they_land() -> None:
+    """A v2 worker lists each kept checkpoint in its progress as soon as it is uploaded (cumulative);
+    a presigned upload's https address is recorded at the key the app chose (sample_keys.checkpoint_key)."""
+    model = "s3://studio-bucket/team/actors/0000/models/actor_0000_V2.safetensors"
+    v = TrainingVersion(id="job-1", name="V2", status=VersionStatus.IN_PROGRESS, outputUrl=model)
+    https = (
+        "https://studio-bucket.s3.eu-west-1.amazonaws.com/team/actors/0000/models/actor_0000_V2_step000020.safetensors"
+    )
+    first = progress(25, [], checkpoints=[{"step": 20, "url": https}])
+    assert record_samples(v, first)
+    assert [(c.step, c.url) for c in v.checkpoints or []] == [
+        (20, "s3://studio-bucket/team/actors/0000/models/actor_0000_V2_step000020.safetensors")
+    ]
+    later = progress(45, [], checkpoints=[{"step": 20, "url": https}, {"step": 40, "url": https.replace("20.", "40.")}])
+    assert record_samples(v, later)
+    assert [c.step for c in v.checkpoints or []] == [20, 40]
+    assert v.checkpoints is not None and v.checkpoints[1].url.endswith("actor_0000_V2_step000040.safetensors")
+    # an older, shorter payload takes nothing away
+    assert not record_samples(v, first) and [c.step for c in v.checkpoints or []] == [20, 40]
+
+
+def test_checkpoint_failures_are_read_leniently() -> None:
+    payload = {
+        "checkpoint_failures": [
+            {"step": 40, "error": "Could not upload x to s3://b/k: NoSuchBucket"},
+            {"step": "20"},
+            {"step": 0, "error": "bad step"},
+            "not an entry",
+        ]
+    }
+    assert checkpoint_failures_of(payload) == [
+        (20, "no reason given"),
+        (40, "Could not upload x to s3://b/k: NoSuchBucket"),
+    ]
+    assert checkpoint_failures_of({"checkpoint_failures": "text"}) == [] and checkpoint_failures_of(None) == []
+
+
+@pytest.mark.asyncio
+async def test_a_completed_run_says_which_checkpoints_were_not_uploaded(tmp_path: Path) -> None:
+    library = Library(make_library(tmp_path / "lib", images={}))
+    library.append_version(0, lambda name: TrainingVersion(id="req-1", requestId="req-1", name=name))
+    events = EventBus()
+    lines: list[str] = []
+    events.subscribe(lambda e: lines.append(e.message) if isinstance(e, LogEvent) else None)
+    recorder = RunRecorder(library=library, storage=LocalStorage(tmp_path / "bucket"), events=events)
+    await recorder.apply_status(
+        0, "req-1", JobStatus(id="job-1", status="IN_PROGRESS", output={"step": 1}), source="test"
+    )
+    failures = [{"step": 20, "error": "Could not upload step 20: NoSuchBucket"}]
+    await recorder.apply_status(
+        0,
+        "job-1",
+        progress(45, [], checkpoints=[{"step": 40, "url": "file:///b/c40"}], checkpoint_failures=failures),
+        source="test",
+    )
+    assert not any("not uploaded" in line for line in lines)  # said once, when the run completes
+    result = JobStatus(
+        id="job-1",
+        status="COMPLETED",
+        output={
+            "status": "success",
+            "loraUrl": "file:///b/l.safetensors",
+            "contract_version": 2,
+            "checkpoints": [{"step": 40, "url": "file:///b/c40"}],
+            "checkpoint_failures": failures,
+        },
+    )
+    saved = await recorder.apply_status(0, "job-1", result, source="test")
+    assert saved.status is VersionStatus.COMPLETED and [c.step for c in saved.checkpoints or []] == [40]
+    warned = [line for line in lines if "not uploaded" in line]
+    assert warned == [
+        "V1: the checkpoint at step 20 was not uploaded (Could not upload step 20: NoSuchBucket); "
+        "it cannot be marked good."
+    ]
