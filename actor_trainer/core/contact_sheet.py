@@ -92,7 +92,8 @@ def sheet_rows(chosen: Sequence[tuple[TrainingVersion, int | None]], columns: Se
             lines.append(f"loss {loss:.4f}")
         if picked:
             lines.append(f"seed {picked[0].seed}")
-        good = version.isGood and (version.goodCheckpointStep is None or version.goodCheckpointStep == at)
+        # The row shows the final LoRA (step None) or one kept checkpoint: "(good)" only on the file marked.
+        good = version.isGood and version.goodCheckpointStep == step
         title = f"{version.name}{'@' + str(step) if step is not None else ''}{'  (good)' if good else ''}"
         rows.append(SheetRow(title=title, lines=lines, samples=[by_prompt.get(c) for c in columns]))
     return rows

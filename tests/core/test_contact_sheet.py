@@ -61,3 +61,13 @@ def test_rows_are_versions_columns_are_prompts(tmp_path: Path) -> None:
                 assert max(mean) < 40
             else:
                 assert max(range(3), key=lambda i: mean[i]) == c
+
+
+def test_good_is_shown_only_on_the_file_marked() -> None:
+    """A version whose final LoRA is good shows "(good)" on its final row only, not on its checkpoint
+    rows; a version whose checkpoint is good shows it on that checkpoint's row only."""
+    final_good = version("V1", [500, 1000]).model_copy(update={"isGood": True})
+    checkpoint_good = version("V2", [500, 1000]).model_copy(update={"isGood": True, "goodCheckpointStep": 500})
+    chosen = [(final_good, None), (final_good, 500), (checkpoint_good, None), (checkpoint_good, 500)]
+    titles = [r.title for r in sheet_rows(chosen, compare_columns(chosen))]
+    assert titles == ["V1  (good)", "V1@500", "V2", "V2@500  (good)"]
