@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -230,3 +232,78 @@ def test_the_lock_is_never_left_half_written(tmp_path: Path) -> None:
     with pytest.raises(models_lock.LockError):
         models_lock.write_lock(lock, [models_lock.ModelPin("owner/repo", "a", "../outside")])
     assert lock.read_text() == before and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def dockerfile_model_step(tmp_path: Path) -> Path:
+    """The Dockerfile's model RUN step as a shell script, its absolute paths moved under tmp_path."""
+    text = (WORKER_DIR / "Dockerfile").read_text()
+    start = text.index("RUN --mount=type=secret,id=hf_token")
+    body = text[start : text.index("\nCOPY ", start)].split("\\\n", 1)[1]
+    moved = {
+        "/comfyui/models": "models",
+        "/worker/": "worker/",
+        "/run/secrets/hf_token": "secrets/hf_token",
+        "/tmp/": "tmp/",
+        "/root/.cache/huggingface": "cache",
+    }
+    body = re.sub("|".join(map(re.escape, moved)), lambda m: f"{tmp_path}/{moved[m.group(0)]}", body)
+    script = tmp_path / "model_step.sh"
+    script.write_text(f"BAKE_MODELS=1\n{body}\n")
+    for name in ("models_lock.py", "model_check.py"):
+        (tmp_path / "worker").mkdir(exist_ok=True)
+        (tmp_path / "worker" / name).write_bytes((WORKER_DIR / name).read_bytes())
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "hf_token").write_text("hf_test")
+    # a stand-in `hf download REPO FILE --revision REV --local-dir DIR`: logs its call, writes the weights
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "hf").write_text(
+        f'#!/bin/sh\necho "$@" >> {tmp_path}/hf-calls\nmkdir -p "$7" && cp "$WEIGHTS_DIR/$3" "$7/$3"\n'
+    )
+    (bin_dir / "hf").chmod(0o755)
+    (bin_dir / "python").symlink_to(sys.executable)
+    return script
+
+
+def test_the_dockerfiles_model_step_downloads_pinned_commits_and_fails_on_another_file(tmp_path: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import save as save_safetensors  # the weights model_check.py reads
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    # the committed lock's files (the step's model_check.py names them), with stand-in weights
+    pins = []
+    for i, entry in enumerate(models_lock.read_lock(LOCK)):
+        data = save_safetensors({"x": np.full((4,), i, dtype=np.float32)})
+        (weights / entry.file).write_bytes(data)
+        pins.append(replace(entry, revision=COMMIT_B, sha256=hashlib.sha256(data).hexdigest(), size=len(data)))
+    names = {p.file: p.dest for p in pins}
+    script = dockerfile_model_step(tmp_path)
+    models_lock.write_lock(tmp_path / "worker" / "models.lock.toml", pins)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "WEIGHTS_DIR": str(weights)}
+    env["ALLOW_UNPINNED_MODELS"] = "0"
+
+    built = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert built.returncode == 0, built.stderr
+    calls = (tmp_path / "hf-calls").read_text().splitlines()
+    assert [c.split()[:5] for c in calls] == [["download", p.repo, p.file, "--revision", COMMIT_B] for p in pins]
+    for name, dest in names.items():
+        assert (tmp_path / "models" / dest).read_bytes() == (weights / name).read_bytes()
+
+    # the Hub now serves other bytes for one file: the build fails, naming it
+    (weights / "ae.safetensors").write_bytes(save_safetensors({"x": np.full((4,), 9, dtype=np.float32)}))
+    for dest in names.values():
+        (tmp_path / "models" / dest).unlink()
+    failed = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert failed.returncode != 0
+    assert "vae/ae.safetensors: sha256" in failed.stderr and "not the pinned one" in failed.stderr
+    assert "unet/flux1-dev-fp8.safetensors: sha256" not in failed.stderr
+
+    # an unfilled lock: refused before any download
+    unpinned = [replace(p, revision="", sha256="", size=0) for p in pins]
+    models_lock.write_lock(tmp_path / "worker" / "models.lock.toml", unpinned)
+    (tmp_path / "hf-calls").unlink()
+    refused = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert refused.returncode != 0 and "ALLOW_UNPINNED_MODELS=1" in refused.stderr
+    assert not (tmp_path / "hf-calls").exists()
