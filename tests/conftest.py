@@ -37,10 +37,15 @@ _ENV_CLEARED = (
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Per-test HOME/XDG folders, no inherited configuration, no real keyring."""
+    """Per-test HOME/XDG folders, no inherited configuration, no real keyring; the sandbox's
+    fixed timing (a simulated run takes ACTOR_TRAINER_SANDBOX_SECONDS whatever its parameters)."""
     home = tmp_path_factory.mktemp("home")
-    for var in _ENV_CLEARED:
+    for var in (*_ENV_CLEARED, *(name for name in os.environ if name.startswith("ACTOR_TRAINER_"))):
         monkeypatch.delenv(var, raising=False)
+    # The app's default is "scaled" (sandbox/timing.py): runs take time in proportion to their steps,
+    # resolution and batch. Tests want short, predictable runs; the tests of the scaling set "scaled"
+    # themselves. CLI processes the tests start inherit this through the environment.
+    monkeypatch.setenv("ACTOR_TRAINER_SANDBOX_TIMING", "fixed")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))

@@ -119,7 +119,8 @@ async def _serve_sandbox(ctx, port: int, host: str) -> int:  # type: ignore[no-u
     from actor_trainer.sandbox.worker import make_worker
 
     storage = make_storage(ctx.config)
-    endpoint = SandboxEndpoint(make_worker(storage, duration_s=ctx.config.sandbox_duration_s))
+    cfg = ctx.config
+    endpoint = SandboxEndpoint(make_worker(storage, duration_s=cfg.sandbox_duration_s, timing=cfg.sandbox_timing))
     base = await endpoint.start(host=host, port=port)
     say("SANDBOX — a simulated RunPod Serverless endpoint (LoRAs are random weights, not trained models).")
     say(f"  base URL: {base}")

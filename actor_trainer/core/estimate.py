@@ -155,11 +155,13 @@ def estimate_run(
     gpus: dict[str, GpuClass] | None = None,
     sandbox: bool = False,
     samples: bool = False,
+    prices_as_of: str | None = None,
 ) -> Estimate:
     """The estimate for `params` from `history` (this endpoint's versions, newest first).
 
     `samples`: the run samples while it trains (a v2 endpoint, docs/worker-contract.md): the
-    sampling time (core/request_builder.py `sampling_seconds`) is added, scaled to the GPU class."""
+    sampling time (core/request_builder.py `sampling_seconds`) is added, scaled to the GPU class.
+    `prices_as_of`: the date of the prices in `gpus`, said in the basis."""
     table = gpus or GPU_CLASSES
     gpu_class = table.get(gpu) if gpu else None
     learnt = [v for v in history if _learnable(v)]
@@ -223,8 +225,11 @@ def estimate_run(
     if gpu_class is not None:
         cost = (execution + delay) * gpu_class.usd_per_second
         basis += f"; {gpu_class.label} at ${gpu_class.usd_per_second:.5f}/s"
-        if sandbox:
-            basis += " (sandbox: nothing is billed)"
+        notes = ([f"prices as of {prices_as_of}"] if prices_as_of else []) + (
+            ["sandbox: nothing is billed"] if sandbox else []
+        )
+        if notes:
+            basis += f" ({'; '.join(notes)})"
     return Estimate(execution_s=execution, delay_s=delay, cost=cost, gpu=gpu, basis=basis, runs=runs)
 
 
@@ -273,10 +278,14 @@ def estimate_for(
     gpu: str | None,
     gpus: dict[str, GpuClass] | None = None,
     samples: bool = False,
+    prices_as_of: str | None = None,
 ) -> EstimateReport:
     """Read this endpoint's history and estimate `params` (blocking)."""
     history = load_history(library, endpoint)
-    estimate = estimate_run(params, history, gpu=gpu, gpus=gpus, sandbox=endpoint.lower() == "sandbox", samples=samples)
+    sandbox = endpoint.lower() == "sandbox"
+    estimate = estimate_run(
+        params, history, gpu=gpu, gpus=gpus, sandbox=sandbox, samples=samples, prices_as_of=prices_as_of
+    )
     return EstimateReport(estimate=estimate, accuracy=accuracy(history))
 
 
@@ -289,4 +298,5 @@ def estimate_with_config(library: Library, config: Config, params: TrainingParam
         gpu=config.gpu_class,
         gpus=gpu_table(config.gpu_prices),
         samples=ContractMemory(override=config.worker_contract).speaks_v2(config.endpoint_label),
+        prices_as_of=config.gpu_prices_as_of,
     )

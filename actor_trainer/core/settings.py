@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,6 +28,13 @@ KEYRING_SERVICE = APP_ID
 
 WebhookMode = Literal["ngrok", "public", "poll"]
 UrlStyle = Literal["s3", "presigned"]
+SandboxTiming = Literal["fixed", "scaled"]
+
+#: How long a simulated sandbox run takes: with the default "scaled" timing this is a 2000-step,
+#: 512-px, batch-1 run (the default parameters), and other runs scale with steps, resolution and
+#: batch like a GPU (sandbox/timing.py); "fixed" makes every run take it (the tests set that).
+SANDBOX_SECONDS_DEFAULT = 20.0
+SANDBOX_TIMING_DEFAULT: SandboxTiming = "scaled"
 
 
 def config_dir() -> Path:
@@ -120,16 +127,17 @@ class Settings(BaseModel):
     #: next start so the webhook URL stays the same across restarts (runtime_tunnel.py)
     ngrok_remembered_domain: str | None = None
     poll_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
-    sandbox_duration_s: float = Field(default=20.0, ge=0.5, le=3600.0)
+    sandbox_duration_s: float = Field(default=SANDBOX_SECONDS_DEFAULT, ge=0.5, le=3600.0)
     user_id: str = "actor_maker_user"
     theme: Literal["system", "light", "dark"] = "system"
     #: the endpoint's GPU class (a key of GPU_CLASSES) and the user's prices over the defaults
     gpu_class: str = DEFAULT_GPU_CLASS
-    gpu_prices: dict[str, float] = Field(default_factory=dict)  # USD per second, by GPU class
+    #: USD per second, by GPU class (0 or more; edited in Settings → GPU prices)
+    gpu_prices: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
     gpu_prices_as_of: str | None = None  # when the user's prices were checked (None: the defaults' date)
-    #: "fixed": a sandbox run takes sandbox_duration_s; "scaled": that is a 2000-step 512-px batch-1
-    #: run and others scale with steps, resolution and batch (sandbox/timing.py)
-    sandbox_timing: Literal["fixed", "scaled"] = "fixed"
+    #: "scaled" (the default): sandbox_duration_s is a 2000-step 512-px batch-1 run and others scale
+    #: with steps, resolution and batch; "fixed": every sandbox run takes it (sandbox/timing.py)
+    sandbox_timing: SandboxTiming = SANDBOX_TIMING_DEFAULT
     #: the worker contract spoken to the endpoint: "auto" (the highest version its workers stated,
     #: core/contract_memory.py), or "1"/"2" to override it (docs/worker-contract.md)
     worker_contract: Literal["auto", "1", "2"] = "auto"
@@ -299,7 +307,7 @@ class Config:
     gpu_class: str = DEFAULT_GPU_CLASS
     gpu_prices: dict[str, float] = field(default_factory=dict)  # the user's, over GPU_CLASSES
     gpu_prices_as_of: str = GPU_PRICES_AS_OF
-    sandbox_timing: Literal["fixed", "scaled"] = "fixed"
+    sandbox_timing: SandboxTiming = SANDBOX_TIMING_DEFAULT
     worker_contract: Literal["auto", "1", "2"] = "auto"  # ACTOR_TRAINER_WORKER_CONTRACT over the setting
 
     def describe(self) -> str:
@@ -396,9 +404,7 @@ def resolve_config(settings: Settings, secrets: Secrets | None = None, *, data_d
         gpu_class=env.get("ACTOR_TRAINER_GPU_CLASS") or settings.gpu_class,
         gpu_prices=dict(settings.gpu_prices),
         gpu_prices_as_of=settings.gpu_prices_as_of or GPU_PRICES_AS_OF,
-        sandbox_timing="scaled"
-        if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "scaled"
-        else ("fixed" if env.get("ACTOR_TRAINER_SANDBOX_TIMING") == "fixed" else settings.sandbox_timing),
+        sandbox_timing=_sandbox_timing(env.get("ACTOR_TRAINER_SANDBOX_TIMING"), settings.sandbox_timing),
         worker_contract=_worker_contract(env.get("ACTOR_TRAINER_WORKER_CONTRACT"), settings.worker_contract),
     )
 
@@ -410,6 +416,18 @@ def _worker_contract(env_value: str | None, setting: Literal["auto", "1", "2"]) 
     if text not in ("auto", "1", "2"):
         raise ConfigError(
             f"ACTOR_TRAINER_WORKER_CONTRACT={env_value!r} is not a worker contract choice.", "Use auto, 1 or 2."
+        )
+    return text  # type: ignore[return-value]
+
+
+def _sandbox_timing(env_value: str | None, setting: SandboxTiming) -> SandboxTiming:
+    if env_value is None or not env_value.strip():
+        return setting
+    text = env_value.strip().lower()
+    if text not in ("fixed", "scaled"):
+        raise ConfigError(
+            f"ACTOR_TRAINER_SANDBOX_TIMING={env_value!r} is not a sandbox timing.",
+            "Use scaled (a run's time follows its steps, resolution and batch) or fixed.",
         )
     return text  # type: ignore[return-value]
 

@@ -8,6 +8,7 @@ listing, refreshed on demand — never a marker file).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -20,7 +21,7 @@ from actor_trainer.core.events import LogLevel, TunnelChanged
 from actor_trainer.core.library import ActorSummary, Library
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.parameter_memory import ParameterMemory
-from actor_trainer.core.settings import Config, Settings, cache_dir, config_dir
+from actor_trainer.core.settings import GPU_PRICES_AS_OF, Config, Settings, cache_dir, config_dir
 from actor_trainer.core.storage.base import SyncStatus
 from actor_trainer.core.thumbnails import ThumbnailCache
 from actor_trainer.gui.bridge import EventBridge
@@ -299,6 +300,16 @@ class AppContext(RunActions, SyncActions, TunnelActions, TrialActions, QObject):
             replace=True,
             owner=owner,
         )
+
+    #: the GPU prices were changed in Settings: estimates are made again with them
+    pricesChanged = Signal()
+
+    def apply_gpu_prices(self, prices: dict[str, float], as_of: str | None) -> None:
+        """Estimate with these prices (US dollars per second over the defaults) from now on, not at restart."""
+        changes = {"gpu_prices": dict(prices), "gpu_prices_as_of": as_of or GPU_PRICES_AS_OF}
+        self.services.config = dataclasses.replace(self.services.config, **changes)  # type: ignore[arg-type]
+        self.config = dataclasses.replace(self.config, **changes)  # type: ignore[arg-type]
+        self.pricesChanged.emit()
 
 
 def _disk_cache() -> ThumbnailCache:

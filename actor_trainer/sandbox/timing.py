@@ -1,14 +1,19 @@
 """How long the simulated worker takes for a job: the sandbox's stand-in for a GPU's speed.
 
-With timing "fixed" every job takes the configured `duration_s` (ACTOR_TRAINER_SANDBOX_SECONDS).
-With timing "scaled" (ACTOR_TRAINER_SANDBOX_TIMING=scaled, or the `sandbox_timing` setting),
-`duration_s` is the time of a reference job — 2000 steps at 512 px, batch 1 (the default
-parameters) — and a job takes
+With timing "scaled" — the default of the app and the CLI (the `sandbox_timing` setting,
+ACTOR_TRAINER_SANDBOX_TIMING; core/settings.py) — `duration_s` (ACTOR_TRAINER_SANDBOX_SECONDS,
+20 s by default) is the time of a reference job, 2000 steps at 512 px, batch 1 (the default
+parameters), and a job takes
 
     duration_s × (steps / 2000) × (resolution / 512)² × batch size
 
 the same shape a real GPU has (time per step grows with the pixels and the batch, docs/runpod.md),
-so the estimate (core/estimate.py) learnt in the sandbox behaves as it would on an endpoint.
+so the estimate (core/estimate.py) learnt in the sandbox behaves as it would on an endpoint. A demo
+run at the default parameters takes 20 s, auto-adjusted ones 15–30 s (1500–3000 steps).
+
+With timing "fixed" every job takes `duration_s`, whatever it asks for: the test suite sets it
+(tests/conftest.py), and `make_worker` uses it unless told otherwise, so a caller that gives a
+duration gets that duration.
 """
 
 from __future__ import annotations

@@ -101,8 +101,11 @@ def test_settings_fit_a_1366x768_screen_and_scroll(light_ctx: AppContext, qtbot:
     for note in content.findChildren(QLabel):
         if note.isVisible() and note.wordWrap() and note.text():
             assert note.heightForWidth(note.width()) <= note.height() + 1, f"{note.text()[:40]!r} is cut"
-    for field in (dialog.secret_key.edit, dialog.api_key.edit, dialog.ngrok_token.edit, dialog.bucket):
+    prices = tuple(dialog.gpu_prices.boxes.values())  # the GPU prices table, below the other sections
+    for field in (dialog.secret_key.edit, dialog.api_key.edit, dialog.ngrok_token.edit, dialog.bucket, *prices):
         assert field.height() >= field.sizeHint().height(), "a field is collapsed"
+    for price in prices:
+        assert price.width() >= price.sizeHint().width(), f"{price.text()!r} is cut"
     bar = dialog.scroll_area.verticalScrollBar()
     if content.height() > dialog.scroll_area.viewport().height():
         assert bar.maximum() > 0

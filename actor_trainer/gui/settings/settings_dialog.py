@@ -1,9 +1,10 @@
-"""Settings: RunPod endpoint and key, storage, webhook mode and tunnel, library folder.
+"""Settings: RunPod endpoint and key, storage, webhook mode and tunnel, library folder, GPU prices.
 
 Secrets go to the OS keyring (never to the settings file); a value that comes from an environment
 variable is shown as such and cannot be edited here. Each section has a "Test" button that really
 talks to the service with the values typed (RunPod `/health`, a bucket listing, a delivery through
-the tunnel). Changes apply when the app restarts; "Save and restart" does that at once.
+the tunnel). The webhook mode and the GPU prices (gpu_prices_table.py) apply when saved; the other
+changes when the app restarts ("Save and restart" does that at once).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from actor_trainer.core.settings import RUNPOD_API_ROOT, SECRET_ENV, Secrets, Se
 from actor_trainer.core.tunnel_status import DeliveryResult
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.settings.gpu_prices_table import GpuPricesTable
 from actor_trainer.gui.tunnel.tunnel_texts import MODE_WORDS
 
 WEBHOOK_MODES = tuple(MODE_WORDS.items())  # the same words everywhere (gui/tunnel/tunnel_texts.py)
@@ -141,6 +143,9 @@ class SettingsDialog(QDialog):
         sections.addWidget(self._storage_box())
         sections.addWidget(self._webhook_box())
         sections.addWidget(self._library_box())
+        s = self.settings
+        self.gpu_prices = GpuPricesTable(s.gpu_prices, s.gpu_prices_as_of, endpoint_class=ctx.config.gpu_class)
+        sections.addWidget(self.gpu_prices)
         sections.addStretch(1)
         self.scroll_area = FittingScrollArea(self)
         self.scroll_area.setObjectName("settingsScroll")
@@ -151,7 +156,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.scroll_area, 1)
         self.restart_note = QLabel(
-            tr("The webhook mode applies at once; the other changes when Actor Trainer restarts."), self
+            tr("The webhook mode and GPU prices apply at once; the rest when Actor Trainer restarts."), self
         )
         self.restart_note.setStyleSheet("color: palette(mid);")
         layout.addWidget(self.restart_note)
@@ -390,6 +395,7 @@ class SettingsDialog(QDialog):
         s.webhook_port = self.port.value() or None
         s.poll_seconds = self.poll.value()
         s.data_dir = self.library.text().strip() or None
+        s.gpu_prices, s.gpu_prices_as_of = self.gpu_prices.prices(), self.gpu_prices.as_of()
         return s
 
     def _persist(self, settings: Settings, typed: dict[str, str]) -> None:
@@ -405,12 +411,16 @@ class SettingsDialog(QDialog):
             self.ctx.report_error(exc, tr("A setting is invalid"))
             return
 
+        before = self.ctx.settings
+
         def done(_: None) -> None:
             self.ctx.settings = settings
             if settings.webhook_mode != self.ctx.config.webhook_mode and not os.environ.get(
                 "ACTOR_TRAINER_WEBHOOK_MODE"
             ):
                 self.ctx.apply_webhook_mode(settings.webhook_mode, settings.public_url)  # at once, not at restart
+            if (settings.gpu_prices, settings.gpu_prices_as_of) != (before.gpu_prices, before.gpu_prices_as_of):
+                self.ctx.apply_gpu_prices(settings.gpu_prices, settings.gpu_prices_as_of)  # the estimate, at once
             self.saved.emit()
             then()
 

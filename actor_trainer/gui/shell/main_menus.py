@@ -197,7 +197,7 @@ def _open_settings(window: MainWindow) -> None:
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.saved.connect(
         lambda: window.ctx.statusMessage.emit(
-            tr("Settings saved; the webhook mode applies now, the rest after a restart.")
+            tr("Settings saved; the webhook mode and GPU prices apply now, the rest after a restart.")
         )
     )
     dialog.restartRequested.connect(lambda: window.request_restart(None))

@@ -111,6 +111,7 @@ class StartPanel(Card):
         self._timer.setInterval(PREFLIGHT_DELAY_MS)
         self._timer.timeout.connect(self._run_preflight)
         ctx.parameters.changed.connect(self._on_parameters)
+        ctx.pricesChanged.connect(self.recheck)  # a price edited in Settings: the estimate follows
         self._update()
 
     # --- inputs ---------------------------------------------------------------------------------
