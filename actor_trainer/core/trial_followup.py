@@ -47,6 +47,11 @@ def was_sent(trial: Trial) -> bool:
     return trial.requestId is None or trial.id != trial.requestId
 
 
+def sent_elsewhere(trial: Trial, endpoint_label: str) -> bool:
+    """Whether the trial went to another endpoint than `endpoint_label` (None: files older than the field)."""
+    return trial.endpoint is not None and trial.endpoint != endpoint_label
+
+
 def age_s(trial: Trial, now: datetime | None = None) -> float:
     created = trial.createdAt if trial.createdAt.tzinfo else trial.createdAt.replace(tzinfo=UTC)
     return ((now or datetime.now(UTC)) - created).total_seconds()

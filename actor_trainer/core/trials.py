@@ -46,6 +46,7 @@ from actor_trainer.core.trial_followup import (
     age_s,
     needs_follow_up,
     recovered_or_expired,
+    sent_elsewhere,
     trial_image_urls,
     trials_to_follow,
     was_sent,
@@ -204,7 +205,7 @@ class TrialService:
             raise TrialRefusedError(
                 f"The endpoint {self.endpoint_label} speaks worker contract v1, which has no generate jobs.",
                 "Update the worker to contract v2 (docs/worker-contract.md), or set the worker contract to 2 "
-                "in Settings once it is.",
+                "in Settings (Endpoint) once it is.",
             )
         lora_url = lora_of(version, step)
         text = fill_trigger(prompt, version.parameters.trigger_for(actor)).strip()
@@ -223,6 +224,7 @@ class TrialService:
             width=width or settings.width,
             height=height or settings.height,
             checkpoint_step=step,
+            endpoint=self.endpoint_label,
         )
         model_name = model_name_for(actor, version.name)
         image_urls = trial_image_urls(self.storage, actor, version.name, request_id, count)
@@ -318,6 +320,11 @@ class TrialService:
         trial = _trial_in(version, trial_id)
         if not needs_follow_up(trial):
             return trial
+        if sent_elsewhere(trial, self.endpoint_label):
+            # Another endpoint's job: its /status here would say "not found" and the try would expire.
+            where = f"A try of {version.name} was sent to {trial.endpoint}, not {self.endpoint_label}"
+            self._log(LogLevel.WARNING, f"{where}; switch the endpoint in Settings to follow it.", actor_id, version.id)
+            return trial
         if trial.status is not VersionStatus.EXPIRED and was_sent(trial):
             try:
                 status = await self.client.status(trial.id)
@@ -358,7 +365,8 @@ class TrialService:
         deadline = None if timeout_s is None else loop.time() + timeout_s
         while True:
             trial = await self.check(actor_id, version_ref, trial_id)
-            if trial.status.is_terminal or (deadline is not None and loop.time() >= deadline):
+            ended = trial.status.is_terminal or sent_elsewhere(trial, self.endpoint_label)
+            if ended or (deadline is not None and loop.time() >= deadline):
                 return trial
             await asyncio.sleep(self.poll_interval_s)
 
@@ -407,7 +415,9 @@ class TrialService:
     async def resume(self) -> int:
         """Follow every unfinished trial of the library that reached the endpoint (after a restart)."""
         refs = await asyncio.to_thread(trials_to_follow, self.library, sent_only=True)
-        refs = [r for r in refs if r.trial.status is not VersionStatus.EXPIRED]  # `status` looks again
+        # `status` looks at expired ones again; another endpoint's tries wait until it is chosen again
+        here = [r for r in refs if not sent_elsewhere(r.trial, self.endpoint_label)]
+        refs = [r for r in here if r.trial.status is not VersionStatus.EXPIRED]
         for ref in refs:
             self.watch(ref.actor_id, ref.version_key, ref.trial.id)
         return len(refs)

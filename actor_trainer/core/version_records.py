@@ -172,6 +172,7 @@ class Trial(Record):
     width: int = Field(default=1024, ge=64, le=4096)
     height: int = Field(default=1024, ge=64, le=4096)
     checkpoint_step: int | None = None  # None: the final LoRA
+    endpoint: str | None = None  # "sandbox" or the RunPod endpoint id the try was sent to (None: older files)
     images: list[Sample] | None = None
     error: VersionError | None = None
     createdAt: datetime = Field(default_factory=utc_now)

@@ -81,3 +81,32 @@ async def test_forgotten_trials_are_found_in_the_bucket_or_expire(tmp_path: Path
             await services.storage.write_url(target, data)
         again = await trials.check(0, done.key, "job-lost")
         assert again.status is VersionStatus.COMPLETED and again.error is None and len(again.images or []) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_try_sent_to_another_endpoint_is_left_for_that_endpoint(tmp_path: Path) -> None:
+    """A try records the endpoint it went to; while another endpoint is chosen it is neither asked
+    about (this endpoint would answer 404) nor expired, and the app's resume does not follow it."""
+    async with running(tmp_path, poll_seconds=0.3) as (services, _rec):
+        done = await wait_terminal(services, 0, (await services.require_orchestrator().submit(0, FAST_PARAMS)).id)
+        trials = services.trials
+        assert trials is not None
+        sent = await trials.submit(0, done.name, prompt="{trigger} in the rain", seed=3, follow=False)
+        assert sent.endpoint == trials.endpoint_label == "SANDBOX"
+
+        long_ago = datetime.now(UTC) - timedelta(hours=2)
+        other = Trial(
+            id="job-elsewhere",
+            requestId=uuid.uuid4().hex,
+            prompt="z",
+            seed=4,
+            status=VersionStatus.IN_PROGRESS,
+            createdAt=long_ago,
+            endpoint="abc123xyz",
+        )
+        _add(services, done.key, other)
+        assert (await trials.check(0, done.key, "job-elsewhere")).status is VersionStatus.IN_PROGRESS
+        assert (await trials.wait(0, done.key, "job-elsewhere", timeout_s=5)).status is VersionStatus.IN_PROGRESS
+        assert _stored(services, "job-elsewhere").status is VersionStatus.IN_PROGRESS  # not expired
+        await trials.wait(0, done.key, sent.id, timeout_s=20)
+        assert await trials.resume() == 0  # the other endpoint's try is not followed here
