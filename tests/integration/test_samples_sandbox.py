@@ -25,7 +25,9 @@ from tests.waits import wait_until
 @pytest.mark.asyncio
 async def test_samples_land_as_checkpoints_do_and_stay_with_the_version(tmp_path: Path) -> None:
     params = FAST_PARAMS.model_copy(update={"sampling": SampleSettings(every=20, keep_checkpoints=True)})
-    async with running(tmp_path, sandbox_duration_s=1.5) as (services, rec):
+    # 2 s between the step-20 and the final samples, polled every 0.2 s: a busy machine still sees the
+    # step-20 samples alone (at 1.5 s and 0.3 s polls it missed them 2 times in 4 under load).
+    async with running(tmp_path, sandbox_duration_s=4.0, poll_seconds=0.2) as (services, rec):
         version = await services.require_orchestrator().submit(0, params)
         done = await wait_terminal(services, 0, version.id)
         assert done.status is VersionStatus.COMPLETED and done.contractVersion == 2
