@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -304,9 +305,12 @@ class AppContext(RunActions, SyncActions, TunnelActions, TrialActions, QObject):
     #: the GPU prices were changed in Settings: estimates are made again with them
     pricesChanged = Signal()
 
-    def apply_gpu_prices(self, prices: dict[str, float], as_of: str | None) -> None:
-        """Estimate with these prices (US dollars per second over the defaults) from now on, not at restart."""
-        changes = {"gpu_prices": dict(prices), "gpu_prices_as_of": as_of or GPU_PRICES_AS_OF}
+    def apply_gpu_prices(self, prices: dict[str, float], as_of: str | None, gpu_class: str | None = None) -> None:
+        """Estimate with these prices (US dollars per second over the defaults) and, unless
+        ACTOR_TRAINER_GPU_CLASS says otherwise, this GPU class from now on, not at restart."""
+        changes: dict[str, object] = {"gpu_prices": dict(prices), "gpu_prices_as_of": as_of or GPU_PRICES_AS_OF}
+        if gpu_class is not None and not os.environ.get("ACTOR_TRAINER_GPU_CLASS"):
+            changes["gpu_class"] = gpu_class
         self.services.config = dataclasses.replace(self.services.config, **changes)  # type: ignore[arg-type]
         self.config = dataclasses.replace(self.config, **changes)  # type: ignore[arg-type]
         self.pricesChanged.emit()

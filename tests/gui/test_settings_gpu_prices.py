@@ -171,3 +171,46 @@ def test_a_saved_price_goes_to_the_settings_file_and_the_estimate_under_start(
     qtbot.waitUntil(lambda: new_rate in label.toolTip(), timeout=QT_WAIT_MS)  # no restart needed
     after = dollars(label.text())
     assert after == pytest.approx(before * 5, abs=0.05), (before, after)
+
+
+def test_the_endpoints_gpu_class_and_worker_contract_are_chosen_in_settings(gui_ctx: AppContext, qtbot: QtBot) -> None:
+    """The GPU class the estimate uses is chosen above the table (saved, applied at once, the
+    "used by the estimate" mark follows it); the worker contract is chosen under RunPod (saved)."""
+    tab = ActorTrainingTab(gui_ctx)
+    qtbot.addWidget(tab)
+    tab.show()
+    gui_ctx.select_actor(0)
+    label = tab.start.estimate_label
+    before = GPU_CLASSES[gui_ctx.config.gpu_class]
+    qtbot.waitUntil(lambda: f"at ${before.usd_per_second:.5f}/s" in label.toolTip(), timeout=QT_WAIT_MS)
+    other = next(g for g in GPU_CLASSES.values() if round(g.usd_per_second, 5) != round(before.usd_per_second, 5))
+
+    dialog = SettingsDialog(gui_ctx)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog, timeout=QT_WAIT_MS)
+    choice = dialog.gpu_prices.gpu_choice
+    assert choice.isEnabled() and choice.currentData() == before.key
+    choice.setCurrentIndex(choice.findData(other.key))
+    assert dialog.gpu_prices.names[other.key].text().endswith("used by the estimate")
+    assert not dialog.gpu_prices.names[before.key].text().endswith("used by the estimate")
+    assert dialog.contract.currentData() == "auto"
+    dialog.contract.setCurrentIndex(dialog.contract.findData("2"))
+    buttons = dialog.findChild(QDialogButtonBox)
+    assert buttons is not None
+    with qtbot.waitSignal(dialog.saved, timeout=QT_WAIT_MS):
+        qtbot.mouseClick(buttons.button(QDialogButtonBox.StandardButton.Save), Qt.MouseButton.LeftButton)
+
+    saved = Settings.load()
+    assert (saved.gpu_class, saved.worker_contract) == (other.key, "2")
+    assert gui_ctx.config.gpu_class == other.key  # no restart needed for the estimate
+    qtbot.waitUntil(lambda: f"at ${other.usd_per_second:.5f}/s" in label.toolTip(), timeout=QT_WAIT_MS)
+
+
+def test_a_gpu_class_set_in_the_environment_locks_the_choice(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACTOR_TRAINER_GPU_CLASS", "ADA_24")
+    table = GpuPricesTable({}, None, endpoint_class="ADA_24", chosen_class="AMPERE_24", today=lambda: TODAY)
+    qtbot.addWidget(table)
+    assert not table.gpu_choice.isEnabled() and "ACTOR_TRAINER_GPU_CLASS" in table.gpu_choice.toolTip()
+    assert table.names["ADA_24"].text().endswith("used by the estimate")  # what the estimate really uses
+    assert table.gpu_class() == "AMPERE_24"  # the saved choice is kept for when the variable is gone

@@ -6,17 +6,29 @@ price, typed in US dollars per hour (the figure people compare) and shown per se
 (what RunPod bills and what the settings file stores, `gpu_prices`). Only prices that differ from
 the default are kept, so a later release's defaults reach the classes the user never changed.
 Editing a price dates the table today (`gpu_prices_as_of`); "Reset to defaults" clears both.
+Above the table, the endpoint's GPU class (`gpu_class`) the estimate uses; ACTOR_TRAINER_GPU_CLASS,
+when set, wins and locks the choice.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from datetime import date
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QWidget,
+)
 
 from actor_trainer.core.settings import GPU_CLASSES, GPU_PRICES_AS_OF
 from actor_trainer.gui.i18n import tr
@@ -71,6 +83,7 @@ class GpuPricesTable(QGroupBox):
         as_of: str | None,
         *,
         endpoint_class: str | None = None,
+        chosen_class: str | None = None,
         today: Callable[[], date] = date.today,
         parent: QWidget | None = None,
     ) -> None:
@@ -83,13 +96,28 @@ class GpuPricesTable(QGroupBox):
         self.per_second: dict[str, QLabel] = {}
         grid = QGridLayout(self)
         grid.setColumnStretch(0, 1)
+        # The endpoint's GPU class: the row the estimate uses (the environment's choice wins).
+        self.gpu_choice = QComboBox(self)
+        self.gpu_choice.setObjectName("gpuClass")
+        for gpu in GPU_CLASSES.values():
+            self.gpu_choice.addItem(gpu.label, gpu.key)
+        in_use = endpoint_class or chosen_class
+        self.gpu_choice.setCurrentIndex(max(0, self.gpu_choice.findData(chosen_class or endpoint_class)))
+        if os.environ.get("ACTOR_TRAINER_GPU_CLASS"):
+            self.gpu_choice.setEnabled(False)
+            self.gpu_choice.setToolTip(tr("Set by ACTOR_TRAINER_GPU_CLASS; unset it to choose here."))
+        choice_label = QLabel(tr("Your endpoint's &GPU"), self)
+        choice_label.setBuddy(self.gpu_choice)
+        grid.addWidget(choice_label, 0, 0)
+        grid.addWidget(self.gpu_choice, 0, 1, 1, 3)
         headers = (tr("GPU class"), tr("RunPod default"), tr("Your price per hour"), tr("= per second"))
         for column, text in enumerate(headers):
             header = QLabel(f"<b>{text}</b>", self)
-            grid.addWidget(header, 0, column)
-        for row, gpu in enumerate(GPU_CLASSES.values(), start=1):
-            name = gpu.label + (tr(" — used by the estimate") if gpu.key == endpoint_class else "")
-            label = QLabel(name, self)
+            grid.addWidget(header, 1, column)
+        self.names: dict[str, QLabel] = {}
+        for row, gpu in enumerate(GPU_CLASSES.values(), start=2):
+            label = QLabel(gpu.label, self)
+            self.names[gpu.key] = label
             label.setToolTip(tr("RunPod GPU pool {key}").format(key=gpu.key))
             default = QLabel(f"{per_hour_text(gpu.usd_per_second)} ({per_second_text(gpu.usd_per_second)})", self)
             box = PriceBox(self)
@@ -104,7 +132,9 @@ class GpuPricesTable(QGroupBox):
             self.boxes[gpu.key] = box
             self.per_second[gpu.key] = per_second
             box.valueChanged.connect(lambda value, key=gpu.key: self._edited(key, value))
-        below = len(GPU_CLASSES) + 1
+        below = len(GPU_CLASSES) + 2
+        self._used = in_use
+        self.gpu_choice.currentIndexChanged.connect(lambda _i: self._class_chosen())
         self.as_of_label = QLabel(self)
         self.reset_button = QPushButton(tr("&Reset to defaults"), self)
         self.reset_button.clicked.connect(self.reset)
@@ -135,6 +165,10 @@ class GpuPricesTable(QGroupBox):
         """When the user's prices were checked (an ISO date), or None: RunPod's defaults, undated here."""
         return self._as_of if self._prices else None
 
+    def gpu_class(self) -> str:
+        """The GPU class chosen for the endpoint (a key of GPU_CLASSES)."""
+        return str(self.gpu_choice.currentData())
+
     def price(self, key: str) -> float:
         """The price in use for a GPU class, US dollars per second."""
         return self._prices.get(key, GPU_CLASSES[key].usd_per_second)
@@ -160,7 +194,15 @@ class GpuPricesTable(QGroupBox):
         self._show()
         self.pricesEdited.emit()
 
+    def _class_chosen(self) -> None:
+        if self.gpu_choice.isEnabled():
+            self._used = self.gpu_class()
+        self._show()
+        self.pricesEdited.emit()
+
     def _show(self) -> None:
+        for key, label in self.names.items():
+            label.setText(GPU_CLASSES[key].label + (tr(" — used by the estimate") if key == self._used else ""))
         for key, box in self.boxes.items():
             price = self.price(key)
             box.blockSignals(True)

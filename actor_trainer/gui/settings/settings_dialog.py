@@ -13,8 +13,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QMargins, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QMargins, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -35,90 +34,26 @@ from PySide6.QtWidgets import (
 
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.runpod_health import EndpointHealth
-from actor_trainer.core.settings import RUNPOD_API_ROOT, SECRET_ENV, Secrets, Settings, StorageConfig
+from actor_trainer.core.settings import RUNPOD_API_ROOT, Secrets, Settings, StorageConfig
 from actor_trainer.core.tunnel_status import DeliveryResult
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
+from actor_trainer.gui.settings.fields import FittingScrollArea, SecretField
 from actor_trainer.gui.settings.gpu_prices_table import GpuPricesTable
 from actor_trainer.gui.tunnel.tunnel_texts import MODE_WORDS
 
 WEBHOOK_MODES = tuple(MODE_WORDS.items())  # the same words everywhere (gui/tunnel/tunnel_texts.py)
+#: samples and Try need contract v2 (docs/worker-contract.md); "auto" follows what the workers state
+CONTRACT_CHOICES = (
+    ("auto", tr("Automatic (what the endpoint's workers state)")),
+    ("2", tr("2: samples, kept checkpoints and Try")),
+    ("1", tr("1: training only")),
+)
 
 Done = Callable[[str], None]  # a test's answer, in words
 Failed = Callable[[BaseException], None]
 #: a section's test: it asks the AppContext for a check and answers through `Done` / `Failed`
 Test = Callable[[Done, Failed], None]
-
-
-class SecretField(QWidget):
-    """A password field bound to one keyring entry; read-only when an env var provides it."""
-
-    def __init__(self, name: str, secrets: Secrets, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.name = name
-        self.edit = QLineEdit(self)
-        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.note = QLabel(self)
-        self.note.setWordWrap(True)  # a long note wraps instead of widening (or being cut by) the dialog
-        self.note.setStyleSheet("color: palette(mid);")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.edit)
-        layout.addWidget(self.note)
-        env = SECRET_ENV[name]
-        self.from_env = bool(os.environ.get(env))
-        self.changed = False
-        if self.from_env:
-            self.edit.setPlaceholderText(tr("set by the environment"))
-            self.edit.setEnabled(False)
-            self.note.setText(tr("From ${env}; unset it to store a value in the keyring.").replace("${env}", env))
-        else:
-            stored = secrets.source(name) == "keyring"
-            self.edit.setPlaceholderText(tr("•••••• (stored in the keyring)") if stored else tr("not set"))
-            if not secrets.keyring_usable():
-                text = tr("No OS keyring here: set ${env} in the environment instead.")
-                self.note.setText(text.replace("${env}", env))
-            else:
-                self.note.setText(tr("Stored in the OS keyring, never in a file."))
-        self.edit.textEdited.connect(self._edited)
-
-    def _edited(self) -> None:
-        self.changed = True
-
-    def value(self) -> str | None:
-        """The typed value (None when untouched: keep what is stored)."""
-        return self.edit.text() if self.changed else None
-
-
-class FittingScrollArea(QScrollArea):
-    """A vertical scroll area whose content is never squeezed below the height its wrapped lines
-    need at the current width (QScrollArea alone ignores height-for-width, which collapses fields
-    and cuts wrapped notes and test results)."""
-
-    def setWidget(self, widget: QWidget) -> None:
-        super().setWidget(widget)
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
-            self._fit_height()
-        return super().eventFilter(watched, event)
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit_height()
-
-    def _fit_height(self) -> None:
-        widget = self.widget()
-        layout = widget.layout() if widget is not None else None
-        if widget is None or layout is None:
-            return
-        width = self.viewport().width()
-        needed = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else layout.totalMinimumSize().height()
-        needed = max(needed, layout.totalMinimumSize().height())
-        if widget.minimumHeight() != needed:
-            widget.setMinimumHeight(needed)
 
 
 class SettingsDialog(QDialog):
@@ -144,7 +79,9 @@ class SettingsDialog(QDialog):
         sections.addWidget(self._webhook_box())
         sections.addWidget(self._library_box())
         s = self.settings
-        self.gpu_prices = GpuPricesTable(s.gpu_prices, s.gpu_prices_as_of, endpoint_class=ctx.config.gpu_class)
+        self.gpu_prices = GpuPricesTable(
+            s.gpu_prices, s.gpu_prices_as_of, endpoint_class=ctx.config.gpu_class, chosen_class=s.gpu_class
+        )
         sections.addWidget(self.gpu_prices)
         sections.addStretch(1)
         self.scroll_area = FittingScrollArea(self)
@@ -210,9 +147,17 @@ class SettingsDialog(QDialog):
         self.endpoint_id.setPlaceholderText(tr("empty: use the built-in sandbox"))
         self.api_root = QLineEdit(self.settings.runpod_api_root, box)
         self.api_key = SecretField("runpod_api_key", self.secrets, box)
+        self.contract = QComboBox(box)
+        for value, words in CONTRACT_CHOICES:
+            self.contract.addItem(words, value)
+        self.contract.setCurrentIndex(max(0, self.contract.findData(self.settings.worker_contract)))
+        if os.environ.get("ACTOR_TRAINER_WORKER_CONTRACT"):  # the environment wins (core/settings.py)
+            self.contract.setEnabled(False)
+            self.contract.setToolTip(tr("Set by ACTOR_TRAINER_WORKER_CONTRACT; unset it to choose here."))
         form.addRow(tr("Endpoint ID"), self.endpoint_id)
         form.addRow(tr("API key"), self.api_key)
         form.addRow(tr("API root"), self.api_root)
+        form.addRow(tr("Worker contract"), self.contract)
         row, self.runpod_result = self._test_row(tr("Test connection"), self._test_runpod)
         form.addRow("", row)
         return box
@@ -382,6 +327,8 @@ class SettingsDialog(QDialog):
         s = self.settings.model_copy(deep=True)
         s.runpod_endpoint_id = self.endpoint_id.text().strip() or None
         s.runpod_api_root = self.api_root.text().strip() or RUNPOD_API_ROOT
+        s.worker_contract = self.contract.currentData()
+        s.gpu_class = self.gpu_prices.gpu_class()
         s.s3_bucket = self.bucket.text().strip() or None
         s.s3_prefix = self.prefix.text().strip()
         s.s3_endpoint_url = self.s3_endpoint.text().strip() or None
@@ -419,8 +366,9 @@ class SettingsDialog(QDialog):
                 "ACTOR_TRAINER_WEBHOOK_MODE"
             ):
                 self.ctx.apply_webhook_mode(settings.webhook_mode, settings.public_url)  # at once, not at restart
-            if (settings.gpu_prices, settings.gpu_prices_as_of) != (before.gpu_prices, before.gpu_prices_as_of):
-                self.ctx.apply_gpu_prices(settings.gpu_prices, settings.gpu_prices_as_of)  # the estimate, at once
+            pricing = (settings.gpu_prices, settings.gpu_prices_as_of, settings.gpu_class)
+            if pricing != (before.gpu_prices, before.gpu_prices_as_of, before.gpu_class):
+                self.ctx.apply_gpu_prices(*pricing)  # the estimate, at once
             self.saved.emit()
             then()
 
