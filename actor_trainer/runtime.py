@@ -130,7 +130,7 @@ class Services(TunnelAndChecks):
     async def start(self, *, serve_webhooks: bool = True, poll: bool = True) -> None:
         self.state = "starting"
         try:
-            # Their modules (aiohttp, httpx, numpy for the sandbox…) are imported on a worker thread:
+            # Their modules (aiohttp, httpx, boto3, the sandbox…) are imported on a worker thread:
             # a GUI's loop keeps painting meanwhile (issue 11, item 3).
             await asyncio.to_thread(_import_service_modules, self.config.sandbox)
             await self._start(serve_webhooks=serve_webhooks, poll=poll)
