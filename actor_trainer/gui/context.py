@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from actor_trainer.core.errors import ActorTrainerError
 from actor_trainer.core.events import LogLevel, TunnelChanged
 from actor_trainer.core.library import ActorSummary, Library
+from actor_trainer.core.library_notes import opening_notes
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.parameter_memory import ParameterMemory
 from actor_trainer.core.settings import GPU_PRICES_AS_OF, Config, Settings, cache_dir, config_dir
@@ -76,6 +77,8 @@ class AppContext(RunActions, SyncActions, TunnelActions, TrialActions, QObject):
         self.bridge = EventBridge(self.events, self)
         for warning in config.warnings:  # kept in the bridge's backlog until the console shows it
             self.events.log(LogLevel.WARNING, warning)
+        for note in opening_notes(self.library):  # a crash's good mark finished, temp files removed
+            self.events.log(LogLevel.WARNING, note)
         self.tasks = TaskRunner(self)
         self.tasks.unhandledError.connect(self._on_unhandled)
         self.actor_model = ActorListModel(parent=self)
