@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "sync",
         "upload the actor's training data to the bucket (only what is missing or changed)",
-        _lazy("actor_trainer.commands.remote_cmds", "cmd_sync"),
+        _lazy("actor_trainer.commands.sync_cmd", "cmd_sync"),
     )
     p.add_argument("actor", metavar="ACTOR", nargs="?")
     p.add_argument("--all", action="store_true", help="every actor")

@@ -219,6 +219,12 @@ class Storage(abc.ABC):
         files). Returns one line per thing removed. Nothing to do by default."""
         return []
 
+    def prefetch(self, actor_id: int, *, clean_orphans: bool = False) -> bool:
+        """Start the actor's listing (and the `clean_orphans` requests) now, in the background,
+        for the next `sync`/`compare` of that actor to use. Returns whether anything started;
+        nothing by default."""
+        return False
+
 
 # --- key layout ---------------------------------------------------------------------------------
 

@@ -93,16 +93,33 @@ class Md5Cache:
         except OSError as exc:
             log.warning("the MD5 cache %s could not be written: %s", self.path, exc)
 
-    def size_and_md5(self, path: Path) -> tuple[int, str]:
-        """(size, md5) of the file as it is now (blocking). Raises OSError if it cannot be read."""
-        before = os.stat(path)
-        key = os.path.abspath(path)
+    def _lookup(self, key: str, st: os.stat_result) -> str | None:
         with self._lock:
             if not self._loaded:
                 self._load_blocking()
             cached = self._entries.get(key)
-        if cached is not None and cached[:2] == (before.st_size, before.st_mtime_ns):
-            return before.st_size, cached[2]
+        if cached is not None and cached[:2] == (st.st_size, st.st_mtime_ns):
+            return cached[2]
+        return None
+
+    def cached(self, path: Path) -> tuple[int, str] | None:
+        """(size, md5) if the cache knows the file as it is now, else None (blocking: one stat).
+        Reads no content, so a sync with nothing new checks all its files on one thread; a file
+        that cannot be stat'ed is None too (`size_and_md5` then says why)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        md5 = self._lookup(os.path.abspath(path), st)
+        return None if md5 is None else (st.st_size, md5)
+
+    def size_and_md5(self, path: Path) -> tuple[int, str]:
+        """(size, md5) of the file as it is now (blocking). Raises OSError if it cannot be read."""
+        before = os.stat(path)
+        key = os.path.abspath(path)
+        cached = self._lookup(key, before)
+        if cached is not None:
+            return before.st_size, cached
         md5 = md5_file(path)
         after = os.stat(path)
         with self._lock:

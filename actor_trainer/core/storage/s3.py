@@ -7,6 +7,7 @@ kept in its metadata (`x-amz-meta-md5`) because multipart ETags are not MD5s.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import re
@@ -15,14 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from actor_trainer.core.errors import StorageError
 from actor_trainer.core.storage.base import RemoteObject, model_key, normalize_prefix, training_data_key
 from actor_trainer.core.storage.hashing import Md5Cache, md5_bytes
+from actor_trainer.core.storage.s3_client import boto3_transfer, make_s3_client
 from actor_trainer.core.storage.s3_errors import s3_error
 from actor_trainer.core.storage.threaded import ORPHAN_AGE_S, ThreadedStorage
 from actor_trainer.core.storage.transfers import OnBytes
@@ -35,13 +35,22 @@ MAX_POOL_CONNECTIONS = 64
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 _MD5_RE = re.compile(r"^[0-9a-f]{32}$")
-# Small files go up in one PUT on the calling thread (the sync already runs many files at
-# once); big ones in parts, two at a time, so one huge file still moves at a decent speed.
-_SMALL_FILE = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, use_threads=False)
-_BIG_FILE = TransferConfig(
-    multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD, max_concurrency=2
-)
-_DOWNLOAD = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
+
+
+@functools.cache
+def _transfer_config(kind: str) -> Any:
+    """boto3's TransferConfig for `kind`, made on first use (boto3 is imported only to transfer).
+
+    Small files go up in one PUT on the calling thread (the sync already runs many files at
+    once); big ones in parts, two at a time, so one huge file still moves at a decent speed."""
+    transfer = boto3_transfer()[1]
+    if kind == "small":
+        return transfer.TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, use_threads=False)
+    if kind == "big":
+        return transfer.TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD, max_concurrency=2
+        )
+    return transfer.TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -151,6 +160,9 @@ class S3Storage(ThreadedStorage):
                 self._client = self._make_client()
             return self._client
 
+    def _warm_up_blocking(self) -> None:
+        self.boto3_client()
+
     def _make_client(self, region: str | None = None) -> Any:
         access_key_id, secret_access_key, session_token = self._credentials
         custom_endpoint = self.endpoint_url is not None
@@ -169,15 +181,16 @@ class S3Storage(ThreadedStorage):
             response_checksum_validation="when_required" if custom_endpoint else "when_supported",
             user_agent_extra="actor-trainer",
         )
-        # A session per storage object: sessions are not thread-safe, so the client is made here,
-        # once, under the lock, and only the (thread-safe) client is shared.
-        session = boto3.session.Session(
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            aws_session_token=session_token,
-            region_name=region,
+        # A session per client (core/storage/s3_client.py): sessions are not thread-safe, so the
+        # client is made here, once, under the lock, and only the (thread-safe) client is shared.
+        client = make_s3_client(
+            endpoint_url=self.endpoint_url,
+            region=region,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            session_token=session_token,
+            config=config,
         )
-        client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
         client.meta.events.register("before-send.s3.PutObject", _send_without_expect_continue)
         return client
 
@@ -237,7 +250,7 @@ class S3Storage(ThreadedStorage):
             key,
             ExtraArgs={"Metadata": {"md5": md5}, "ContentType": content_type(path.name)},
             Callback=on_bytes,
-            Config=_BIG_FILE if big else _SMALL_FILE,
+            Config=_transfer_config("big" if big else "small"),
         )
 
     def _read_blocking(self, url: str) -> bytes:
@@ -278,7 +291,9 @@ class S3Storage(ThreadedStorage):
 
     def _download_blocking(self, url: str, dest: Path, on_bytes: OnBytes) -> None:
         bucket, key = parse_s3_url(url)
-        self.boto3_client().download_file(bucket, key, str(dest), Callback=on_bytes, Config=_DOWNLOAD)
+        self.boto3_client().download_file(
+            bucket, key, str(dest), Callback=on_bytes, Config=_transfer_config("download")
+        )
 
     def _presign_blocking(self, url: str, expires_s: int) -> str:
         if not 1 <= expires_s <= MAX_PRESIGN_SECONDS:

@@ -7,7 +7,8 @@ the first one instead of failing 500 files one by one.
 
 from __future__ import annotations
 
-from boto3.exceptions import S3UploadFailedError
+import sys
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -39,13 +40,21 @@ _EXPIRED_CODES = {"ExpiredToken", "InvalidToken", "TokenRefreshRequired", "Expir
 _BUSY_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503", "ServiceUnavailable"}
 
 
+def _is_upload_failed(exc: BaseException) -> bool:
+    """boto3's S3UploadFailedError, without importing boto3 for it: boto3 is imported only when a
+    transfer starts (core/storage/s3_client.py), and only a transfer raises this error."""
+    boto3_exceptions = sys.modules.get("boto3.exceptions")
+    failed = getattr(boto3_exceptions, "S3UploadFailedError", None)
+    return failed is not None and isinstance(exc, failed)
+
+
 def s3_error(exc: BaseException, *, action: str, bucket: str, endpoint: str) -> StorageError:
     """Map an exception raised while doing `action` (e.g. "upload front.png") to a StorageError.
 
     `endpoint` names where the bucket lives ("http://127.0.0.1:9000", "AWS S3 (eu-west-1)").
     """
     where = f"bucket {bucket!r} at {endpoint}"
-    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+    if _is_upload_failed(exc) and isinstance(exc.__context__, ClientError):
         exc = exc.__context__  # boto3 wraps the real ClientError in a message-only error
     if isinstance(exc, ClientError):
         return _client_error(exc, action=action, bucket=bucket, endpoint=endpoint)

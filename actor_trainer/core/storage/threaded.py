@@ -13,6 +13,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ from actor_trainer.core.storage.transfers import (
     map_in_threads,
     run_stoppable,
     run_uploads,
+    start_in_background,
 )
 
 T = TypeVar("T")
@@ -72,6 +74,9 @@ class ThreadedStorage(Storage):
         self.prefix = normalize_prefix(prefix)
         #: Local file MD5s by (path, size, mtime); pass one cache to several storages to share it.
         self.hash_cache = hash_cache if hash_cache is not None else Md5Cache()
+        # Requests started ahead by `prefetch`, each taken (once) by the call that needs it.
+        self._prefetched: dict[str, Future[Any]] = {}
+        self._prefetched_lock = threading.Lock()
 
     # --- what a backend provides (blocking; called in worker threads) ---------------------------
 
@@ -128,10 +133,49 @@ class ThreadedStorage(Storage):
         return await asyncio.to_thread(self._guard, action, fn, *args)
 
     async def clean_orphans(self) -> list[str]:
+        started = self._take_prefetched("orphans")
+        if started is not None:
+            return await asyncio.wrap_future(started)
         return await self._run("clean up after interrupted transfers", self._clean_orphans_blocking)
 
     def _clean_orphans_blocking(self) -> list[str]:
         return []
+
+    # --- starting early -------------------------------------------------------------------------
+
+    def _warm_up_blocking(self) -> None:
+        """Make whatever the first request needs (a client, a connection pool); nothing here."""
+
+    def prefetch(self, actor_id: int, *, clean_orphans: bool = False) -> bool:
+        """Start, now, the listing of the actor's training data (and with `clean_orphans`, the
+        clean-up of interrupted uploads) for the next `sync`/`compare` of that actor (and the next
+        `clean_orphans`) to use instead of asking again. Blocking (the backend's warm-up runs
+        here, on the calling thread); the requests run in background threads while the caller
+        does other work: a command can send them before it has even loaded the library.
+
+        Their answers, errors included, are delivered as the calls that take them would have
+        produced them. Returns False (and starts nothing) when the backend cannot even get ready:
+        the later call then fails on its own, where it always did."""
+        try:
+            self._warm_up_blocking()
+        except Exception:
+            return False
+        key_prefix = training_data_prefix(self.prefix, actor_id)
+        started = {
+            f"list {key_prefix}": start_in_background(
+                self._guard, f"list {key_prefix}", self._list_blocking, key_prefix
+            )
+        }
+        if clean_orphans:
+            action = "clean up after interrupted transfers"
+            started["orphans"] = start_in_background(self._guard, action, self._clean_orphans_blocking)
+        with self._prefetched_lock:
+            self._prefetched.update(started)
+        return True
+
+    def _take_prefetched(self, what: str) -> Future[Any] | None:
+        with self._prefetched_lock:
+            return self._prefetched.pop(what, None)
 
     # --- comparing and syncing ------------------------------------------------------------------
 
@@ -194,14 +238,28 @@ class ThreadedStorage(Storage):
     def _hash_blocking(self, f: LocalFile) -> tuple[int, str]:
         return self.hash_cache.size_and_md5(f.path)
 
+    async def _hash_all(self, files: Sequence[LocalFile], concurrency: int) -> list[tuple[int, str] | BaseException]:
+        """(size, md5) of each file, or why it could not be read. The cache answers for unchanged
+        files in one worker thread (a stat each: a thread per file would cost more than the stat);
+        only the rest are read, `concurrency` at a time."""
+        known = await asyncio.to_thread(lambda: [self.hash_cache.cached(f.path) for f in files])
+        missing = [f for f, k in zip(files, known, strict=True) if k is None]
+        hashed = iter(await map_in_threads(self._hash_blocking, missing, concurrency))
+        return [k if k is not None else next(hashed) for k in known]
+
     async def _plan(self, actor_id: int, local: Sequence[LocalFile], concurrency: int) -> _Plan:
         key_prefix = training_data_prefix(self.prefix, actor_id)
         by_name = {f.name: f for f in local}
         files = list(by_name.values())
-        # List the bucket while hashing the local files.
-        listing = asyncio.ensure_future(self._run(f"list {key_prefix}", self._list_blocking, key_prefix))
+        # List the bucket while hashing the local files (or take the listing `prefetch` started).
+        started = self._take_prefetched(f"list {key_prefix}")
+        listing: asyncio.Future[list[RemoteObject]] = (
+            asyncio.wrap_future(started)
+            if started is not None
+            else asyncio.ensure_future(self._run(f"list {key_prefix}", self._list_blocking, key_prefix))
+        )
         try:
-            hashes = await map_in_threads(self._hash_blocking, files, concurrency)
+            hashes = await self._hash_all(files, concurrency)
             remote = {o.name: o for o in await listing}
         finally:
             if not listing.done():

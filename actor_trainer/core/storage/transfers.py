@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -211,3 +211,23 @@ async def map_in_threads(fn: Callable[[A], R], items: Sequence[A], concurrency: 
         return await asyncio.gather(*futures, return_exceptions=True)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def start_in_background(fn: Callable[..., R], *args: object) -> Future[R]:
+    """Run `fn(*args)` now in a daemon thread; its result or exception arrives in the Future.
+    Daemon: a process that exits before reading the answer does not wait for it (a request to an
+    unreachable bucket can take its whole timeout)."""
+    future: Future[R] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            result = fn(*args)
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=run, name="storage-prefetch", daemon=True).start()
+    return future
