@@ -42,7 +42,6 @@ from actor_trainer.core.library_records import (
     STALE_TEMP_S,
     ActorSummary,
     TrainingDataScan,
-    _count_training_data,
     _describe,
     outside_message,
     remove_stale_temp_files,
@@ -55,6 +54,7 @@ from actor_trainer.core.models import (
     TrainingVersion,
     VersionsFile,
 )
+from actor_trainer.core.summary_index import SummaryIndex
 
 # Split out (issue 8), still importable from here: the records and helpers, the good-mark intent file.
 __all__ = [
@@ -73,7 +73,6 @@ __all__ = [
 
 LOCK_NAME = ".actor-trainer.lock"
 _ACTOR_LIST: TypeAdapter[list[Actor]] = TypeAdapter(list[Actor])
-_POSTER_NAMES = tuple(f"poster{suffix}" for suffix in POSTER_SUFFIXES)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -82,9 +81,12 @@ log = logging.getLogger(__name__)
 class Library(GoodMarks):
     """One library folder. Cheap to construct; every read goes to disk (files are the truth)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, summary_index: SummaryIndex | None = None) -> None:
         self.root = Path(root)
         self._thread_lock = threading.RLock()
+        #: `summaries`' memory of the actor folders (default: `SummaryIndex.for_library`, on first use)
+        self._summary_index = summary_index
+        self._index_lock = threading.Lock()
         #: versions files that could not be read by the last library-wide look (`in_flight_versions`,
         #: `find_version`): path → what is wrong. Each blocks only its own actor.
         self.unreadable: dict[Path, str] = {}
@@ -293,39 +295,20 @@ class Library(GoodMarks):
     def summaries(self) -> list[ActorSummary]:
         """Every actor with its training-data counts and poster, as the selector shows them.
 
-        Counts follow `scan_training_data` exactly, but are made from two directory listings per
-        actor (the actor folder and its training_data) with plain strings: no Path objects, no
-        stat calls (sizes are not needed to count), which keeps 10,000 actors well under 300 ms
-        (benchmarks/bench_selector.py).
+        Counts follow `scan_training_data` exactly. An actor's folders are listed only when they
+        changed since the last load (`core/summary_index.py`: one stat per folder otherwise), which
+        keeps 10,000 actors under 300 ms (benchmarks/bench_selector.py). The actors are read and
+        validated from actors.json every time.
         """
-        sep = os.sep
-        actors_dir = f"{os.fspath(self.root)}{sep}actors"
-        out: list[ActorSummary] = []
-        for actor in self.load_actors():
-            folder = f"{actors_dir}{sep}{actor.id:04d}"
-            poster: str | None = None
-            images = captions = unsupported = 0
-            try:
-                names = set(os.listdir(folder))
-            except (FileNotFoundError, NotADirectoryError):
-                names = set()
-            for name in _POSTER_NAMES:
-                # Presence by name (no stat per actor): a folder called poster.png is not a case.
-                if name in names:
-                    poster = f"{folder}{sep}{name}"
-                    break
-            if "training_data" in names:
-                images, captions, unsupported = _count_training_data(f"{folder}{sep}training_data")
-            out.append(
-                ActorSummary(
-                    actor=actor,
-                    image_count=images,
-                    caption_count=captions,
-                    unsupported_count=unsupported,
-                    poster=poster,
-                )
-            )
-        return out
+        return self.summary_index.summaries(self.root, self.load_actors())
+
+    @property
+    def summary_index(self) -> SummaryIndex:
+        """What the last loads found in the actor folders (per-user cache; made on first use)."""
+        with self._index_lock:
+            if self._summary_index is None:
+                self._summary_index = SummaryIndex.for_library(self.root)
+            return self._summary_index
 
     # --- writing --------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,13 +128,17 @@ class ActorSummary:
         unsupported_count: int,
         poster: Path | str | None,
     ) -> None:
-        set_ = object.__setattr__
-        set_(self, "actor", actor)
-        set_(self, "image_count", image_count)
-        set_(self, "caption_count", caption_count)
-        set_(self, "unsupported_count", unsupported_count)
-        set_(self, "poster_file", None if poster is None else os.fspath(poster))
-        set_(self, "_poster", poster if isinstance(poster, Path) else None)
+        # The slots' own setters (object.__setattr__ would look each name up): 10,000 at a time.
+        _set_actor(self, actor)
+        _set_image_count(self, image_count)
+        _set_caption_count(self, caption_count)
+        _set_unsupported_count(self, unsupported_count)
+        if poster is None or type(poster) is str:
+            _set_poster_file(self, poster)
+            _set_poster(self, None)
+        else:
+            _set_poster_file(self, os.fspath(poster))
+            _set_poster(self, poster if isinstance(poster, Path) else None)
 
     @property
     def poster(self) -> Path | None:
@@ -159,6 +164,17 @@ class ActorSummary:
             f"ActorSummary(actor={self.actor!r}, image_count={self.image_count}, caption_count={self.caption_count}, "
             f"unsupported_count={self.unsupported_count}, poster={self.poster_file!r})"
         )
+
+
+_SETTERS: dict[str, Callable[[ActorSummary, Any], None]] = {
+    name: vars(ActorSummary)[name].__set__ for name in ActorSummary.__slots__
+}
+_set_actor = _SETTERS["actor"]
+_set_image_count = _SETTERS["image_count"]
+_set_caption_count = _SETTERS["caption_count"]
+_set_unsupported_count = _SETTERS["unsupported_count"]
+_set_poster_file = _SETTERS["poster_file"]
+_set_poster = _SETTERS["_poster"]
 
 
 def scan_folder(library_root: Path, folder: Path, actor_id: int) -> TrainingDataScan:
@@ -210,17 +226,23 @@ def scan_folder(library_root: Path, folder: Path, actor_id: int) -> TrainingData
     )
 
 
-def _count_training_data(folder: str) -> tuple[int, int, int]:
-    """(images, paired captions, unsupported files) of a training_data folder, counted as
-    `Library.scan_training_data` classifies them."""
+def _count_training_data(folder: str) -> tuple[int, int, int, bool]:
+    """(images, paired captions, unsupported files, whether any name is a symbolic link) of a
+    training_data folder, counted as `Library.scan_training_data` classifies them. A link's kind
+    follows its target, which can change without the folder changing (core/summary_index.py)."""
     image_stems: set[str] = set()
     text_stems: set[str] = set()  # keyed by stem like scan_training_data: of a.txt and a.TXT one counts
     images = others = 0
+    links = False
     try:
         with os.scandir(folder) as listing:
             for entry in listing:
                 name = entry.name
-                if name[0] == "." or not entry.is_file():
+                if name[0] == ".":
+                    continue
+                if entry.is_symlink():
+                    links = True
+                if not entry.is_file():
                     continue
                 i = name.rfind(".")
                 if 0 < i < len(name) - 1:  # pathlib's suffix rule
@@ -234,11 +256,11 @@ def _count_training_data(folder: str) -> tuple[int, int, int]:
                         continue
                 others += 1
     except (FileNotFoundError, NotADirectoryError):
-        return 0, 0, 0
+        return 0, 0, 0, False
     if not text_stems:
-        return images, 0, others
+        return images, 0, others, links
     paired = len(text_stems & image_stems)
-    return images, paired, others + len(text_stems) - paired
+    return images, paired, others + len(text_stems) - paired, links
 
 
 def _describe(exc: ValidationError, what: str) -> str:
