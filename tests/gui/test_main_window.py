@@ -38,6 +38,7 @@ def window_opener(ctx: AppContext, qtbot: QtBot) -> Iterator[Callable[..., MainW
         if show:
             win.show()
             qtbot.waitExposed(win, timeout=QT_WAIT_MS)
+            qtbot.waitUntil(lambda: win.panels_made, timeout=QT_WAIT_MS)  # made after the first paint
         return win
 
     yield open_

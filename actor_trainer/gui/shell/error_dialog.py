@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +39,8 @@ class ErrorDialog(QDialog):
         self.setModal(False)
         self._log_folder = log_folder
         self._count = 1
+
+        from PySide6.QtWidgets import QStyle  # its Python type takes ~50 ms to make: not before the window
 
         glyph = QLabel(self)
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize, None, self)

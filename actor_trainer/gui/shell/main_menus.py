@@ -71,8 +71,7 @@ def build_menus(window: MainWindow) -> MenuActions:
         act = QAction(text, window)
         if shortcut is not None:
             act.setShortcut(QKeySequence(shortcut))
-        if icon is not None:
-            act.setIcon(icons.icon(icon))
+        if icon is not None:  # drawn by retint() once the window has painted (the menus are closed then)
             registry[act] = icon
         if tip:
             act.setStatusTip(tip)

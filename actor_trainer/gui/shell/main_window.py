@@ -17,43 +17,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QShowEvent
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QFrame,
-    QMainWindow,
-    QMessageBox,
-    QScrollArea,
-    QTabWidget,
-    QWidget,
-)
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QPaintEvent, QShowEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from actor_trainer.core.library import ActorSummary
 from actor_trainer.core.models import TrainingParameters, TrainingVersion
 from actor_trainer.core.settings import config_dir
-from actor_trainer.gui.console.console_panel import ConsolePanel
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
 from actor_trainer.gui.shell.current_run import CurrentRunTracker
+from actor_trainer.gui.shell.docks import CONSOLE_TAB, VERSIONS_TAB, WindowDocks, WindowPanels, build_panels
 from actor_trainer.gui.shell.main_menus import MenuActions, build_menus
 from actor_trainer.gui.shell.notifications import RunNotifier
 from actor_trainer.gui.shell.quit_guard import QuitGuard
 from actor_trainer.gui.shell.status_bar import AppStatusBar
 from actor_trainer.gui.shell.theme import ThemeManager
-from actor_trainer.gui.training.training_tab import ActorTrainingTab
-from actor_trainer.gui.tunnel.tunnel_panel import TunnelPanel
-from actor_trainer.gui.versions.versions_panel import VersionsPanel
 from actor_trainer.gui.widgets import icons
 
+if TYPE_CHECKING:  # the panels' modules load after the first paint (gui/shell/docks.py)
+    from actor_trainer.gui.console.console_panel import ConsolePanel
+    from actor_trainer.gui.queue.queue_panel import QueuePanel
+    from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
+    from actor_trainer.gui.training.training_tab import ActorTrainingTab
+    from actor_trainer.gui.tunnel.tunnel_panel import TunnelPanel
+    from actor_trainer.gui.versions.versions_panel import VersionsPanel
+
 LAYOUT_VERSION = 1
-SIDE_DOCK = "runsDock"
-TUNNEL_DOCK = "tunnelDock"
-QUEUE_DOCK = "queueDock"
-CONSOLE_TAB, VERSIONS_TAB = 0, 1
 
 
 def window_settings_path() -> Path:
@@ -82,6 +74,8 @@ class MainWindow(QMainWindow):
         self.theme = theme
         self._choose_on_start = choose_actor_on_start
         self._first_show_done = False
+        self._painted = False
+        self._after_paint_done = False
         self._close_requested = False
         self._may_close = False
         self._selector: ActorSelectorDialog | None = None
@@ -93,47 +87,22 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
-        self.training_tab = ActorTrainingTab(ctx, self)
-        self.setCentralWidget(self.training_tab)
-        self.console = ConsolePanel(ctx, self)
-        self.versions = VersionsPanel(ctx, self)
-        self.side_tabs = QTabWidget(self)
-        self.side_tabs.setObjectName("runsTabs")
-        self.side_tabs.setDocumentMode(True)
-        self.side_tabs.addTab(self.console, tr("Console"))
-        self.side_tabs.addTab(self.versions, tr("Versions"))
-        self.side_dock = self._dock(
-            SIDE_DOCK, tr("Console and versions"), self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea
-        )
-        self.tunnel_panel = TunnelPanel(ctx, self)
-        # Scrollable, so the panel's row of controls never sets the window's minimum width.
-        tunnel_scroll = QScrollArea(self)
-        tunnel_scroll.setObjectName("tunnelScroll")
-        tunnel_scroll.setWidgetResizable(True)
-        tunnel_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        tunnel_scroll.setWidget(self.tunnel_panel)
-        self._tunnel_scroll = tunnel_scroll
-        self.tunnel_panel.compactChanged.connect(self._fit_tunnel_dock)
-        self.tunnel_dock = self._dock(TUNNEL_DOCK, tr("Tunnel"), tunnel_scroll, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # The first paint shows the menus, the status bar (services state) and the docks in their
+        # remembered places; the panels fill them right after it (gui/shell/docks.py).
+        self._panels: WindowPanels | None = None
+        self.setCentralWidget(WindowDocks.placeholder(self))
+        self.docks = WindowDocks(self)
+        self.side_tabs, self.side_dock = self.docks.side_tabs, self.docks.side_dock
+        self.tunnel_dock, self.queue_dock = self.docks.tunnel_dock, self.docks.queue_dock
         self.status = AppStatusBar(ctx, self)
         self.setStatusBar(self.status)
         self.notifier = RunNotifier(ctx, self)
-        from actor_trainer.gui.queue.queue_panel import QueuePanel  # the training queue (gui/queue/)
-
-        self.queue_panel = QueuePanel(ctx, self)
-        self.queue_dock = self._dock(QUEUE_DOCK, tr("Queue"), self.queue_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.side_dock, self.queue_dock)
-        self.side_dock.raise_()
-        self.queue_panel.summaryReady.connect(self.notifier.notify)
         self.run_state = CurrentRunTracker(ctx, self)
         self.actions_: MenuActions = build_menus(self)
         #: Ask before quitting with runs in flight: confirm_quit(title, text) -> True to quit.
         self.confirm_quit: Callable[[str, str], bool] = self._ask_quit
         self.quit_guard = QuitGuard(ctx, self)
 
-        self.training_tab.changeActorRequested.connect(lambda: self.open_actor_selector())
-        self.training_tab.trainingStarted.connect(lambda _actor, _ref: self.show_console())
-        self.versions.trainAgainRequested.connect(self._train_again)
         ctx.currentActorChanged.connect(self._on_current_actor)
         ctx.errorRaised.connect(self.show_error)
         self.run_state.stateChanged.connect(lambda _text: self._update_title())
@@ -145,6 +114,8 @@ class MainWindow(QMainWindow):
         # side; 1280×720 works (issue 10, item 8: tests/gui/test_layout_1280.py).
         self.setMinimumSize(1024, 600)
         self.restore_layout()
+        if not self.docks.restored:  # no layout to restore: the default sizes come from the panels themselves
+            _ = self.panels
         self._update_title()
         self._update_actions()
 
@@ -158,6 +129,8 @@ class MainWindow(QMainWindow):
             if focus_search:
                 self._selector.search_box().setFocus(Qt.FocusReason.ShortcutFocusReason)
             return self._selector
+        from actor_trainer.gui.selector.actor_selector import ActorSelectorDialog
+
         dialog = ActorSelectorDialog(
             self.ctx.actor_model, self.ctx.thumbnails, self, current_actor_id=self.ctx.current_actor_id
         )
@@ -305,7 +278,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         state = s.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, LAYOUT_VERSION)
+            self.docks.restored = self.restoreState(state, LAYOUT_VERSION)
         tab = s.value("window/sideTab")
         if tab is not None and str(tab).isdigit():
             self.side_tabs.setCurrentIndex(int(str(tab)))
@@ -320,7 +293,13 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._first_show_done:
             self._first_show_done = True
-            QTimer.singleShot(0, self._after_first_show)
+            QTimer.singleShot(1000, self._after_first_paint)  # a window that never paints (minimised)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self._after_first_paint)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._may_close:
@@ -361,36 +340,56 @@ class MainWindow(QMainWindow):
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _fit_tunnel_dock(self, compact: bool) -> None:
-        """One line when the tunnel is healthy; room for the details otherwise."""
-        if compact:
-            height = self.tunnel_panel.sizeHint().height() + 2 * self._tunnel_scroll.frameWidth()
-            self._tunnel_scroll.setMaximumHeight(height)
-            self.resizeDocks([self.tunnel_dock], [height], Qt.Orientation.Vertical)
-        else:
-            self._tunnel_scroll.setMaximumHeight(16_777_215)
-            self.resizeDocks([self.tunnel_dock], [self.tunnel_panel.sizeHint().height() + 8], Qt.Orientation.Vertical)
-
-    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _after_first_show(self) -> None:
-        if self.ctx.current_actor_id is not None or not self._choose_on_start:
+    def _after_first_paint(self) -> None:
+        """Choose the actor (the last one, or the selector's grid) and make the panels, in the order
+        that gets the actor on screen first."""
+        if self._after_paint_done:
             return
-        last = self.last_actor_id()
+        self._after_paint_done = True
+        last = self.last_actor_id() if self.ctx.current_actor_id is None and self._choose_on_start else None
         if last is not None and self.ctx.summary(last) is not None:
+            _ = self.panels  # made first: they follow the actor's data as it arrives
             self.ctx.select_actor(last)
-        elif self.ctx.summaries():
-            self.open_actor_selector()
+        elif self.ctx.current_actor_id is None and self._choose_on_start and self.ctx.summaries():
+            self.open_actor_selector()  # the actor grid first; the panels behind it
+        QTimer.singleShot(0, lambda: self.panels)
+
+    # --- the panels (gui/shell/docks.py): made after the first paint, or when first asked for ------
+
+    @property
+    def panels_made(self) -> bool:
+        return self._panels is not None
+
+    @property
+    def panels(self) -> WindowPanels:
+        if self._panels is None:
+            self._panels = panels = build_panels(self, self.ctx, self.docks)
+            panels.training_tab.changeActorRequested.connect(lambda: self.open_actor_selector())
+            panels.training_tab.trainingStarted.connect(lambda _actor, _ref: self.show_console())
+            panels.versions.trainAgainRequested.connect(self._train_again)
+            panels.queue_panel.summaryReady.connect(self.notifier.notify)
+            self.actions_.retint()  # the menus' icons
+        return self._panels
+
+    @property
+    def training_tab(self) -> ActorTrainingTab:
+        return self.panels.training_tab
+
+    @property
+    def console(self) -> ConsolePanel:
+        return self.panels.console
+
+    @property
+    def versions(self) -> VersionsPanel:
+        return self.panels.versions
+
+    @property
+    def tunnel_panel(self) -> TunnelPanel:
+        return self.panels.tunnel_panel
+
+    @property
+    def queue_panel(self) -> QueuePanel:
+        return self.panels.queue_panel
 
     def _selector_gone(self) -> None:
         self._selector = None

@@ -16,7 +16,6 @@ from actor_trainer.core.library import Library
 from actor_trainer.core.models import Actor, TrainingVersion
 from actor_trainer.gui.context import AppContext
 from actor_trainer.gui.i18n import tr
-from actor_trainer.gui.tunnel.tunnel_texts import mode_word
 
 MESSAGE_MS = 8000
 _DOT = {"running": "#2e9d4f", "starting": "#d08b00", "error": "#d13b3b", "stopped": "#8a8f98"}
@@ -84,8 +83,11 @@ class AppStatusBar(QStatusBar):
         self._recount.setInterval(500)
         self._recount.timeout.connect(self.refresh_in_flight)
 
-        tunnel = ctx.tunnel_status()
-        self._show_tunnel(tunnel.state.value, tunnel.public_url, None)
+        if ctx.services.tunnel is None:  # not made before the services start (nor its module, nor pyngrok)
+            self._show_tunnel("stopped", None, None)
+        else:
+            tunnel = ctx.tunnel_status()
+            self._show_tunnel(tunnel.state.value, tunnel.public_url, None)
         self._update_runs()
         ctx.bridge.tunnelChanged.connect(self._on_tunnel)
         ctx.webhookModeChanged.connect(lambda _mode: self._on_mode())
@@ -197,6 +199,11 @@ class AppStatusBar(QStatusBar):
 
     def _show_tunnel(self, state: str, url: str | None, error: str | None) -> None:
         mode = self._ctx.config.webhook_mode
+        if mode in (
+            "poll",
+            "public",
+        ):  # the words of the tunnel panel (its module loads pyngrok: not before the window)
+            from actor_trainer.gui.tunnel.tunnel_texts import mode_word
         if mode == "poll":
             self._tunnel.setText(tr("Webhooks: {mode}").format(mode=mode_word("poll")))
             self._tunnel.setToolTip(
