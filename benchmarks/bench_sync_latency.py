@@ -59,7 +59,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--size-kb", type=int, default=200)
     parser.add_argument("--latency-ms", type=float, default=25.0, help="added in each direction")
-    parser.add_argument("--repeat", type=int, default=1, help="no-op re-syncs to time (the median is printed)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="no-op re-syncs to time, ours and aws taking turns (the median is printed, and the fastest)",
+    )
     args = parser.parse_args()
     isolate_aws_env()
     aws, aws_label = aws_command()
@@ -115,8 +120,11 @@ def main() -> None:
             )
             startup = timed([*aws, "--version"], env)
             first_ours, first_aws = timed(ours, env), timed(theirs, env)
-            noop_ours = sorted(timed(ours, env) for _ in range(args.repeat))[args.repeat // 2]
-            noop_aws = sorted(timed(theirs, env) for _ in range(args.repeat))[args.repeat // 2]
+            # Taking turns: on a shared machine the load drifts, and it should drift on both tools.
+            pairs = [(timed(ours, env), timed(theirs, env)) for _ in range(args.repeat)]
+            noop_ours = sorted(p[0] for p in pairs)[args.repeat // 2]
+            noop_aws = sorted(p[1] for p in pairs)[args.repeat // 2]
+            fastest_ours, fastest_aws = min(p[0] for p in pairs), min(p[1] for p in pairs)
     finally:
         proxy.stop()
         parent.send("stop")
@@ -126,6 +134,9 @@ def main() -> None:
     print("-" * 68)
     print(f"{'first sync':<16} {first_ours:17.2f} s {first_aws:10.2f} s {first_ours / first_aws:9.2f} {'≤ 0.80':>8}")
     print(f"{'no-op re-sync':<16} {noop_ours:17.2f} s {noop_aws:10.2f} s {noop_ours / noop_aws:9.2f} {'≤ 1.00':>8}")
+    if args.repeat > 1:
+        ratio = fastest_ours / fastest_aws
+        print(f"{'  fastest':<16} {fastest_ours:17.2f} s {fastest_aws:10.2f} s {ratio:9.2f}")
     print("-" * 68)
     print(f"Both timed as whole processes (start-up included); `aws --version` alone takes {startup:.2f} s.")
     print(f"First sync rate: ours {total_mb / first_ours:.1f} MB/s, aws {total_mb / first_aws:.1f} MB/s.")
