@@ -22,6 +22,7 @@ from actor_trainer.core.storage import (
     training_data_key,
 )
 from actor_trainer.core.storage.local import META_DIR, path_from_file_url
+from actor_trainer.core.storage.threaded import CACHE_BATCH
 from actor_trainer.core.storage.transfers import OnBytes
 
 MiB = 1024 * 1024
@@ -145,6 +146,26 @@ async def test_dry_run_and_no_op_resync(tmp_path: Path) -> None:
     rewritten.write_bytes(b"A" * 10)  # same size; a new mtime even on a coarse clock:
     os.utime(rewritten, ns=(time.time_ns(), rewritten.stat().st_mtime_ns + 2_000_000_000))
     assert (await bucket.sync(0, scan(tmp_path / "data"))).uploaded == ("a.png",)
+
+
+@pytest.mark.asyncio
+async def test_a_resync_of_many_files_reads_only_the_changed_ones(tmp_path: Path) -> None:
+    # More files than one cache look-up batch, with the changes in later batches.
+    count = 2 * CACHE_BATCH + 7
+    cache = Md5Cache()
+    bucket = make_storage(local_root=tmp_path / "bucket", hash_cache=cache)
+    local = write_files(tmp_path / "data", {f"{i:03d}.png": i.to_bytes(2, "big") for i in range(count)})
+    assert len((await bucket.sync(0, local)).uploaded) == count and cache.hashed == count
+
+    changed = [tmp_path / "data" / f"{i:03d}.png" for i in (CACHE_BATCH + 1, count - 1)]
+    for path in changed:
+        path.write_bytes(b"new")  # another size: changed whatever the clock
+    (tmp_path / "data" / f"{count - 2:03d}.png").unlink()
+    again = await bucket.sync(0, scan(tmp_path / "data"))
+
+    assert again.uploaded == tuple(p.name for p in changed)
+    assert len(again.skipped) == count - 3 and again.failed == ()
+    assert cache.hashed == count + 2  # the two changed files, nothing else
 
 
 @pytest.mark.asyncio

@@ -50,6 +50,8 @@ T = TypeVar("T")
 COMPARE_CONCURRENCY = 8
 #: Upper bound of `sync(concurrency=...)` (the S3 client keeps twice as many connections).
 MAX_SYNC_CONCURRENCY = 32
+#: Files whose cached MD5 one worker thread looks up (a stat each) in `compare` and `sync`.
+CACHE_BATCH = 128
 #: Marks our temporary download files; listings and scans skip names starting with it.
 TEMP_PREFIX = ".at-part-"
 #: An incomplete upload or a temp file untouched this long belongs to a process that was killed
@@ -240,9 +242,19 @@ class ThreadedStorage(Storage):
 
     async def _hash_all(self, files: Sequence[LocalFile], concurrency: int) -> list[tuple[int, str] | BaseException]:
         """(size, md5) of each file, or why it could not be read. The cache answers for unchanged
-        files in one worker thread (a stat each: a thread per file would cost more than the stat);
-        only the rest are read, `concurrency` at a time."""
-        known = await asyncio.to_thread(lambda: [self.hash_cache.cached(f.path) for f in files])
+        files, `CACHE_BATCH` stats per worker thread (a thread per file costs more than its stat;
+        one thread for all would wait on a slow network drive one stat at a time); only the rest
+        are read, `concurrency` at a time."""
+
+        def look_up(batch: Sequence[LocalFile]) -> list[tuple[int, str] | None]:
+            return [self.hash_cache.cached(f.path) for f in batch]
+
+        batches = [files[i : i + CACHE_BATCH] for i in range(0, len(files), CACHE_BATCH)]
+        known: list[tuple[int, str] | None] = []
+        for answer in await map_in_threads(look_up, batches, concurrency):
+            if isinstance(answer, BaseException):
+                raise answer
+            known += answer
         missing = [f for f, k in zip(files, known, strict=True) if k is None]
         hashed = iter(await map_in_threads(self._hash_blocking, missing, concurrency))
         return [k if k is not None else next(hashed) for k in known]
