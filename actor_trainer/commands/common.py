@@ -40,6 +40,15 @@ def open_config(args: argparse.Namespace) -> tuple[Settings, Config]:
 
 def open_context(args: argparse.Namespace) -> CommandContext:
     settings, config = open_config(args)
-    from actor_trainer.core.library import Library
+    return CommandContext(settings=settings, config=config, library=open_library(config.data_dir))
 
-    return CommandContext(settings=settings, config=config, library=Library(config.data_dir))
+
+def open_library(root: Path) -> Library:
+    """The library, with what opening it repaired or cleaned said on stderr (core/library_notes.py)."""
+    from actor_trainer.core.library import Library
+    from actor_trainer.core.library_notes import opening_notes
+
+    library = Library(root)
+    for note in opening_notes(library):
+        say(f"note: {note}")
+    return library

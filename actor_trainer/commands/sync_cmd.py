@@ -13,7 +13,7 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING
 
-from actor_trainer.commands.common import CommandContext, open_config
+from actor_trainer.commands.common import CommandContext, open_config, open_library
 from actor_trainer.commands.output import ProgressBar, print_json, say
 
 if TYPE_CHECKING:
@@ -26,9 +26,7 @@ if TYPE_CHECKING:
 def cmd_sync(args: argparse.Namespace) -> int:
     settings, config = open_config(args)
     early = _storage_listing_early(config, args)
-    from actor_trainer.core.library import Library
-
-    ctx = CommandContext(settings=settings, config=config, library=Library(config.data_dir))
+    ctx = CommandContext(settings=settings, config=config, library=open_library(config.data_dir))
     if args.all:
         actors = ctx.library.load_actors()
     elif args.actor is not None:

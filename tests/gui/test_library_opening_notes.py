@@ -1,4 +1,4 @@
-"""What opening the library repaired or cleaned reaches the console (core/library_notes.py): a
+"""What opening the library repaired or cleaned reaches the console and a command's stderr (core/library_notes.py): a
 good mark a crash interrupted, finished on the next open, and temp files killed writers left."""
 
 from __future__ import annotations
@@ -66,3 +66,19 @@ def test_the_console_is_told_what_opening_the_library_did(
     warnings = [m for level, m in said if level is LogLevel.WARNING]
     assert any("V2" in m and "marked good" in m for m in warnings), said
     assert any(m.startswith("Removed 4 temporary file(s)") for m in warnings), said
+
+
+def test_a_command_says_it_on_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    root = broken_library(tmp_path, monkeypatch)
+    done = subprocess.run(
+        [sys.executable, "-m", "actor_trainer", "--data-dir", str(root), "actors", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "note: " in done.stderr and "V2" in done.stderr and "Removed 4 temporary file(s)" in done.stderr
+    assert "Removed" not in done.stdout  # stdout stays the JSON
