@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         help="compile every module at every start (as with PYTHONDONTWRITEBYTECODE=1 and no .pyc)",
     )
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]  # a shared machine: printed beside the figures
     python = sys.executable
     work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
     global PYCACHE
@@ -203,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     bare = statistics.median(sides["bare PySide6 window"])
     how = "no bytecode cache" if args.no_bytecode_cache else "bytecode cached by the warm-up run"
     print(f"Start-up, median of {args.runs} runs each (offscreen, demo library, sandbox, {how}):")
+    cores = os.cpu_count() or 1
+    print(f"  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {cores} cores")
     print(f"  {'':22s} {'first paint':>12s} {'x bare':>7s} {'min':>7s}   {'services ready':>14s} {'after paint':>11s}")
     for name, times in sides.items():
         median = statistics.median(times)
