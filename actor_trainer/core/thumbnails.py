@@ -19,11 +19,15 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
-
-from PIL import Image, ImageOps, features
+from typing import TYPE_CHECKING, Literal
 
 from actor_trainer.core.errors import ActorTrainerError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Pillow is imported where a picture is decoded or written (always off the event loop), not with this
+# module: the app builds a cache before its first paint, and Pillow's import costs ~60 ms there.
 
 ThumbnailFormat = Literal["webp", "png"]
 
@@ -38,6 +42,8 @@ class ThumbnailError(ActorTrainerError):
 
 def default_format() -> ThumbnailFormat:
     """WebP when this Pillow can write it (a tenth of the size of PNG for photos), else PNG."""
+    from PIL import features
+
     return "webp" if features.check("webp") else "png"
 
 
@@ -49,7 +55,14 @@ class ThumbnailCache:
             raise ValueError(f"thumbnail size must be between {MIN_SIZE} and {MAX_SIZE} pixels, not {size}")
         self.cache_dir = Path(cache_dir)
         self.size = size
-        self.format: ThumbnailFormat = fmt or default_format()
+        self._format = fmt
+
+    @property
+    def format(self) -> ThumbnailFormat:
+        """The file format of the thumbnails, asked of Pillow on first use (see the imports)."""
+        if self._format is None:
+            self._format = default_format()
+        return self._format
 
     def thumbnail_path(self, source: Path) -> Path:
         """Where the thumbnail of `source`, as the file is now, lives (whether or not it exists yet).
@@ -111,6 +124,8 @@ class ThumbnailCache:
 
 def _square_thumbnail(source: Path, size: int) -> Image.Image:
     """Decode `source` upright (EXIF orientation applied), centre-crop it square, scale to `size`."""
+    from PIL import Image, ImageOps
+
     try:
         with Image.open(source) as opened:
             if opened.format == "JPEG":

@@ -16,12 +16,13 @@ from typing import Any
 
 from actor_trainer.core.errors import StorageError
 from actor_trainer.core.storage.base import Storage
-from actor_trainer.core.storage.s3 import parse_s3_url
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
 
 def _presign_put_blocking(storage: Any, urls: Sequence[str], expires_s: int) -> list[str]:
+    from actor_trainer.core.storage.s3 import parse_s3_url  # botocore: only where S3 is in use
+
     client = storage._presigning_client()  # signs for the bucket's region (core/storage/s3.py)
     signed = []
     for url in urls:

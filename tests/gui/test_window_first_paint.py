@@ -88,3 +88,14 @@ def test_the_window_module_loads_no_panel_module() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
+
+
+def test_what_the_first_paint_needs_loads_neither_pillow_nor_botocore() -> None:
+    """The context, the window and the services' modules are all imported before (or right after)
+    the first paint; Pillow decodes off the loop later, botocore only where S3 is configured."""
+    code = (
+        "import sys, actor_trainer.gui.context, actor_trainer.gui.shell.main_window, actor_trainer.core.upload_urls\n"
+        "print(','.join(name for name in ('PIL', 'botocore', 'boto3') if name in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == ""
