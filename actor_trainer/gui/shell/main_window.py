@@ -1,10 +1,9 @@
 """The main window (docs/architecture.md, "The window"): the training tab in the centre, Console | Versions in a
 right dock, the tunnel panel in a bottom dock, the status bar, menus and shortcuts.
 
-Closing the window does not quit Qt: it saves the layout, hides, and emits `closeRequested`; the
-app's start-up coroutine then shuts the services down (bounded) and ends the loop. That way a
-quit request from the desktop (a session logout, Cmd+Q) cannot stop the event loop half-way
-through shutdown.
+Closing the window does not quit Qt: it saves the layout, hides, and emits `closeRequested`; the app's
+start-up coroutine then shuts the services down (bounded) and ends the loop, so a quit request from
+the desktop (a session logout, Cmd+Q) cannot stop the event loop half-way through shutdown.
 
 Closing (Ctrl+Q, the window's close button) while runs are in flight asks first (`confirm_quit`),
 saying what happens to them: on a RunPod endpoint they go on and are picked up at the next start;
@@ -414,9 +413,8 @@ class MainWindow(QMainWindow):
         return f"{name} [{tr('SANDBOX')}]" if self.ctx.is_sandbox else name
 
     def _update_title(self) -> None:
-        """ "actor — state — Actor Trainer [SANDBOX]". The application's display name is the same
-        ending, so the window system (Qt's formatWindowTitle appends the display name to a title
-        that does not end with it) never adds the app's name a second time."""
+        """ "actor — state — Actor Trainer [SANDBOX]". The display name is the same ending, so Qt (which
+        appends it to a title that does not end with it) never adds the app's name a second time."""
         summary = self.ctx.current_summary
         parts: list[str] = []
         if summary is None:
