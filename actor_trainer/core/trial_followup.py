@@ -16,7 +16,7 @@ app's image cache (core/image_cache.py), where the app's gallery and Try panel r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,11 +98,9 @@ class TrialRef:
     trial: Trial
 
 
-def trials_to_follow(library: Library, actor_id: int | None = None, *, sent_only: bool = False) -> list[TrialRef]:
-    """Every trial that needs a follow-up, of one actor or of the whole library (blocking: reads files).
-    An unreadable versions file is passed over (the training commands name it)."""
-    actors = [library.get_actor(actor_id)] if actor_id is not None else library.load_actors()
-    found: list[TrialRef] = []
+def _every_trial(library: Library, actors: list[Actor]) -> Iterator[TrialRef]:
+    """The trials of `actors`' versions (blocking: reads files). An unreadable versions file is passed
+    over (the training commands name it)."""
     for actor in actors:
         try:
             versions = library.load_versions(actor.id)
@@ -110,24 +108,24 @@ def trials_to_follow(library: Library, actor_id: int | None = None, *, sent_only
             continue
         for version in versions:
             for trial in version.trials or []:
-                if needs_follow_up(trial) and (was_sent(trial) or not sent_only):
-                    found.append(TrialRef(actor.id, actor.name, version.key, version.name, trial))
-    return found
+                yield TrialRef(actor.id, actor.name, version.key, version.name, trial)
+
+
+def trials_to_follow(library: Library, actor_id: int | None = None, *, sent_only: bool = False) -> list[TrialRef]:
+    """Every trial that needs a follow-up, of one actor or of the whole library (blocking)."""
+    actors = [library.get_actor(actor_id)] if actor_id is not None else library.load_actors()
+    return [
+        ref
+        for ref in _every_trial(library, actors)
+        if needs_follow_up(ref.trial) and (was_sent(ref.trial) or not sent_only)
+    ]
 
 
 def find_trial(library: Library, ref: str) -> TrialRef | None:
     """The trial whose job id or request id is `ref`, in any actor (blocking), or None."""
     text = ref.strip()
-    for actor in library.load_actors():
-        try:
-            versions = library.load_versions(actor.id)
-        except ActorTrainerError:
-            continue
-        for version in versions:
-            for trial in version.trials or []:
-                if text in (trial.id, trial.requestId):
-                    return TrialRef(actor.id, actor.name, version.key, version.name, trial)
-    return None
+    found = (t for t in _every_trial(library, library.load_actors()) if text in (t.trial.id, t.trial.requestId))
+    return next(found, None)
 
 
 # --- checking once ---------------------------------------------------------------------------------
