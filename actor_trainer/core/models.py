@@ -267,6 +267,8 @@ class TrainingVersion(Record):
     # worker reported them), the checkpoint LoRAs kept, the Try jobs, and which file was marked good.
     samples: list[Sample] | None = None
     checkpoints: list[Checkpoint] | None = None
+    #: kept checkpoints the worker could not upload: step → its reason (they cannot be marked good)
+    checkpointFailures: dict[int, str] | None = None
     trials: list[Trial] | None = None
     goodCheckpointStep: int | None = None  # set when a checkpoint (not the final LoRA) was marked good
     contractVersion: int | None = None  # the highest contract_version the worker stated for this run

@@ -115,6 +115,12 @@ def record_samples(v: TrainingVersion, status: JobStatus) -> bool:
         ordered_checkpoints = [by_step[s] for s in sorted(by_step)]
         if ordered_checkpoints != (v.checkpoints or []):
             v.checkpoints, changed = ordered_checkpoints, True
+    failures = dict(v.checkpointFailures or {})
+    failures.update(checkpoint_failures_of(output))
+    for c in v.checkpoints or []:
+        failures.pop(c.step, None)  # uploaded after all (a retry, a later payload)
+    if failures != (v.checkpointFailures or {}):
+        v.checkpointFailures, changed = dict(sorted(failures.items())) or None, True
     version = contract_version_of(output)
     if version is not None and version > (v.contractVersion or 0):
         v.contractVersion, changed = version, True

@@ -177,8 +177,26 @@ async def test_a_completed_run_says_which_checkpoints_were_not_uploaded(tmp_path
     )
     saved = await recorder.apply_status(0, "job-1", result, source="test")
     assert saved.status is VersionStatus.COMPLETED and [c.step for c in saved.checkpoints or []] == [40]
+    # Kept with the version (Compare says "Checkpoint upload failed" with the reason), read back from disk.
+    assert saved.checkpointFailures == {20: "Could not upload step 20: NoSuchBucket"}
+    assert library.get_version(0, "job-1").checkpointFailures == {20: "Could not upload step 20: NoSuchBucket"}
     warned = [line for line in lines if "not uploaded" in line]
     assert warned == [
         "V1: the checkpoint at step 20 was not uploaded (Could not upload step 20: NoSuchBucket); "
         "it cannot be marked good."
     ]
+
+
+def test_a_checkpoint_uploaded_after_all_is_no_longer_a_failure() -> None:
+    v = TrainingVersion(id="job-1", name="V1", status=VersionStatus.IN_PROGRESS)
+    failed = [{"step": 20, "error": "timeout"}, {"step": 40, "error": "NoSuchBucket"}]
+    assert record_samples(v, progress(45, [], checkpoint_failures=failed))
+    assert v.checkpointFailures == {20: "timeout", 40: "NoSuchBucket"}
+    assert not record_samples(v, progress(46, [], checkpoint_failures=failed))  # nothing new
+    # A later payload lists step 20 as uploaded (and, cumulative, no longer as failed).
+    assert record_samples(
+        v, progress(60, [], checkpoints=[{"step": 20, "url": "file:///b/c20"}], checkpoint_failures=failed[1:])
+    )
+    assert v.checkpointFailures == {40: "NoSuchBucket"} and [c.step for c in v.checkpoints or []] == [20]
+    assert TrainingVersion.model_validate(v.to_json()).checkpointFailures == {40: "NoSuchBucket"}  # JSON keys are text
+    assert "checkpointFailures" not in TrainingVersion(id="job-2", name="V2").to_json()  # old files stay as they were

@@ -291,3 +291,20 @@ def test_the_actor_menu_opens_compare_on_the_selected_version(qtbot: QtBot, ligh
         compare.close()
     finally:
         next(opener, None)
+
+
+def test_compare_says_which_checkpoint_failed_to_upload(qtbot: QtBot, light_ctx: AppContext) -> None:
+    """A kept checkpoint the worker could not upload cannot be marked good; Compare says so, and why."""
+    version = drawn_version(light_ctx, "job-2", "V2", [500, 1000, 1500], lr=0.0002, keep=False)
+    version["checkpointFailures"] = {"500": "Could not upload step 500: NoSuchBucket"}
+    write_versions(light_ctx, 0, [version])
+    light_ctx.select_actor(0)
+    window = CompareWindow(light_ctx, 0, "job-2")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: len(window.row_titles) == 1, timeout=QT_WAIT_MS)
+    assert window.choose_label("V2@500") and window.choose_label("V2@1000")
+    failed, not_kept = window.mark_buttons[1], window.mark_buttons[2]
+    assert failed.text() == "Checkpoint upload failed" and not failed.isEnabled()
+    assert "NoSuchBucket" in failed.toolTip()
+    assert not_kept.text() == "Checkpoint not kept" and not not_kept.isEnabled()

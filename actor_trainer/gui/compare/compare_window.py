@@ -265,10 +265,15 @@ class CompareWindow(QDialog):
             column.addWidget(text)
         kept = {c.step for c in version.checkpoints or []}
         checkpoint = step if step is not None and step in kept else None
+        failed = (version.checkpointFailures or {}).get(step) if step is not None else None
         if step is not None and step not in kept:
-            button = QPushButton(tr("Checkpoint not kept"), box)
+            button = QPushButton(tr("Checkpoint upload failed") if failed else tr("Checkpoint not kept"), box)
             button.setEnabled(False)
-            button.setToolTip(tr("Only checkpoints whose LoRA was uploaded (keep checkpoints) can be marked good"))
+            button.setToolTip(
+                tr("The worker could not upload this checkpoint's LoRA: {reason}").format(reason=failed)
+                if failed
+                else tr("Only checkpoints whose LoRA was uploaded (keep checkpoints) can be marked good")
+            )
         else:
             good = version.isGood and version.goodCheckpointStep == checkpoint
             button = QPushButton(tr("✓ Good") if good else tr("Mark as good"), box)
