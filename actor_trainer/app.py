@@ -197,7 +197,9 @@ async def _main(
         theme.set_mode(settings.theme)
         data_dir = Path(str(args.data_dir)) if getattr(args, "data_dir", None) else None
         # The keyring may be a D-Bus round trip: off the loop.
-        config = await asyncio.to_thread(resolve_config, settings, Secrets(), data_dir=data_dir)
+        # The ngrok token is read when the services start (behind the window): with no endpoint and no
+        # bucket set, nothing asks the keyring before the first paint.
+        config = await asyncio.to_thread(resolve_config, settings, Secrets(), data_dir=data_dir, ngrok_token_later=True)
         logs.redact(
             config.runpod_api_key, config.ngrok_authtoken, config.storage.secret_access_key if config.storage else None
         )

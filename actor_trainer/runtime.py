@@ -133,6 +133,8 @@ class Services(TunnelAndChecks):
             # Their modules (aiohttp, httpx, boto3, the sandbox…) are imported on a worker thread:
             # a GUI's loop keeps painting meanwhile (issue 11, item 3).
             await asyncio.to_thread(_import_service_modules, self.config.sandbox)
+            # The ngrok token, if the app left it for now (the keyring, off the loop and after the paint).
+            self.config = await asyncio.to_thread(self.config.with_ngrok_token)
             await self._start(serve_webhooks=serve_webhooks, poll=poll)
         except BaseException as exc:
             self.state = "failed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -309,6 +309,15 @@ class Config:
     gpu_prices_as_of: str = GPU_PRICES_AS_OF
     sandbox_timing: SandboxTiming = SANDBOX_TIMING_DEFAULT
     worker_contract: Literal["auto", "1", "2"] = "auto"  # ACTOR_TRAINER_WORKER_CONTRACT over the setting
+    #: the ngrok token is still to be read (`resolve_config(ngrok_token_later=True)`; the services do it)
+    ngrok_token_pending: bool = False
+
+    def with_ngrok_token(self, secrets: Secrets | None = None) -> Config:
+        """This configuration with the ngrok token read, if it was left for later (blocking: the keyring)."""
+        if not self.ngrok_token_pending:
+            return self
+        token = (secrets or Secrets()).get("ngrok_authtoken")
+        return replace(self, ngrok_authtoken=token, ngrok_token_pending=False)
 
     def describe(self) -> str:
         """One safe line for logs and the status bar (no secrets)."""
@@ -316,7 +325,12 @@ class Config:
         return f"{where}; library {self.data_dir}; webhook mode {self.webhook_mode}"
 
 
-def resolve_config(settings: Settings, secrets: Secrets | None = None, *, data_dir: Path | None = None) -> Config:
+def resolve_config(
+    settings: Settings, secrets: Secrets | None = None, *, data_dir: Path | None = None, ngrok_token_later: bool = False
+) -> Config:
+    """The settings with the environment and secrets applied. The keyring is asked only for what is used:
+    the RunPod key with an endpoint, the S3 secret with a bucket, the ngrok token unless `ngrok_token_later`
+    (then `Config.with_ngrok_token`, behind the app's first paint: keyring costs ~0.2 s to load)."""
     env = os.environ
     secrets = secrets or Secrets()
 
@@ -328,7 +342,7 @@ def resolve_config(settings: Settings, secrets: Secrets | None = None, *, data_d
     library = chosen_dir or data_home() / "library"
 
     endpoint_id = env.get("RUNPOD_ENDPOINT_ID") or settings.runpod_endpoint_id
-    api_key = secrets.get("runpod_api_key")
+    api_key = secrets.get("runpod_api_key") if endpoint_id else None  # no endpoint: the sandbox either way
     sandbox = not (endpoint_id and api_key)
     warnings: list[str] = []
     if endpoint_id and not api_key:
@@ -382,6 +396,7 @@ def resolve_config(settings: Settings, secrets: Secrets | None = None, *, data_d
     if poll <= 0:
         raise ConfigError("ACTOR_TRAINER_POLL_SECONDS must be positive.", "Use e.g. 30.")
 
+    ngrok_later = ngrok_token_later and not env.get(SECRET_ENV["ngrok_authtoken"])
     return Config(
         data_dir=library,
         data_dir_is_default=chosen_dir is None,
@@ -394,7 +409,7 @@ def resolve_config(settings: Settings, secrets: Secrets | None = None, *, data_d
         public_url=public_url,
         webhook_host=env.get("ACTOR_TRAINER_WEBHOOK_HOST") or settings.webhook_host,
         webhook_port=port,
-        ngrok_authtoken=secrets.get("ngrok_authtoken"),
+        ngrok_authtoken=None if ngrok_later else secrets.get("ngrok_authtoken"),
         ngrok_path=Path(settings.ngrok_path) if settings.ngrok_path else None,
         ngrok_region=settings.ngrok_region,
         poll_seconds=poll,
@@ -404,32 +419,27 @@ def resolve_config(settings: Settings, secrets: Secrets | None = None, *, data_d
         gpu_class=env.get("ACTOR_TRAINER_GPU_CLASS") or settings.gpu_class,
         gpu_prices=dict(settings.gpu_prices),
         gpu_prices_as_of=settings.gpu_prices_as_of or GPU_PRICES_AS_OF,
-        sandbox_timing=_sandbox_timing(env.get("ACTOR_TRAINER_SANDBOX_TIMING"), settings.sandbox_timing),
-        worker_contract=_worker_contract(env.get("ACTOR_TRAINER_WORKER_CONTRACT"), settings.worker_contract),
+        sandbox_timing=_env_choice(  # type: ignore[arg-type]
+            "ACTOR_TRAINER_SANDBOX_TIMING",
+            settings.sandbox_timing,
+            ("scaled", "fixed"),
+            "Use scaled (a run's time follows its steps, resolution and batch) or fixed.",
+        ),
+        ngrok_token_pending=ngrok_later,
+        worker_contract=_env_choice(  # type: ignore[arg-type]
+            "ACTOR_TRAINER_WORKER_CONTRACT", settings.worker_contract, ("auto", "1", "2"), "Use auto, 1 or 2."
+        ),
     )
 
 
-def _worker_contract(env_value: str | None, setting: Literal["auto", "1", "2"]) -> Literal["auto", "1", "2"]:
-    if env_value is None or not env_value.strip():
+def _env_choice(name: str, setting: str, choices: tuple[str, ...], hint: str) -> str:
+    """The environment variable `name` when set (one of `choices`, any case), else the setting."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
         return setting
-    text = env_value.strip().lower()
-    if text not in ("auto", "1", "2"):
-        raise ConfigError(
-            f"ACTOR_TRAINER_WORKER_CONTRACT={env_value!r} is not a worker contract choice.", "Use auto, 1 or 2."
-        )
-    return text  # type: ignore[return-value]
-
-
-def _sandbox_timing(env_value: str | None, setting: SandboxTiming) -> SandboxTiming:
-    if env_value is None or not env_value.strip():
-        return setting
-    text = env_value.strip().lower()
-    if text not in ("fixed", "scaled"):
-        raise ConfigError(
-            f"ACTOR_TRAINER_SANDBOX_TIMING={env_value!r} is not a sandbox timing.",
-            "Use scaled (a run's time follows its steps, resolution and batch) or fixed.",
-        )
-    return text  # type: ignore[return-value]
+    if value.strip().lower() not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}.", hint)
+    return value.strip().lower()
 
 
 def _env_path(name: str) -> Path | None:
