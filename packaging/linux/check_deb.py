@@ -73,26 +73,18 @@ def deb_install_checks(deb: Path, user: User, version: str, work: Path) -> None:
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     installed = False
 
+    def apt_install() -> subprocess.CompletedProcess[str]:
+        command = [*sudo, "apt-get", "install", "-y", "-q", str(deb.resolve())]
+        return subprocess.run(
+            command, capture_output=True, text=True, env=apt_env, timeout=600, stdin=subprocess.DEVNULL
+        )
+
     def install() -> str:
         nonlocal installed
-        result = subprocess.run(
-            [*sudo, "apt-get", "install", "-y", "-q", str(deb.resolve())],
-            capture_output=True,
-            text=True,
-            env=apt_env,
-            timeout=600,
-            stdin=subprocess.DEVNULL,
-        )
+        result = apt_install()
         if result.returncode != 0:  # stale or absent package lists (a fresh machine): update once, retry
             subprocess.run([*sudo, "apt-get", "update", "-q"], capture_output=True, env=apt_env, timeout=300)
-            result = subprocess.run(
-                [*sudo, "apt-get", "install", "-y", "-q", str(deb.resolve())],
-                capture_output=True,
-                text=True,
-                env=apt_env,
-                timeout=600,
-                stdin=subprocess.DEVNULL,
-            )
+            result = apt_install()
         expect_ok(result, "apt-get install")
         status = subprocess.run(
             ["dpkg-query", "-W", "-f=${Status} ${Version}", APP], capture_output=True, text=True

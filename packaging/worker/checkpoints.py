@@ -33,7 +33,7 @@ from comfy_client import OnNodeEvent
 from errors import TransferAborted, TransferError
 from job_spec import CONTRACT_VERSION, Job
 from model_check import inspect
-from samples import SampleUploads, public_url
+from samples import SampleUploads, public_url, settle
 from transfer import digests, redact, upload_file
 
 log = logging.getLogger("actor_trainer_worker")
@@ -127,9 +127,7 @@ class CheckpointUploads:
     async def drain(self) -> None:
         """Wait for every checkpoint upload started so far (failures are already listed)."""
         tasks, self._tasks = self._tasks, []
-        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
-                log.warning("a checkpoint upload failed: %r", outcome)
+        await settle(tasks, "checkpoint")
 
     async def cancel(self) -> None:
         """Stop: uploads waiting for a slot never start; running ones end (with `stop` set, at their

@@ -102,6 +102,11 @@ class SampleUploads:
     async def drain(self) -> None:
         """Wait for every sample upload started so far."""
         tasks, self.tasks = self.tasks, []
-        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
-                log.warning("a sample upload failed: %r", outcome)
+        await settle(tasks, "sample")
+
+
+async def settle(tasks: list[asyncio.Future[None]], what: str) -> None:
+    """Wait for `tasks` (uploads); a failure is logged, never raised: the job goes on without it."""
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+            log.warning("a %s upload failed: %r", what, outcome)
