@@ -26,7 +26,10 @@ from tests.integration.test_recovery_and_tunnel import free_port, read_until
 from tests.library_factory import make_library
 from tests.waits import WAIT_S
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX signals")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.name != "posix", reason="stops its sandbox endpoint process with SIGTERM (POSIX)"),
+]
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
